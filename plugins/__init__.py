@@ -1,0 +1,1 @@
+"""siren-core's built-in plugins, each its own package, registered through entry points."""

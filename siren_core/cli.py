@@ -1,0 +1,120 @@
+"""The ``siren`` command line."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from siren_core import __version__
+from siren_core.errors import SirenError
+from siren_core.kernel import Kernel
+from siren_core.money import currency, format_minor
+from siren_core.plugins import describe_plugins, make_plugin_manager
+
+DATABASE_OPTION = click.option(
+    "--database", envvar="SIREN_DATABASE_URL", default="sqlite:///siren.db", show_default=True,
+    help="Database URL (also SIREN_DATABASE_URL).")
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _money(amount: int | None, units: str) -> str:
+    return "" if amount is None else f"{format_minor(amount, currency(units))} {units}"
+
+
+class _SirenGroup(click.Group):
+    """Turns engine errors into one clear line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SirenError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_SirenGroup)
+@click.version_option(__version__, prog_name="siren")
+def cli() -> None:
+    """siren-core: scheduled collaborator rewards."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List the installed plugins, their distribution and the hooks they implement."""
+    pm, report = make_plugin_manager()
+    rows = describe_plugins(pm, report)
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "broken": report.broken}, indent=2))
+        return
+    table = Table("plugin", "distribution", "version", "hooks")
+    for row in rows:
+        table.add_row(row["name"], row["distribution"], row["version"], ", ".join(row["hooks"]))
+    console = _console()
+    console.print(table)
+    for name, problem in report.broken:
+        console.print(f"[red]broken[/red] {name}: {problem}")
+
+
+def _print_distribution(kernel: Kernel, console: Console) -> None:
+    for distribution in kernel.distributions(status="completed"):
+        pool = _money(distribution.pool, distribution.units)
+        console.print(f"\n[bold]{distribution.distributor}[/bold] period "
+                      f"{distribution.period_start:%Y-%m-%d} → {distribution.period_end:%Y-%m-%d}"
+                      f"  pool {pool}  calculator {distribution.calculator}"
+                      + (f"  (nothing paid: {distribution.reason})" if distribution.reason else ""))
+        table = Table("collaborator", "score", "share", "amount", title="Allocations")
+        allocations = kernel.allocations(distribution.id)
+        total_score = sum(a.score for a in allocations) or 1
+        for allocation in allocations:
+            table.add_row(allocation.collaborator, str(allocation.score),
+                          f"{100 * allocation.score / total_score:.1f}%",
+                          _money(allocation.amount, allocation.units))
+        total = sum(a.amount for a in allocations)
+        table.add_row("[bold]total[/bold]", "", "", f"[bold]{_money(total, distribution.units)}")
+        console.print(table)
+    table = Table("obligation", "collaborator", "amount", "status", "source",
+                  title="Obligations")
+    for obligation in kernel.obligations():
+        table.add_row(str(obligation.id), obligation.collaborator,
+                      _money(obligation.amount, obligation.units), obligation.status,
+                      f"{obligation.source} #{obligation.source_id}")
+    console.print(table)
+
+
+@cli.command()
+@click.option("--database", default=None,
+              help="Keep the demo in this database instead of a throwaway SQLite file.")
+def demo(database: str | None) -> None:
+    """Run a month of sales through a monthly distributor and show what it paid."""
+    from siren_core.demo import run_demo
+
+    console = _console()
+    with tempfile.TemporaryDirectory() as folder:
+        url = database or f"sqlite:///{Path(folder) / 'demo.db'}"
+        with Kernel(url) as kernel:
+            now = run_demo(kernel)
+            console.print(f"siren demo: 4 collaborators, 8 sales in January 2026, "
+                          f"a monthly distributor with a fixed pool of 1000.00 USD split in "
+                          f"proportion to score; heartbeat at {now:%Y-%m-%d %H:%M} UTC.")
+            _print_distribution(kernel, console)
+
+
+def main() -> None:
+    """Entry point of the ``siren`` executable; plugins may add commands."""
+    pm, _report = make_plugin_manager()
+    pm.hook.siren_cli_commands(cli=cli)
+    cli(prog_name="siren")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

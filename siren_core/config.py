@@ -1,0 +1,283 @@
+"""The configuration converter: dictionaries (from TOML, JSON or Python) into attrs values.
+
+One cattrs converter per kernel, configured once: money and decimals refuse floats, dates
+and datetimes are parsed from ISO strings (datetimes must carry a timezone), unknown keys
+are errors, and every failure becomes an :class:`~siren_core.errors.InvalidInput` naming
+the path and the value (``pool.percent: '12,5' is not a decimal``).
+
+A distributor is written in the same shape everywhere (the API, TOML and JSON files)::
+
+    {"id": "monthly-bonus", "name": "Monthly sales bonus", "units": "USD",
+     "timezone": "America/New_York", "schedule": "monthly", "start": "2026-01-01",
+     "pool": {"resolver": "fixed", "amount": "500.00"},
+     "calculator": {"id": "proportional"},
+     "metrics": [{"type": "sale", "points": 10, "credit": {"rule": "fixed"}}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
+
+from siren_core.domain import (
+    CalculatorChoice,
+    CreditChoice,
+    DistributorSpec,
+    MetricTypeSpec,
+    PoolChoice,
+)
+from siren_core.errors import InvalidInput
+from siren_core.schedule import Schedule, parse_siren_schedule
+
+T = TypeVar("T")
+Path = list[str | int]
+
+
+def parse_decimal(value: Any) -> Decimal:
+    """A decimal from a string, an int or a Decimal; floats and other text are refused."""
+    if isinstance(value, bool | float):
+        raise ValueError("is a float; write decimals as strings (e.g. '12.5')")
+    if isinstance(value, Decimal | int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            raise ValueError("is not a decimal") from None
+    else:
+        raise ValueError("is not a decimal")
+    if not result.is_finite():
+        raise ValueError("is not a finite decimal")
+    return result
+
+
+def parse_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        raise ValueError("is a datetime; give a date (YYYY-MM-DD)")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a date (YYYY-MM-DD)") from None
+
+
+def parse_datetime(value: Any) -> datetime:
+    """An aware datetime from an ISO 8601 string (``Z`` accepted) or a datetime."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("is not an ISO 8601 date and time") from None
+    if not isinstance(value, datetime):
+        raise ValueError("is not a date and time")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("has no timezone (add 'Z' or an offset such as '+02:00')")
+    return value
+
+
+def _strict_int(value: Any, _type: Any = int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("is not an integer")
+    return value
+
+
+def _strict_str(value: Any, _type: Any = str) -> str:
+    if not isinstance(value, str):
+        raise ValueError("is not a string")
+    return value
+
+
+def _split_choice(data: Any, key: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(data, str):
+        return data, {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"is not a table with a {key!r} key")
+    rest = dict(data)
+    if key not in rest:
+        raise ValueError(f"has no {key!r} key")
+    chosen = rest.pop(key)
+    if not isinstance(chosen, str):
+        raise ValueError(f"has a {key!r} that is not a string")
+    return chosen, rest
+
+
+@attrs.frozen
+class _DistributorEntry:
+    """The flat shape of a distributor in files and API calls."""
+
+    id: str
+    name: str
+    units: str
+    pool: PoolChoice
+    calculator: CalculatorChoice
+    schedule: Any = "monthly"
+    """A frequency name, or a list of Siren modifier strings."""
+    start: date | None = None
+    timezone: str = "UTC"
+    every: int = 1
+    metrics: list[MetricTypeSpec] = attrs.Factory(list)
+    description: str = ""
+    status: str = "active"
+    eligibility: str = "all_active"
+    catch_up_limit: int | None = None
+
+
+_SCHEDULE_FIELDS = {"frequency": "schedule", "modifiers": "schedule", "start": "start",
+                    "timezone": "timezone", "interval": "every"}
+
+
+def _schedule_of(entry: _DistributorEntry) -> Schedule:
+    start = entry.start or date(2000, 1, 1)
+    if not isinstance(entry.schedule, str | list):
+        raise InvalidInput("schedule", entry.schedule,
+                           "is neither a frequency nor a list of Siren modifiers")
+    try:
+        if isinstance(entry.schedule, list):
+            return parse_siren_schedule(entry.schedule, start, entry.timezone)
+        return Schedule(frequency=entry.schedule, start=start, timezone=entry.timezone,
+                        interval=entry.every)
+    except InvalidInput as exc:
+        where = exc.field.split(".")[-1].split("[")[0]
+        raise InvalidInput(_SCHEDULE_FIELDS.get(where, "schedule"), exc.value,
+                           exc.problem) from None
+
+
+def _structure_distributor(converter: cattrs.Converter, data: Any) -> DistributorSpec:
+    entry = converter.structure(data, _DistributorEntry)
+    if entry.start is None:
+        raise InvalidInput("start", None, "is required (the local date the first period starts)")
+    return DistributorSpec(
+        id=entry.id, name=entry.name, units=entry.units, schedule=_schedule_of(entry),
+        pool=entry.pool, calculator=entry.calculator, metrics=tuple(entry.metrics),
+        description=entry.description, status=entry.status, eligibility=entry.eligibility,
+        catch_up_limit=entry.catch_up_limit)
+
+
+def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
+    """The flat, JSON-ready shape of a distributor (inverse of structuring it)."""
+    s = spec.schedule
+    data: dict[str, Any] = {
+        "id": spec.id, "name": spec.name, "units": spec.units, "timezone": s.timezone,
+        "start": s.start.isoformat(),
+        "schedule": list(s.modifiers) if s.frequency == "siren" else s.frequency,
+        "pool": {"resolver": spec.pool.resolver, **spec.pool.config},
+        "calculator": {"id": spec.calculator.id, **spec.calculator.config},
+        "metrics": [{"type": m.type, "points": m.points, "value": m.value,
+                     "credit": {"rule": m.credit.rule, **m.credit.config}}
+                    for m in spec.metrics],
+        "description": spec.description, "status": spec.status,
+        "eligibility": spec.eligibility, "catch_up_limit": spec.catch_up_limit,
+    }
+    if s.frequency != "siren" and s.interval != 1:
+        data["every"] = s.interval
+    return data
+
+
+def make_converter() -> cattrs.Converter:
+    """The converter with siren-core's hooks; plugins add theirs via a hook."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(Decimal, lambda v, _: parse_decimal(v))
+    converter.register_structure_hook(date, lambda v, _: parse_date(v))
+    converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(
+        PoolChoice, lambda v, _: PoolChoice(*_split_choice(v, "resolver")))
+    converter.register_structure_hook(
+        CalculatorChoice, lambda v, _: CalculatorChoice(*_split_choice(v, "id")))
+    converter.register_structure_hook(
+        CreditChoice, lambda v, _: CreditChoice(*_split_choice(v, "rule")))
+    converter.register_structure_hook(
+        DistributorSpec, lambda v, _: _structure_distributor(converter, v))
+    converter.register_unstructure_hook(DistributorSpec, unstructure_distributor)
+    return converter
+
+
+# -- turning cattrs' exception groups into one clear error -------------------------------
+
+def _leaves(exc: BaseException, path: Path) -> Iterator[tuple[Path, BaseException]]:
+    if isinstance(exc, ClassValidationError):
+        with_notes, others = exc.group_exceptions()
+        for inner, note in with_notes:
+            yield from _leaves(inner, [*path, note.name])
+        for inner in others:
+            yield from _leaves(inner, path)
+    elif isinstance(exc, IterableValidationError):
+        with_notes_i, others_i = exc.group_exceptions()
+        for inner, inote in with_notes_i:
+            yield from _leaves(inner, [*path, inote.index])
+        for inner in others_i:
+            yield from _leaves(inner, path)
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        for key in sorted(exc.extra_fields):
+            yield [*path, key], exc
+    else:
+        yield path, exc
+
+
+def _format_path(prefix: str, path: Sequence[str | int]) -> str:
+    text = prefix
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "value"
+
+
+def _value_at(data: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _problem(exc: BaseException, value: Any) -> str:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return "is not a known key"
+    if isinstance(exc, KeyError):
+        return "is required"
+    if isinstance(exc, ValueError) and str(exc):
+        return str(exc)
+    return f"has the wrong type ({type(value).__name__})"
+
+
+def to_invalid_input(exc: BaseException, data: Any, prefix: str = "") -> InvalidInput:
+    """The first leaf of a cattrs error group, as an error naming its path and value."""
+    for path, leaf in _leaves(exc, []):
+        if isinstance(leaf, InvalidInput):
+            inner = [*path, *leaf.field.split(".")] if leaf.field else path
+            return InvalidInput(_format_path(prefix, inner), leaf.value, leaf.problem)
+        if isinstance(leaf, ForbiddenExtraKeysError):
+            return InvalidInput(_format_path(prefix, path), path[-1], "is not a known key")
+        if isinstance(leaf, KeyError):
+            missing = [*path, str(leaf.args[0])] if leaf.args else path
+            return InvalidInput(_format_path(prefix, missing), None, "is required")
+        value = _value_at(data, path)
+        return InvalidInput(_format_path(prefix, path), value, _problem(leaf, value))
+    return InvalidInput(prefix or "value", data, str(exc))
+
+
+def structure(converter: cattrs.Converter, data: Any, cls: type[T], prefix: str = "") -> T:
+    """``converter.structure`` whose failures are :class:`InvalidInput` errors."""
+    try:
+        return converter.structure(data, cls)
+    except InvalidInput as exc:
+        raise InvalidInput(_format_path(prefix, exc.field.split(".")), exc.value,
+                           exc.problem) from None
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        raise to_invalid_input(exc, data, prefix) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise to_invalid_input(exc, data, prefix) from None

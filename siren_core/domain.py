@@ -1,0 +1,171 @@
+"""Domain values: what the kernel returns to applications and hands to listeners.
+
+These are frozen attrs classes; the store's SQLModel tables never leave the store.
+Collaborators and distributors are named by their external ids (strings chosen by the
+application); distributions, allocations and obligations by the store's integer ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from siren_core.schedule import Schedule
+
+COLLABORATOR_STATUSES = ("active", "pending", "inactive", "rejected", "deleted")
+DISTRIBUTOR_STATUSES = ("active", "inactive", "deleted")
+ELIGIBILITIES = ("all_active", "members")
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class Collaborator:
+    id: str
+    name: str
+    status: str = "active"
+    email: str | None = None
+
+
+@attrs.frozen
+class PoolChoice:
+    """Which pool resolver a distributor uses, and its configuration."""
+
+    resolver: str
+    config: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class CalculatorChoice:
+    """Which allocation calculator a distributor uses, and its configuration."""
+
+    id: str
+    config: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class CreditChoice:
+    """Which credit rule a metric type uses, and its configuration."""
+
+    rule: str = "fixed"
+    config: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class MetricTypeSpec:
+    """A metric type a distributor tracks: points per event and who is credited.
+
+    ``value = "amount"`` scores a metric by its amount in minor units instead of by
+    ``points`` per event.
+    """
+
+    type: str
+    points: int = 1
+    value: str = "points"
+    credit: CreditChoice = attrs.field(factory=CreditChoice)
+
+
+@attrs.frozen
+class DistributorSpec:
+    """Everything that configures a distributor (what ``create_distributor`` takes)."""
+
+    id: str
+    name: str
+    units: str
+    schedule: Schedule
+    pool: PoolChoice
+    calculator: CalculatorChoice
+    metrics: tuple[MetricTypeSpec, ...] = ()
+    description: str = ""
+    status: str = "active"
+    eligibility: str = "all_active"
+    catch_up_limit: int | None = None
+    """At most this many periods of this distributor per heartbeat (``None``: all due)."""
+
+
+@attrs.frozen
+class Distributor:
+    spec: DistributorSpec
+    config_version: int
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+@attrs.frozen
+class Distribution:
+    """One period ``[period_start, period_end)`` of a distributor.
+
+    ``status`` is ``open`` while the period accrues (and until it is distributed),
+    ``completed`` once distributed, ``skipped`` when the distributor was inactive for it.
+    ``reason`` says why a completed period allocated nothing (else ``None``).
+    """
+
+    id: int
+    distributor: str
+    period_index: int
+    period_start: datetime
+    period_end: datetime
+    status: str
+    units: str
+    pool: int | None = None
+    revenue: int | None = None
+    reason: str | None = None
+    config_version: int | None = None
+    calculator: str | None = None
+    completed_at: datetime | None = None
+
+
+@attrs.frozen
+class Allocation:
+    """One collaborator's share of one distribution, with the inputs that explain it."""
+
+    id: int
+    distribution_id: int
+    distributor: str
+    collaborator: str
+    score: int
+    amount: int
+    units: str
+    pool: int
+    calculator: str
+    config_version: int
+
+
+@attrs.frozen
+class Obligation:
+    """Money owed to a collaborator."""
+
+    id: int
+    collaborator: str
+    amount: int
+    units: str
+    status: str
+    source: str
+    source_id: int
+    award_type: str
+    created_at: datetime
+
+
+@attrs.frozen
+class RecordResult:
+    """What recording one source event did.
+
+    ``duplicate`` is true when the event's id had been recorded before with the same
+    content: nothing was written and ``credits`` repeats the first result.
+    """
+
+    kind: str
+    event_id: str
+    credits: int
+    duplicate: bool = False
+
+
+def as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -1,0 +1,48 @@
+"""The errors siren-core raises. Every one names what was wrong and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SirenError(Exception):
+    """Base class of every error siren-core raises on purpose."""
+
+
+class InvalidInput(SirenError, ValueError):
+    """A value given to the engine is not acceptable.
+
+    ``field`` is the dotted path of the offending value (``sale.amount``,
+    ``distributors[0].pool.percent``), ``value`` the value as given and ``problem``
+    a short phrase saying what is wrong with it.
+    """
+
+    def __init__(self, field: str, value: Any, problem: str) -> None:
+        self.field = field
+        self.value = value
+        self.problem = problem
+        super().__init__(f"{field}: {value!r} {problem}")
+
+
+class NotFound(SirenError, LookupError):
+    """A record named by the caller does not exist."""
+
+    def __init__(self, kind: str, key: Any) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} does not exist")
+
+
+class Conflict(SirenError):
+    """The request contradicts what is already recorded (e.g. a reused idempotency key)."""
+
+
+class PluginError(SirenError):
+    """A plugin is broken, misregistered, or failed while the engine called it."""
+
+    def __init__(self, message: str, *, plugin: str | None = None, hook: str | None = None):
+        self.plugin = plugin
+        self.hook = hook
+        where = ", ".join(part for part in (
+            f"plugin {plugin!r}" if plugin else "", f"hook {hook!r}" if hook else "") if part)
+        super().__init__(f"{message} ({where})" if where else message)

@@ -1,0 +1,205 @@
+"""The plugin contract of siren-core: every hook a plugin can implement.
+
+This module is the hook reference. Each hook's docstring says when it is called, what it
+receives, what it must return, and shows a short example. Plugin authors write::
+
+    from siren_core import hookimpl
+
+    @hookimpl
+    def siren_trigger_strategies():
+        return [TriggerStrategy(...)]
+
+and declare their module in the ``siren`` entry-point group of their distribution::
+
+    [project.entry-points.siren]
+    my_plugin = "my_package.my_plugin"
+
+Hooks that define behaviour (``siren_trigger_strategies``, ``siren_credit_rules``,
+``siren_pool_resolvers``, ``siren_allocation_calculators``, ``siren_group_structures``)
+return an iterable of frozen records from :mod:`siren_core.records`. The kernel collects
+them through one gateway that rejects a record of the wrong type and two plugins claiming
+the same id, naming both plugins. Hooks evolve by *adding* arguments; an implementation
+may accept any subset of a hook's arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import cattrs
+    import click
+
+    from siren_core.events import Event
+    from siren_core.records import (
+        AllocationCalculator,
+        CreditRule,
+        GroupStructure,
+        PoolResolver,
+        TriggerStrategy,
+    )
+
+PROJECT = "siren"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def siren_trigger_strategies() -> Iterable[TriggerStrategy]:
+    """Return the trigger strategies this plugin provides.
+
+    Called once, when a kernel is built. A trigger strategy turns one kind of source
+    event (a sale, a visit, a manual credit, a coupon use…) into
+    :class:`~siren_core.records.Metric` records. Its ``id`` is the event ``type`` that
+    applications record (``kernel.record("sale", {...})``) and the ``strategy_id`` of the
+    ``metrics_triggered`` event. ``event_type`` is an attrs class with at least
+    ``id: str`` (the idempotency key) and ``at: datetime`` (timezone-aware).
+
+    Example::
+
+        @attrs.frozen
+        class CouponUsed:
+            id: str
+            at: datetime
+            collaborator: str
+
+        @hookimpl
+        def siren_trigger_strategies():
+            return [TriggerStrategy(
+                id="coupon", description="A coupon bound to a collaborator was used",
+                event_type=CouponUsed,
+                metrics=lambda e: [Metric("coupon", e.collaborator)])]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_credit_rules() -> Iterable[CreditRule]:
+    """Return the credit rules this plugin provides.
+
+    Called once, when a kernel is built. A credit rule decides, for one metric recorded on
+    one distributor, which collaborators are credited and with how many points. It
+    receives a :class:`~siren_core.records.CreditContext` and its structured
+    configuration, and returns :class:`~siren_core.records.Credit` records. Credits for
+    collaborators that are not eligible are dropped by the kernel.
+
+    Example::
+
+        @hookimpl
+        def siren_credit_rules():
+            return [CreditRule(id="double", description="Twice the points to the actor",
+                               credit=lambda ctx, cfg: [Credit(ctx.actor, 2 * ctx.points)])]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_pool_resolvers() -> Iterable[PoolResolver]:
+    """Return the pool resolvers this plugin provides.
+
+    Called once, when a kernel is built. A pool resolver decides how much a period
+    distributes. ``resolve(context, config)`` receives a
+    :class:`~siren_core.records.PoolContext` (currency, period bounds, qualifying
+    revenue) and returns a non-negative ``int`` of minor units.
+
+    Example::
+
+        @hookimpl
+        def siren_pool_resolvers():
+            return [PoolResolver(id="hundred", description="Always 100.00",
+                                 resolve=lambda ctx, cfg: 100 * 10 ** ctx.currency.exponent)]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_allocation_calculators() -> Iterable[AllocationCalculator]:
+    """Return the allocation calculators this plugin provides.
+
+    Called once, when a kernel is built. ``allocate(context, config)`` receives an
+    :class:`~siren_core.records.AllocationContext` (the pool and every positive score of
+    the period) and returns collaborator id → amount in minor units. The amounts must sum
+    exactly to the pool; use :func:`siren_core.money.split` for exact, deterministic
+    splits.
+
+    Example::
+
+        @hookimpl
+        def siren_allocation_calculators():
+            return [AllocationCalculator(
+                id="weighted", description="Pool split by score",
+                allocate=lambda ctx, cfg: money.split(ctx.pool, ctx.scores))]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_group_structures() -> Iterable[GroupStructure]:
+    """Return the collaborator group structures this plugin provides.
+
+    Called once, when a kernel is built. A group structure declares its capabilities
+    (``has_layer``) and builds a walkable view of a group from its members' metadata.
+
+    Example::
+
+        @hookimpl
+        def siren_group_structures():
+            return [GroupStructure(id="flat", description="Peers", capabilities=frozenset(),
+                                   build=FlatGroup)]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_on_event(event: Event, kernel: Any) -> None:
+    """React to an event after the transaction that produced it has committed.
+
+    Called once per event, for every plugin implementing it. ``event`` is one of the
+    classes of :mod:`siren_core.events`; compare ``event.event_id`` or use
+    ``isinstance``. ``kernel`` is the :class:`~siren_core.kernel.Kernel` that dispatched
+    it. An exception is logged with the plugin's name and does not stop other listeners.
+
+    Example::
+
+        @hookimpl
+        def siren_on_event(event):
+            if event.event_id == "allocation_completed":
+                print(event.allocation.collaborator, event.allocation.amount)
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_cli_commands(cli: click.Group) -> None:
+    """Add commands to the ``siren`` command line.
+
+    Called when the ``siren`` command starts, with the root :class:`click.Group`.
+
+    Example::
+
+        @hookimpl
+        def siren_cli_commands(cli):
+            @cli.command()
+            def hello():
+                click.echo("hello")
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_configure_converter(converter: cattrs.Converter) -> None:
+    """Register cattrs hooks on the kernel's configuration converter.
+
+    Called once per kernel, after the built-in hooks are registered, so that a plugin's
+    configuration classes can use types of its own.
+
+    Example::
+
+        @hookimpl
+        def siren_configure_converter(converter):
+            converter.register_structure_hook(Percent, lambda v, _: Percent(v))
+    """

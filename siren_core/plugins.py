@@ -1,0 +1,235 @@
+"""Building a plugin manager and collecting what the plugins provide.
+
+``make_plugin_manager`` loads every module of the ``siren`` entry-point group (built-ins
+come in this way too, from ``siren-core``'s own ``pyproject.toml``), then checks that every
+implementation matches a hook. ``PluginRegistry`` calls the definition hooks once and
+indexes the records they return by id, refusing wrong types and duplicate ids.
+
+Environment switches (read by ``PluginSettings.from_environment``):
+
+* ``SIREN_DISABLE_PLUGINS`` — comma-separated entry-point names not to load;
+* ``SIREN_LOAD_PLUGINS`` — if set, an allow-list of third-party entry-point names
+  (empty = built-ins only);
+* ``SIREN_TRACE_PLUGINS`` — if set to a true value, log every hook call;
+* ``SIREN_STRICT_PLUGINS`` — if set to a true value, a broken entry point raises instead
+  of being reported and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, TypeVar
+
+import attrs
+import pluggy
+
+from siren_core import hookspecs
+from siren_core.errors import PluginError
+from siren_core.records import (
+    AllocationCalculator,
+    CreditRule,
+    GroupStructure,
+    PoolResolver,
+    TriggerStrategy,
+)
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "siren"
+CORE_DISTRIBUTION = "siren-core"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset(name.strip() for name in value.split(",") if name.strip())
+
+
+@attrs.frozen
+class PluginSettings:
+    """Which entry points to load and how to treat broken ones."""
+
+    disabled: frozenset[str] = frozenset()
+    allowed: frozenset[str] | None = None
+    trace: bool = False
+    strict: bool = False
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> PluginSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            disabled=_names(env.get("SIREN_DISABLE_PLUGINS")) or frozenset(),
+            allowed=_names(env.get("SIREN_LOAD_PLUGINS")),
+            trace=env.get("SIREN_TRACE_PLUGINS", "").lower() in _TRUE,
+            strict=env.get("SIREN_STRICT_PLUGINS", "").lower() in _TRUE,
+        )
+
+
+@attrs.frozen
+class PluginInfo:
+    """Where a registered plugin came from."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+
+
+@attrs.define
+class LoadReport:
+    """What ``make_plugin_manager`` loaded, skipped and failed to load."""
+
+    loaded: list[PluginInfo] = attrs.Factory(list)
+    skipped: list[str] = attrs.Factory(list)
+    broken: list[tuple[str, str]] = attrs.Factory(list)
+
+
+def _distribution_of(entry_point: EntryPoint) -> tuple[str, str]:
+    dist = entry_point.dist
+    if dist is None:
+        return "<unknown>", ""
+    return dist.metadata["Name"], dist.version
+
+
+def _wanted(name: str, distribution: str, settings: PluginSettings) -> bool:
+    if name in settings.disabled:
+        return False
+    if settings.allowed is None or distribution == CORE_DISTRIBUTION:
+        return True
+    return name in settings.allowed
+
+
+def make_plugin_manager(
+    settings: PluginSettings | None = None,
+    *,
+    extra_plugins: Iterable[object] = (),
+    load_entry_points: bool = True,
+) -> tuple[pluggy.PluginManager, LoadReport]:
+    """Build a plugin manager with the ``siren`` hooks and the installed plugins.
+
+    ``extra_plugins`` are registered after the entry points (an embedding application's
+    own plugin objects, or test plugins).
+    """
+    settings = settings or PluginSettings.from_environment()
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    report = LoadReport()
+    if load_entry_points:
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            _load_entry_point(pm, ep, settings, report)
+    for plugin in extra_plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    if settings.trace:
+        pm.trace.root.setwriter(lambda message: log.info("%s", message.rstrip()))
+        pm.enable_tracing()
+    return pm, report
+
+
+def _load_entry_point(
+    pm: pluggy.PluginManager, ep: EntryPoint, settings: PluginSettings, report: LoadReport
+) -> None:
+    distribution, version = _distribution_of(ep)
+    if not _wanted(ep.name, distribution, settings):
+        report.skipped.append(ep.name)
+        return
+    try:
+        module = ep.load()
+        existing = pm.get_plugin(ep.name)
+        if existing is not None:
+            raise PluginError(
+                f"entry point {ep.name!r} of {distribution} clashes with an already "
+                f"registered plugin of the same name ({getattr(existing, '__name__', existing)})"
+            )
+        pm.register(module, name=ep.name)
+    except Exception as exc:
+        if settings.strict:
+            raise PluginError(f"cannot load entry point {ep.value!r} of {distribution}: {exc}",
+                              plugin=ep.name) from exc
+        log.warning("skipping broken plugin %s (%s): %s", ep.name, distribution, exc)
+        report.broken.append((ep.name, f"{distribution}: {exc}"))
+        return
+    report.loaded.append(PluginInfo(ep.name, distribution, version, ep.value))
+
+
+R = TypeVar("R")
+
+
+def _collect(
+    pm: pluggy.PluginManager, hook_name: str, record_type: type[R], id_of: Callable[[R], str]
+) -> tuple[dict[str, R], dict[str, str]]:
+    """Call each implementation of a definition hook; index its records by id."""
+    records: dict[str, R] = {}
+    owners: dict[str, str] = {}
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        returned = impl.function() or ()
+        for record in returned:
+            if not isinstance(record, record_type):
+                raise PluginError(
+                    f"{hook_name} returned {record!r}, not a {record_type.__name__}",
+                    plugin=impl.plugin_name, hook=hook_name)
+            key = id_of(record)
+            if key in records:
+                raise PluginError(
+                    f"{record_type.__name__} id {key!r} is provided by both plugin "
+                    f"{owners[key]!r} and plugin {impl.plugin_name!r}", hook=hook_name)
+            records[key] = record
+            owners[key] = impl.plugin_name
+    return records, owners
+
+
+def _record_id(record: Any) -> str:
+    return str(record.id)
+
+
+@attrs.frozen
+class PluginRegistry:
+    """Everything the loaded plugins provide, indexed by id, with each id's plugin."""
+
+    trigger_strategies: dict[str, TriggerStrategy]
+    credit_rules: dict[str, CreditRule]
+    pool_resolvers: dict[str, PoolResolver]
+    allocation_calculators: dict[str, AllocationCalculator]
+    group_structures: dict[str, GroupStructure]
+    owners: dict[tuple[str, str], str]
+
+    @classmethod
+    def collect(cls, pm: pluggy.PluginManager) -> PluginRegistry:
+        owners: dict[tuple[str, str], str] = {}
+        found: dict[str, Any] = {}
+        for field, hook, record_type in (
+            ("trigger_strategies", "siren_trigger_strategies", TriggerStrategy),
+            ("credit_rules", "siren_credit_rules", CreditRule),
+            ("pool_resolvers", "siren_pool_resolvers", PoolResolver),
+            ("allocation_calculators", "siren_allocation_calculators", AllocationCalculator),
+            ("group_structures", "siren_group_structures", GroupStructure),
+        ):
+            records, by_id = _collect(pm, hook, record_type, _record_id)
+            found[field] = records
+            owners.update({(field, key): plugin for key, plugin in by_id.items()})
+        return cls(owners=owners, **found)
+
+    def owner(self, kind: str, record_id: str) -> str:
+        """The name of the plugin that provided ``record_id`` of ``kind``."""
+        return self.owners.get((kind, record_id), "<unknown>")
+
+
+def describe_plugins(pm: pluggy.PluginManager, report: LoadReport) -> list[dict[str, Any]]:
+    """One row per registered plugin: name, distribution, version and hooks implemented."""
+    infos = {info.name: info for info in report.loaded}
+    rows = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        if plugin is None:
+            continue
+        info = infos.get(name)
+        rows.append({
+            "name": name,
+            "distribution": info.distribution if info else "<registered directly>",
+            "version": info.version if info else "",
+            "hooks": sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()),
+        })
+    return rows

@@ -1,0 +1,198 @@
+"""Typed records exchanged between the kernel and plugins.
+
+Plugins return the *definition* records (``TriggerStrategy``, ``CreditRule``,
+``PoolResolver``, ``AllocationCalculator``, ``GroupStructure``) from their hooks, and the
+kernel hands them read-only *context* records when it calls them. Every record is a frozen
+attrs class: plugins never receive a database session or a table model.
+
+Collaborators are named by their external id (the string an application uses, e.g.
+``"alice"``) everywhere a plugin can see them. Money is an ``int`` of minor units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+from siren_core.money import Currency
+
+CollaboratorId = str
+
+
+@attrs.frozen
+class RevenueLine:
+    """One line of a sale's revenue, in minor units of the sale's currency.
+
+    ``kind`` is one of ``product``, ``fee``, ``shipping``, ``tax`` or ``discount``; a discount
+    is a positive amount that *reduces* revenue. Transaction compilers decide per
+    distributor which lines count towards a revenue pool.
+    """
+
+    kind: str
+    amount: int
+    sku: str | None = None
+    category: str | None = None
+
+
+@attrs.frozen
+class Metric:
+    """One data point a trigger strategy produced from a source event.
+
+    ``quantity`` multiplies the points a distributor gives the metric type; ``amount``
+    (minor units) is used instead when the distributor scores the type by value.
+    ``collaborator`` is ``None`` for organic activity: it scores no one but its revenue
+    still feeds revenue-based pools.
+    """
+
+    metric_type: str
+    collaborator: CollaboratorId | None
+    quantity: int = 1
+    amount: int | None = None
+    currency: Currency | None = None
+    revenue: tuple[RevenueLine, ...] = ()
+
+
+class SourceEvent(Protocol):
+    """What every source event shape has: an idempotency ``id`` and an aware ``at``."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+
+@attrs.frozen
+class TriggerStrategy:
+    """Turns one kind of source event into metric records.
+
+    ``event_type`` is an attrs class describing the accepted event shape; the kernel
+    structures incoming dictionaries into it (validating every field) before calling
+    ``metrics(event)``.
+    """
+
+    id: str
+    description: str
+    event_type: type[Any]
+    metrics: Callable[[Any], Sequence[Metric]]
+
+
+@attrs.frozen
+class Credit:
+    """Points credited to one collaborator for one metric (``layer`` 0 = the actor)."""
+
+    collaborator: CollaboratorId
+    points: int
+    layer: int = 0
+
+
+class GroupView(Protocol):
+    """A read-only view of the collaborator group bound to a distributor."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+    def upline(self, collaborator: CollaboratorId) -> Iterator[tuple[int, CollaboratorId]]: ...
+
+    def downline(self, collaborator: CollaboratorId) -> Iterator[tuple[int, CollaboratorId]]: ...
+
+
+@attrs.frozen
+class CreditContext:
+    """What a credit rule sees for one metric on one distributor."""
+
+    distributor: str
+    metric_type: str
+    actor: CollaboratorId
+    points: int
+    is_eligible: Callable[[CollaboratorId], bool]
+    group: GroupView | None = None
+
+
+@attrs.frozen
+class CreditRule:
+    """Decides who is credited, with how many points, when a metric is recorded.
+
+    ``requires`` lists the group capabilities the rule needs (e.g. ``{"has_layer"}``);
+    ``config_type`` is the attrs class its configuration is structured into (or ``None``).
+    """
+
+    id: str
+    description: str
+    credit: Callable[[CreditContext, Any], Sequence[Credit]]
+    config_type: type[Any] | None = None
+    requires: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class PoolContext:
+    """What a pool resolver sees for one period of one distributor."""
+
+    distributor: str
+    currency: Currency
+    period_start: datetime
+    period_end: datetime
+    revenue: int
+    """Qualifying revenue of the period in minor units (after transaction compilers)."""
+
+
+@attrs.frozen
+class PoolResolver:
+    """Decides how much money a period distributes (an ``int`` of minor units, ≥ 0).
+
+    ``uses_revenue`` asks the kernel to track qualifying revenue for distributors using
+    this resolver (``PoolContext.revenue`` is always 0 otherwise).
+    """
+
+    id: str
+    description: str
+    resolve: Callable[[PoolContext, Any], int]
+    config_type: type[Any] | None = None
+    uses_revenue: bool = False
+    check: Callable[[Any, Currency], None] | None = None
+    """Called when a distributor is configured, to refuse a config its units cannot hold."""
+
+
+@attrs.frozen
+class AllocationContext:
+    """What an allocation calculator sees: the pool and the positive scores of the period.
+
+    ``scores`` maps each eligible, active collaborator with a score above zero to that
+    score; it is ordered by collaborator id.
+    """
+
+    distributor: str
+    currency: Currency
+    pool: int
+    scores: Mapping[CollaboratorId, int]
+
+
+@attrs.frozen
+class AllocationCalculator:
+    """Splits a pool among scored collaborators.
+
+    ``allocate`` returns collaborator → amount (minor units). The kernel refuses a result
+    that names a collaborator without a score, holds a negative or non-integer amount, or
+    does not sum exactly to the pool.
+    """
+
+    id: str
+    description: str
+    allocate: Callable[[AllocationContext, Any], Mapping[CollaboratorId, int]]
+    config_type: type[Any] | None = None
+
+
+@attrs.frozen
+class GroupStructure:
+    """The shape of a collaborator group: capabilities and how to walk it."""
+
+    id: str
+    description: str
+    capabilities: frozenset[str]
+    build: Callable[[str, Mapping[CollaboratorId, Mapping[str, Any]]], GroupView]

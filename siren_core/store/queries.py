@@ -1,0 +1,352 @@
+"""Every statement the engine runs, as small functions over a ``Connection``.
+
+Aggregation happens in SQL (``GROUP BY``) and bulk writes go through ``executemany`` or
+``INSERT … SELECT``; nothing here builds an ORM object per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from siren_core import domain
+from siren_core.store import tables
+from siren_core.store.engine import is_sqlite
+
+
+def _inserted_key(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+collaborator = _table(tables.Collaborator)
+distributor = _table(tables.Distributor)
+distributor_config = _table(tables.DistributorConfig)
+distribution = _table(tables.Distribution)
+source_event = _table(tables.SourceEvent)
+score_credit = _table(tables.ScoreCredit)
+allocation = _table(tables.Allocation)
+obligation = _table(tables.Obligation)
+
+
+# -- collaborators ---------------------------------------------------------------------
+
+def insert_collaborator(conn: Connection, value: domain.Collaborator, now: datetime) -> int:
+    result = conn.execute(collaborator.insert().values(
+        external_id=value.id, name=value.name, email=value.email, status=value.status,
+        created_at=now, updated_at=now))
+    return _inserted_key(result)
+
+
+def collaborator_exists(conn: Connection, external_id: str) -> bool:
+    query = sa.select(collaborator.c.id).where(collaborator.c.external_id == external_id)
+    return conn.execute(query).first() is not None
+
+
+def collaborator_keys(conn: Connection, external_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """external id → (store id, status) for the ids that exist."""
+    wanted = sorted(set(external_ids))
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        query = sa.select(collaborator.c.external_id, collaborator.c.id, collaborator.c.status
+                          ).where(collaborator.c.external_id.in_(chunk))
+        found.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
+    return found
+
+
+def set_collaborator_status(conn: Connection, external_id: str, status: str,
+                            now: datetime) -> bool:
+    result = conn.execute(collaborator.update().where(collaborator.c.external_id == external_id)
+                          .values(status=status, updated_at=now))
+    return result.rowcount == 1
+
+
+def list_collaborators(conn: Connection) -> list[domain.Collaborator]:
+    query = sa.select(collaborator.c.external_id, collaborator.c.name, collaborator.c.status,
+                      collaborator.c.email).order_by(collaborator.c.external_id)
+    return [domain.Collaborator(id=r[0], name=r[1], status=r[2], email=r[3])
+            for r in conn.execute(query)]
+
+
+# -- distributors ----------------------------------------------------------------------
+
+def insert_distributor(conn: Connection, external_id: str, name: str, units: str, status: str,
+                       config: Mapping[str, Any], now: datetime) -> int:
+    result = conn.execute(distributor.insert().values(
+        external_id=external_id, name=name, units=units, status=status, config=dict(config),
+        config_version=1, created_at=now, updated_at=now))
+    key = _inserted_key(result)
+    conn.execute(distributor_config.insert().values(
+        distributor_id=key, version=1, config=dict(config), created_at=now))
+    return key
+
+
+def update_distributor(conn: Connection, key: int, name: str, status: str,
+                       config: Mapping[str, Any], now: datetime) -> int:
+    """Store a new configuration version; returns the new version number."""
+    version = cast(int, conn.execute(
+        sa.select(distributor.c.config_version).where(distributor.c.id == key)).scalar_one()) + 1
+    conn.execute(distributor.update().where(distributor.c.id == key).values(
+        name=name, status=status, config=dict(config), config_version=version, updated_at=now))
+    conn.execute(distributor_config.insert().values(
+        distributor_id=key, version=version, config=dict(config), created_at=now))
+    return version
+
+
+DistributorRow = tuple[int, str, str, dict[str, Any], int]
+"""(store id, external id, status, config, config version)"""
+
+
+def distributor_rows(conn: Connection, *, external_id: str | None = None,
+                     statuses: Sequence[str] | None = None) -> list[DistributorRow]:
+    query = sa.select(distributor.c.id, distributor.c.external_id, distributor.c.status,
+                      distributor.c.config, distributor.c.config_version
+                      ).order_by(distributor.c.external_id)
+    if external_id is not None:
+        query = query.where(distributor.c.external_id == external_id)
+    if statuses is not None:
+        query = query.where(distributor.c.status.in_(statuses))
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
+
+def distributor_config_at(conn: Connection, key: int, version: int) -> dict[str, Any]:
+    query = sa.select(distributor_config.c.config).where(
+        distributor_config.c.distributor_id == key, distributor_config.c.version == version)
+    return cast(dict[str, Any], conn.execute(query).scalar_one())
+
+
+def distributor_versions(conn: Connection) -> dict[int, tuple[int, str]]:
+    """store id → (config version, status) of every distributor: a cheap cache check."""
+    query = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
+    return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+
+
+def set_distributor_status(conn: Connection, key: int, status: str, now: datetime) -> None:
+    conn.execute(distributor.update().where(distributor.c.id == key).values(
+        status=status, updated_at=now))
+
+
+# -- distributions ---------------------------------------------------------------------
+
+def insert_distribution(conn: Connection, distributor_key: int, index: int, start: datetime,
+                        end: datetime) -> int:
+    result = conn.execute(distribution.insert().values(
+        distributor_id=distributor_key, period_index=index, period_start=start,
+        period_end=end, status="open"))
+    return _inserted_key(result)
+
+
+def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
+                       lock: bool) -> dict[int, datetime]:
+    """distributor store id → start of its open period.
+
+    With ``lock`` (PostgreSQL) the open rows are locked ``FOR SHARE``: a heartbeat that
+    distributes one of them waits for this transaction, and this transaction waits for a
+    heartbeat already distributing, so a credit never lands in a period that closed under
+    it.
+    """
+    if not distributor_keys:
+        return {}
+    query = sa.select(distribution.c.distributor_id, distribution.c.period_start).where(
+        distribution.c.distributor_id.in_(distributor_keys), distribution.c.status == "open")
+    if lock and not is_sqlite(conn):
+        query = query.with_for_update(read=True)
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
+def due_distributions(conn: Connection, now: datetime) -> list[int]:
+    """Ids of open periods of active distributors that ended at or before ``now``."""
+    query = (sa.select(distribution.c.id)
+             .join(distributor, distributor.c.id == distribution.c.distributor_id)
+             .where(distribution.c.status == "open", distribution.c.period_end <= now,
+                    distributor.c.status == "active")
+             .order_by(distribution.c.period_end, distribution.c.id))
+    return [row[0] for row in conn.execute(query)]
+
+
+ClaimedRow = tuple[int, int, int, datetime, datetime]
+"""(distribution id, distributor store id, period index, period start, period end)"""
+
+
+def claim_distribution(conn: Connection, distribution_id: int) -> ClaimedRow | None:
+    """Lock an open period for distribution, or return ``None`` if someone else has it.
+
+    SQLite write transactions already hold the database's write lock (``BEGIN
+    IMMEDIATE``); on PostgreSQL the row is locked ``FOR UPDATE``. Either way the status is
+    read again under the lock, so a period distributed meanwhile is not claimed twice.
+    """
+    query = sa.select(distribution.c.id, distribution.c.distributor_id,
+                      distribution.c.period_index, distribution.c.period_start,
+                      distribution.c.period_end).where(
+        distribution.c.id == distribution_id, distribution.c.status == "open")
+    if not is_sqlite(conn):
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+
+def complete_distribution(conn: Connection, distribution_id: int, *, status: str,
+                          pool: int | None, revenue: int | None, reason: str | None,
+                          config_version: int, calculator: str | None, now: datetime) -> None:
+    conn.execute(distribution.update().where(distribution.c.id == distribution_id).values(
+        status=status, pool=pool, revenue=revenue, reason=reason,
+        config_version=config_version, calculator=calculator, completed_at=now))
+
+
+def _distribution_query() -> sa.Select[Any]:
+    d = distribution
+    return (sa.select(d.c.id, distributor.c.external_id, d.c.period_index, d.c.period_start,
+                      d.c.period_end, d.c.status, distributor.c.units, d.c.pool, d.c.revenue,
+                      d.c.reason, d.c.config_version, d.c.calculator, d.c.completed_at)
+            .join(distributor, distributor.c.id == d.c.distributor_id))
+
+
+def _to_distribution(r: Sequence[Any]) -> domain.Distribution:
+    return domain.Distribution(
+        id=r[0], distributor=r[1], period_index=r[2], period_start=r[3], period_end=r[4],
+        status=r[5], units=r[6], pool=r[7], revenue=r[8], reason=r[9], config_version=r[10],
+        calculator=r[11], completed_at=r[12])
+
+
+def get_distribution(conn: Connection, distribution_id: int) -> domain.Distribution | None:
+    row = conn.execute(_distribution_query().where(distribution.c.id == distribution_id)).first()
+    return None if row is None else _to_distribution(row)
+
+
+def list_distributions(conn: Connection, *, distributor_id: str | None = None,
+                       status: str | None = None) -> list[domain.Distribution]:
+    query = _distribution_query().order_by(distribution.c.period_end, distributor.c.external_id)
+    if distributor_id is not None:
+        query = query.where(distributor.c.external_id == distributor_id)
+    if status is not None:
+        query = query.where(distribution.c.status == status)
+    return [_to_distribution(row) for row in conn.execute(query)]
+
+
+# -- metrics ---------------------------------------------------------------------------
+
+def find_source_event(conn: Connection, kind: str, key: str) -> tuple[int, str] | None:
+    """(store id, digest) of an already recorded source event."""
+    query = sa.select(source_event.c.id, source_event.c.digest).where(
+        source_event.c.kind == kind, source_event.c.key == key)
+    row = conn.execute(query).first()
+    return None if row is None else (row[0], row[1])
+
+
+def count_credits(conn: Connection, source_event_id: int) -> int:
+    query = sa.select(sa.func.count()).where(score_credit.c.source_event_id == source_event_id,
+                                             score_credit.c.collaborator_id.is_not(None))
+    return int(conn.execute(query).scalar_one())
+
+
+def insert_source_event(conn: Connection, row: Mapping[str, Any]) -> int:
+    result = conn.execute(source_event.insert().values(**row))
+    return _inserted_key(result)
+
+
+def insert_credits(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(score_credit.insert(), list(rows))
+
+
+# -- distributing ----------------------------------------------------------------------
+
+ScoreRow = tuple[int, str, str, int]
+"""(collaborator store id, external id, status, points)"""
+
+
+def period_scores(conn: Connection, distributor_key: int, start: datetime,
+                  end: datetime) -> list[ScoreRow]:
+    """Every collaborator's net points in ``[start, end)``, above zero only."""
+    c = score_credit
+    points = sa.func.sum(c.c.points)
+    totals = (sa.select(c.c.collaborator_id, points.label("points"))
+              .where(c.c.distributor_id == distributor_key, c.c.effective_at >= start,
+                     c.c.effective_at < end, c.c.collaborator_id.is_not(None))
+              .group_by(c.c.collaborator_id).having(points > 0).subquery())
+    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
+                       totals.c.points)
+             .join(totals, totals.c.collaborator_id == collaborator.c.id)
+             .order_by(collaborator.c.external_id))
+    return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+
+
+def period_revenue(conn: Connection, distributor_key: int, start: datetime,
+                   end: datetime) -> int:
+    c = score_credit
+    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(
+        c.c.distributor_id == distributor_key, c.c.effective_at >= start, c.c.effective_at < end)
+    return int(conn.execute(query).scalar_one())
+
+
+def insert_allocations(conn: Connection, distribution_id: int,
+                       rows: Sequence[tuple[int, int, int]]) -> None:
+    """Allocations as (collaborator store id, score, amount)."""
+    if rows:
+        conn.execute(allocation.insert(), [
+            {"distribution_id": distribution_id, "collaborator_id": key, "score": score,
+             "amount": amount} for key, score, amount in rows])
+
+
+def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
+                          now: datetime) -> int:
+    """One pending obligation per allocation of the distribution, in one statement."""
+    a = allocation
+    select = sa.select(
+        a.c.collaborator_id, a.c.amount, sa.literal(units), sa.literal("pending"),
+        sa.literal("distribution"), sa.literal("allocation"), a.c.id,
+        sa.literal(now, tables.UTCDateTime), sa.literal(now, tables.UTCDateTime),
+    ).where(a.c.distribution_id == distribution_id)
+    columns = ["collaborator_id", "amount", "units", "status", "award_type", "source",
+               "source_id", "created_at", "updated_at"]
+    result = conn.execute(obligation.insert().from_select(columns, select))
+    return result.rowcount
+
+
+def list_allocations(conn: Connection, distribution_id: int | None = None
+                     ) -> list[domain.Allocation]:
+    a, d = allocation, distribution
+    query = (sa.select(a.c.id, a.c.distribution_id, distributor.c.external_id,
+                       collaborator.c.external_id, a.c.score, a.c.amount, distributor.c.units,
+                       d.c.pool, d.c.calculator, d.c.config_version)
+             .join(d, d.c.id == a.c.distribution_id)
+             .join(distributor, distributor.c.id == d.c.distributor_id)
+             .join(collaborator, collaborator.c.id == a.c.collaborator_id)
+             .order_by(a.c.distribution_id, collaborator.c.external_id))
+    if distribution_id is not None:
+        query = query.where(a.c.distribution_id == distribution_id)
+    return [domain.Allocation(
+        id=r[0], distribution_id=r[1], distributor=r[2], collaborator=r[3], score=r[4],
+        amount=r[5], units=r[6], pool=r[7], calculator=r[8], config_version=r[9])
+        for r in conn.execute(query)]
+
+
+def list_obligations(conn: Connection, *, collaborator_id: str | None = None,
+                     status: str | None = None) -> list[domain.Obligation]:
+    o = obligation
+    query = (sa.select(o.c.id, collaborator.c.external_id, o.c.amount, o.c.units, o.c.status,
+                       o.c.source, o.c.source_id, o.c.award_type, o.c.created_at)
+             .join(collaborator, collaborator.c.id == o.c.collaborator_id).order_by(o.c.id))
+    if collaborator_id is not None:
+        query = query.where(collaborator.c.external_id == collaborator_id)
+    if status is not None:
+        query = query.where(o.c.status == status)
+    return [domain.Obligation(
+        id=r[0], collaborator=r[1], amount=r[2], units=r[3], status=r[4], source=r[5],
+        source_id=r[6], award_type=r[7], created_at=r[8]) for r in conn.execute(query)]
+
+
+def table_counts(conn: Connection) -> dict[str, int]:
+    """Row count of every table (used by tests and ``siren doctor``)."""
+    return {name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            for name, table in tables.metadata.tables.items()}

@@ -1,0 +1,83 @@
+"""Shared fixtures: every store test runs on SQLite, and on PostgreSQL when
+``SIREN_TEST_POSTGRES_URL`` is set (``.ci/run`` sets it; elsewhere those runs skip)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from siren_core import Kernel, store
+
+POSTGRES_URL = os.environ.get("SIREN_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _reset_postgres(url: str) -> None:
+    engine = store.open_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, or the PostgreSQL test database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'siren.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured: set SIREN_TEST_POSTGRES_URL to run")
+    _reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def make_kernel(database_url: str) -> Iterator[Callable[..., Kernel]]:
+    """Build kernels on the test database (several may share it, like several workers)."""
+    kernels: list[Kernel] = []
+
+    def build(**options: Any) -> Kernel:
+        kernel = Kernel(database_url, **options)
+        kernels.append(kernel)
+        return kernel
+
+    yield build
+    for kernel in kernels:
+        kernel.close()
+
+
+@pytest.fixture
+def kernel(make_kernel: Callable[..., Kernel]) -> Kernel:
+    return make_kernel()
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from ``YYYY-MM-DD[THH:MM]``."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def monthly(id: str = "monthly-bonus", **overrides: Any) -> dict[str, Any]:
+    """A monthly USD distributor starting 2026-01-01 UTC, scoring 10 points per sale."""
+    spec: dict[str, Any] = {
+        "id": id, "name": "Monthly sales bonus", "units": "USD", "schedule": "monthly",
+        "start": "2026-01-01", "pool": {"resolver": "fixed", "amount": "1000.00"},
+        "calculator": {"id": "proportional"},
+        "metrics": [{"type": "sale", "points": 10, "credit": {"rule": "fixed"}}],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def sale(id: str, collaborator: str | None, amount: str, when: str = "2026-01-05T10:00:00Z",
+         currency: str = "USD") -> dict[str, Any]:
+    event = {"id": id, "at": when, "amount": amount, "currency": currency}
+    if collaborator is not None:
+        event["collaborator"] = collaborator
+    return event
