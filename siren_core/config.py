@@ -263,7 +263,7 @@ def to_invalid_input(exc: BaseException, data: Any, prefix: str = "") -> Invalid
         if isinstance(leaf, ForbiddenExtraKeysError):
             return InvalidInput(_format_path(prefix, path), path[-1], "is not a known key")
         if isinstance(leaf, KeyError):
-            missing = [*path, str(leaf.args[0])] if leaf.args else path
+            missing = path if path or not leaf.args else [str(leaf.args[0])]
             return InvalidInput(_format_path(prefix, missing), None, "is required")
         value = _value_at(data, path)
         return InvalidInput(_format_path(prefix, path), value, _problem(leaf, value))

@@ -122,12 +122,22 @@ def make_plugin_manager(
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             _load_entry_point(pm, ep, settings, report)
     for plugin in extra_plugins:
-        pm.register(plugin)
+        pm.register(plugin, name=_plugin_name(pm, plugin))
     pm.check_pending()
     if settings.trace:
         pm.trace.root.setwriter(lambda message: log.info("%s", message.rstrip()))
         pm.enable_tracing()
     return pm, report
+
+
+def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    """A readable name for a plugin registered directly: its module or class name."""
+    base = getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    name, number = base, 1
+    while pm.has_plugin(name):
+        number += 1
+        name = f"{base}#{number}"
+    return name
 
 
 def _load_entry_point(
