@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from conftest import at, monthly, sale
 from siren_core import Kernel
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import Event
+
+from conftest import at, monthly, sale
 
 
 def _three_sellers(kernel: Kernel, pool: str = "1000.00") -> None:
