@@ -11,23 +11,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from siren_core import __version__
+from siren_core import __version__, cli_distributions
+from siren_core.cli_common import amount_text, console
 from siren_core.errors import SirenError
 from siren_core.kernel import Kernel
-from siren_core.money import currency, format_minor
 from siren_core.plugins import describe_plugins, make_plugin_manager
-
-DATABASE_OPTION = click.option(
-    "--database", envvar="SIREN_DATABASE_URL", default="sqlite:///siren.db", show_default=True,
-    help="Database URL (also SIREN_DATABASE_URL).")
-
-
-def _console() -> Console:
-    return Console(highlight=False)
 
 
 def _money(amount: int | None, units: str) -> str:
-    return "" if amount is None else f"{format_minor(amount, currency(units))} {units}"
+    return "" if amount is None else f"{amount_text(amount, units)} {units}"
 
 
 class _SirenGroup(click.Group):
@@ -59,10 +51,10 @@ def plugins(as_json: bool) -> None:
     table = Table("plugin", "distribution", "version", "hooks")
     for row in rows:
         table.add_row(row["name"], row["distribution"], row["version"], ", ".join(row["hooks"]))
-    console = _console()
-    console.print(table)
+    out = console()
+    out.print(table)
     for name, problem in report.broken:
-        console.print(f"[red]broken[/red] {name}: {problem}")
+        out.print(f"[red]broken[/red] {name}: {problem}")
 
 
 def _print_distribution(kernel: Kernel, console: Console) -> None:
@@ -98,15 +90,18 @@ def demo(database: str | None) -> None:
     """Run a month of sales through a monthly distributor and show what it paid."""
     from siren_core.demo import run_demo
 
-    console = _console()
+    out = console()
     with tempfile.TemporaryDirectory() as folder:
         url = database or f"sqlite:///{Path(folder) / 'demo.db'}"
         with Kernel(url) as kernel:
             now = run_demo(kernel)
-            console.print(f"siren demo: 4 collaborators, 8 sales in January 2026, "
+            out.print(f"siren demo: 4 collaborators, 8 sales in January 2026, "
                           f"a monthly distributor with a fixed pool of 1000.00 USD split in "
                           f"proportion to score; heartbeat at {now:%Y-%m-%d %H:%M} UTC.")
-            _print_distribution(kernel, console)
+            _print_distribution(kernel, out)
+
+
+cli_distributions.register(cli)
 
 
 def main() -> None:

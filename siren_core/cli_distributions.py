@@ -1,0 +1,188 @@
+"""``siren heartbeat``, ``worker``, ``distributions``, ``allocations`` and ``preview``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import click
+from rich.table import Table
+
+from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, amount_text, console, iso_utc
+from siren_core.config import parse_datetime
+from siren_core.distribute import HeartbeatReport
+from siren_core.domain import Allocation, Distribution
+from siren_core.errors import InvalidInput
+from siren_core.kernel import Kernel
+
+
+def _when(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise InvalidInput("--now", value, str(exc)) from None
+
+
+def distribution_json(d: Distribution) -> dict[str, Any]:
+    return {"id": d.id, "distributor": d.distributor, "period_start": iso_utc(d.period_start),
+            "period_end": iso_utc(d.period_end), "status": d.status, "units": d.units,
+            "pool": amount_text(d.pool, d.units), "reason": d.reason,
+            "calculator": d.calculator, "config_version": d.config_version}
+
+
+def allocation_json(a: Allocation) -> dict[str, Any]:
+    return {"id": a.id, "distribution": a.distribution_id, "collaborator": a.collaborator,
+            "score": a.score, "amount": amount_text(a.amount, a.units), "units": a.units}
+
+
+def _distribution_table(rows: list[Distribution], title: str) -> Table:
+    table = Table("id", "distributor", "period (UTC)", "status", "pool", "reason", title=title)
+    for d in rows:
+        pool = amount_text(d.pool, d.units)
+        table.add_row(str(d.id), d.distributor,
+                      f"{d.period_start:%Y-%m-%d %H:%M} → {d.period_end:%Y-%m-%d %H:%M}",
+                      d.status, f"{pool} {d.units}" if pool else "", d.reason or "")
+    return table
+
+
+def _report_json(report: HeartbeatReport) -> dict[str, Any]:
+    return {"completed": [distribution_json(d) for d in report.completed],
+            "failed": [{"distribution": i, "distributor": name, "error": error}
+                       for i, name, error in report.failed]}
+
+
+def _echo_report(report: HeartbeatReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(_report_json(report)))
+        return
+    if report.completed:
+        console().print(_distribution_table(list(report.completed), "Distributed"))
+    else:
+        console().print("nothing was due")
+    for distribution_id, name, error in report.failed:
+        console().print(f"[red]failed[/red] distribution {distribution_id} of {name}: {error}")
+
+
+@click.command()
+@DATABASE_OPTION
+@click.option("--now", default=None, help="Distribute up to this instant (ISO 8601 with a "
+              "timezone); default: the clock.")
+@JSON_OPTION
+def heartbeat(database: str, now: str | None, as_json: bool) -> None:
+    """Distribute every period that has ended, oldest first, each exactly once."""
+    with Kernel(database) as kernel:
+        report = kernel.heartbeat(_when(now))
+    _echo_report(report, as_json)
+    if report.failed:
+        raise SystemExit(1)
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
+        self.requested = True
+
+
+@click.command()
+@DATABASE_OPTION
+@click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between heartbeats.")
+@click.option("--once", is_flag=True, help="Run one heartbeat and exit.")
+@JSON_OPTION
+def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
+    """Fire the heartbeat every INTERVAL seconds until stopped (SIGINT/SIGTERM).
+
+    Safe to run several at once, on several hosts: each period is claimed by exactly one
+    worker and distributed once.
+    """
+    stop = _Stop()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with Kernel(database) as kernel:
+        while not stop.requested:
+            report = kernel.heartbeat(datetime.now(UTC))
+            if report.completed or report.failed or as_json:
+                _echo_report(report, as_json)
+            if once:
+                return
+            deadline = time.monotonic() + interval
+            while not stop.requested and time.monotonic() < deadline:
+                time.sleep(min(0.2, interval))
+
+
+@click.command()
+@DATABASE_OPTION
+@click.option("--distributor", default=None, help="Only this distributor's periods.")
+@click.option("--status", default=None, help="Only periods with this status (open, completed…).")
+@JSON_OPTION
+def distributions(database: str, distributor: str | None, status: str | None,
+                  as_json: bool) -> None:
+    """List distributions (periods) with their pool and outcome."""
+    with Kernel(database) as kernel:
+        rows = kernel.distributions(distributor=distributor, status=status)
+    if as_json:
+        click.echo(json.dumps({"distributions": [distribution_json(d) for d in rows]}))
+        return
+    console().print(_distribution_table(rows, "Distributions"))
+
+
+@click.command()
+@DATABASE_OPTION
+@click.argument("distribution", type=int)
+@JSON_OPTION
+def allocations(database: str, distribution: int, as_json: bool) -> None:
+    """List the allocations of DISTRIBUTION (its id), with the inputs that explain them."""
+    with Kernel(database) as kernel:
+        rows = kernel.allocations(distribution)
+    if as_json:
+        click.echo(json.dumps({"allocations": [allocation_json(a) for a in rows]}))
+        return
+    table = Table("collaborator", "score", "amount", "pool", "calculator", "config version",
+                  title=f"Allocations of distribution {distribution}")
+    for a in rows:
+        table.add_row(a.collaborator, str(a.score), f"{amount_text(a.amount, a.units)} {a.units}",
+                      f"{amount_text(a.pool, a.units)} {a.units}", a.calculator,
+                      str(a.config_version))
+    console().print(table)
+
+
+@click.command()
+@DATABASE_OPTION
+@click.argument("distributor")
+@click.option("--now", default=None, help="Pretend the period closes at this instant.")
+@JSON_OPTION
+def preview(database: str, distributor: str, now: str | None, as_json: bool) -> None:
+    """What DISTRIBUTOR's open period would pay if it closed now (writes nothing)."""
+    with Kernel(database) as kernel:
+        result = kernel.preview(distributor, _when(now))
+    d, outcome = result.distribution, result.outcome
+    rows = [{"collaborator": name, "score": score, "amount": amount_text(amount, d.units)}
+            for _key, name, score, amount in outcome.allocations]
+    if as_json:
+        click.echo(json.dumps({
+            "distributor": distributor, "period_start": iso_utc(d.period_start),
+            "window_end": iso_utc(result.window_end), "units": d.units,
+            "pool": amount_text(outcome.pool, d.units), "reason": outcome.reason,
+            "allocations": rows}))
+        return
+    pool = f"{amount_text(outcome.pool, d.units)} {d.units}"
+    table = Table("collaborator", "score", "amount",
+                  title=f"Preview of {distributor}: {iso_utc(d.period_start)} → "
+                        f"{iso_utc(result.window_end)}, pool {pool}"
+                        + (f" ({outcome.reason})" if outcome.reason else ""))
+    for row in rows:
+        table.add_row(str(row["collaborator"]), str(row["score"]), f"{row['amount']} {d.units}")
+    console().print(table)
+
+
+def register(cli: click.Group) -> None:
+    for command in (heartbeat, worker, distributions, allocations, preview):
+        cli.add_command(command)
