@@ -4,10 +4,11 @@ from siren_core.store.engine import (
     DEFAULT_URL,
     create_schema,
     drop_schema,
+    enclosing_transaction,
     is_sqlite,
     open_engine,
     unit_of_work,
 )
 
-__all__ = ["DEFAULT_URL", "create_schema", "drop_schema", "is_sqlite", "open_engine",
+__all__ = ["DEFAULT_URL", "create_schema", "drop_schema", "enclosing_transaction", "is_sqlite", "open_engine",
            "unit_of_work"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,9 +73,34 @@ def drop_schema(engine: Engine) -> None:
     metadata.drop_all(engine)
 
 
+_enclosing: ContextVar[tuple[Engine, Connection] | None] = ContextVar(
+    "siren_enclosing_transaction", default=None)
+
+
 @contextmanager
 def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    Inside :func:`enclosing_transaction` on the same engine, the unit of work joins the
+    enclosing transaction as a savepoint instead: its failure undoes only its own writes,
+    and nothing is committed until the enclosing block ends.
+    """
+    enclosing = _enclosing.get()
+    if enclosing is not None and enclosing[0] is engine:
+        with enclosing[1].begin_nested():
+            yield enclosing[1]
+        return
     with (engine.connect().execution_options(siren_write=write) as connection,
           connection.begin()):
         yield connection
+
+
+@contextmanager
+def enclosing_transaction(engine: Engine) -> Iterator[Connection]:
+    """Run several business operations as one transaction (e.g. ``siren apply``)."""
+    with unit_of_work(engine) as connection:
+        token = _enclosing.set((engine, connection))
+        try:
+            yield connection
+        finally:
+            _enclosing.reset(token)
