@@ -1,0 +1,113 @@
+"""``siren apply``, ``simulate``, ``recipes`` and ``init``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from siren_core import store
+from siren_core.apply import Change, apply, plan
+from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.config import parse_datetime
+from siren_core.config_file import load_config, parse_config
+from siren_core.errors import InvalidInput
+from siren_core.kernel import Kernel
+from siren_core.recipes import recipe_names, recipe_summary, recipe_text
+from siren_core.simulate import simulate as run_simulation
+
+
+def _print_plan(changes: list[Change], as_json: bool, *, dry_run: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "changes": [
+            {"kind": c.kind, "id": c.id, "action": c.verb, "detail": c.detail}
+            for c in changes]}))
+        return
+    table = Table("kind", "id", "action", "detail",
+                  title="Plan (nothing written)" if dry_run else "Applied")
+    for change in changes:
+        table.add_row(change.kind, change.id, change.verb, change.detail)
+    console().print(table)
+
+
+@click.command("apply")
+@click.argument("config", type=click.Path(dir_okay=False))
+@DATABASE_OPTION
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@JSON_OPTION
+def apply_command(config: str, database: str, dry_run: bool, as_json: bool) -> None:
+    """Create or update what CONFIG (TOML or JSON) declares, in one transaction."""
+    with Kernel(database) as kernel:
+        parsed = parse_config(load_config(config), kernel.converter, kernel.registry)
+        changes = plan(kernel, parsed) if dry_run else apply(kernel, parsed)
+    _print_plan(changes, as_json, dry_run=dry_run)
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("events", type=click.Path(dir_okay=False))
+@click.option("--until", required=True, help="Run the heartbeat up to this instant "
+              "(ISO 8601 with a timezone, e.g. 2026-04-01T00:00:00Z).")
+def simulate(config: str, events: str, until: str) -> None:
+    """Replay EVENTS (JSON lines) against CONFIG in a throwaway store; print JSON."""
+    try:
+        end = parse_datetime(until)
+    except ValueError as exc:
+        raise InvalidInput("--until", until, str(exc)) from None
+    data = load_config(config)
+    try:
+        lines = Path(events).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInput("events", events, f"cannot be read ({exc.strerror})") from None
+    click.echo(json.dumps(run_simulation(data, lines, end), indent=2))
+
+
+@click.group()
+def recipes() -> None:
+    """Ready-made configurations for Siren's documented programs."""
+
+
+@recipes.command("list")
+@JSON_OPTION
+def recipes_list(as_json: bool) -> None:
+    """List the recipes that ship with siren-core."""
+    if as_json:
+        click.echo(json.dumps({"recipes": [{"name": n, "summary": recipe_summary(n)}
+                                           for n in recipe_names()]}))
+        return
+    table = Table("recipe", "what it is")
+    for name in recipe_names():
+        table.add_row(name, recipe_summary(name))
+    console().print(table)
+
+
+@recipes.command("show")
+@click.argument("name")
+def recipes_show(name: str) -> None:
+    """Print recipe NAME as TOML (redirect it to a file to start from it)."""
+    click.echo(recipe_text(name), nl=False)
+
+
+@click.command()
+@click.option("--recipe", default="monthly-sales-bonus", show_default=True,
+              help="The recipe to start from.")
+@click.option("--force", is_flag=True, help="Overwrite an existing siren.toml.")
+def init(recipe: str, force: bool) -> None:
+    """Write siren.toml (from a recipe) and create the SQLite store siren.db here."""
+    target = Path("siren.toml")
+    if target.exists() and not force:
+        raise InvalidInput("siren.toml", str(target.resolve()),
+                           "already exists (use --force to overwrite)")
+    target.write_text(recipe_text(recipe), encoding="utf-8")
+    engine = store.open_engine("sqlite:///siren.db")
+    store.create_schema(engine)
+    engine.dispose()
+    console().print(f"wrote siren.toml (recipe {recipe}) and created siren.db; next: "
+                    "[bold]siren apply siren.toml[/bold], then [bold]siren worker[/bold]")
+
+
+def register(cli: click.Group) -> None:
+    for command in (apply_command, simulate, recipes, init):
+        cli.add_command(command)

@@ -1,0 +1,152 @@
+"""Configuration files: what ``siren apply`` and ``siren simulate`` read.
+
+TOML, or the same structure in JSON::
+
+    [[collaborators]]
+    id = "alice"
+    name = "Alice"
+    status = "active"             # default active
+
+    [[groups]]
+    id = "sales-team"
+    structure = "parent_child"    # flat | linear_chain | parent_child
+    members = [ { collaborator = "alice" }, { collaborator = "bob", parent = "alice" } ]
+
+    [[distributors]]
+    id = "monthly-bonus"
+    ...                           # the distributor shape of siren_core.config
+    group = "sales-team"          # optional binding
+
+Every table is structured by the kernel's converter; unknown keys are errors, and every
+error names its path and value (``distributors[0].pool.percent: '12,5' is not a decimal``).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+
+from siren_core.catalog import configure
+from siren_core.config import structure
+from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec
+from siren_core.errors import InvalidInput
+from siren_core.plugins import PluginRegistry
+
+
+@attrs.frozen
+class CollaboratorEntry:
+    id: str
+    name: str | None = None
+    status: str = "active"
+    email: str | None = None
+
+
+@attrs.frozen
+class MemberEntry:
+    """A group member; ``parent`` (parent_child) and ``position`` (linear_chain) become
+    member metadata, with any other ``metadata`` keys."""
+
+    collaborator: str
+    parent: str | None = None
+    position: int | None = None
+    metadata: dict[str, Any] = attrs.Factory(dict)
+
+    def all_metadata(self) -> dict[str, Any]:
+        found = dict(self.metadata)
+        if self.parent is not None:
+            found["parent"] = self.parent
+        if self.position is not None:
+            found["position"] = self.position
+        return found
+
+
+@attrs.frozen
+class GroupEntry:
+    id: str
+    structure: str
+    name: str | None = None
+    description: str = ""
+    members: list[MemberEntry] = attrs.Factory(list)
+
+
+@attrs.frozen
+class SirenConfig:
+    """A whole configuration file: collaborators, groups, distributors and bindings."""
+
+    collaborators: tuple[CollaboratorEntry, ...] = ()
+    groups: tuple[GroupEntry, ...] = ()
+    distributors: tuple[DistributorSpec, ...] = ()
+    bindings: tuple[tuple[str, str], ...] = ()
+    """(distributor id, group id) from each distributor's ``group`` key."""
+
+
+@attrs.frozen
+class _File:
+    collaborators: list[CollaboratorEntry] = attrs.Factory(list)
+    groups: list[GroupEntry] = attrs.Factory(list)
+    distributors: list[Any] = attrs.Factory(list)
+
+
+def read_config_text(text: str, *, name: str = "config") -> dict[str, Any]:
+    """Parse TOML, or JSON when the text starts with ``{``."""
+    try:
+        data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(name, None, f"is not valid TOML or JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(name, data, "is not a table")
+    return data
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput("config", str(path), f"cannot be read ({exc.strerror})") from None
+    return read_config_text(text, name=str(path))
+
+
+def parse_config(data: dict[str, Any], converter: cattrs.Converter,
+                 registry: PluginRegistry) -> SirenConfig:
+    """Structure and validate a configuration (plugins included); nothing is written."""
+    parsed = structure(converter, data, _File)
+    for index, entry in enumerate(parsed.collaborators):
+        if entry.status not in COLLABORATOR_STATUSES:
+            raise InvalidInput(f"collaborators[{index}].status", entry.status,
+                               f"is not one of {COLLABORATOR_STATUSES}")
+    distributors, bindings = [], []
+    for index, raw in enumerate(parsed.distributors):
+        prefix = f"distributors[{index}]"
+        if not isinstance(raw, dict):
+            raise InvalidInput(prefix, raw, "is not a table")
+        raw = dict(raw)
+        group = raw.pop("group", None)
+        spec = structure(converter, raw, DistributorSpec, prefix=prefix)
+        try:
+            configure(spec, registry, converter)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{prefix}.{exc.field}", exc.value, exc.problem) from None
+        distributors.append(spec)
+        if group is not None:
+            if not isinstance(group, str):
+                raise InvalidInput(f"{prefix}.group", group, "is not a group id")
+            bindings.append((spec.id, group))
+    _check_unique("collaborators", [c.id for c in parsed.collaborators])
+    _check_unique("groups", [g.id for g in parsed.groups])
+    _check_unique("distributors", [d.id for d in distributors])
+    return SirenConfig(tuple(parsed.collaborators), tuple(parsed.groups), tuple(distributors),
+                       tuple(bindings))
+
+
+def _check_unique(section: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for index, key in enumerate(ids):
+        if key in seen:
+            raise InvalidInput(f"{section}[{index}].id", key, "is declared twice")
+        seen.add(key)

@@ -1,0 +1,138 @@
+"""The invariant checks behind ``siren doctor --verify``: each query returns the rows that
+break one invariant (an empty result means it holds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from siren_core.store import tables
+from siren_core.store.queries import (
+    _table,
+    allocation,
+    distribution,
+    distributor,
+    obligation,
+    score_credit,
+)
+
+payout = _table(tables.Payout)
+payout_item = _table(tables.PayoutItem)
+
+Rows = list[tuple[Any, ...]]
+
+
+def _rows(conn: Connection, query: sa.Select[Any]) -> Rows:
+    return [tuple(row) for row in conn.execute(query)]
+
+
+def allocations_not_summing_to_pool(conn: Connection) -> Rows:
+    """Completed periods whose allocations do not sum to their pool (or that allocated
+    something while recording a reason for allocating nothing)."""
+    total = (sa.select(sa.func.coalesce(sa.func.sum(allocation.c.amount), 0))
+             .where(allocation.c.distribution_id == distribution.c.id).scalar_subquery())
+    d = distribution.c
+    return _rows(conn, sa.select(d.id, d.pool, d.reason, total).where(
+        d.status == "completed",
+        sa.or_(sa.and_(d.reason.is_(None), total != d.pool),
+               sa.and_(d.reason.is_not(None), total != 0))))
+
+
+def non_positive_allocations(conn: Connection) -> Rows:
+    a = allocation.c
+    return _rows(conn, sa.select(a.id, a.amount).where(a.amount <= 0))
+
+
+def allocations_without_one_matching_obligation(conn: Connection) -> Rows:
+    """Allocations without exactly one obligation of the same collaborator and amount."""
+    o, a = obligation.c, allocation.c
+    matching = (sa.select(sa.func.count()).where(
+        o.source == "allocation", o.source_id == a.id, o.collaborator_id == a.collaborator_id,
+        o.amount == a.amount).scalar_subquery())
+    return _rows(conn, sa.select(a.id, matching).where(matching != 1))
+
+
+def obligations_without_allocation(conn: Connection) -> Rows:
+    o = obligation.c
+    exists = sa.exists().where(allocation.c.id == o.source_id)
+    return _rows(conn, sa.select(o.id, o.source_id).where(o.source == "allocation", ~exists))
+
+
+def broken_period_chains(conn: Connection) -> Rows:
+    """Periods of one distributor that are not contiguous, or that follow an open one."""
+    nxt = distribution.alias("next_period")
+    d = distribution.c
+    return _rows(conn, sa.select(d.distributor_id, d.period_index, d.period_end, d.status,
+                                 nxt.c.period_start, nxt.c.status)
+                 .join(nxt, sa.and_(nxt.c.distributor_id == d.distributor_id,
+                                    nxt.c.period_index == d.period_index + 1))
+                 .where(sa.or_(nxt.c.period_start != d.period_end, d.status == "open")))
+
+
+def distributors_without_one_open_period(conn: Connection) -> Rows:
+    open_count = (sa.select(sa.func.count()).where(
+        distribution.c.distributor_id == distributor.c.id,
+        distribution.c.status == "open").scalar_subquery())
+    return _rows(conn, sa.select(distributor.c.external_id, open_count).where(
+        distributor.c.status != "deleted", open_count != 1))
+
+
+def allocation_scores_not_matching_credits(conn: Connection) -> Rows:
+    """Allocations whose score differs from the credits in their period's window: scores
+    were reset exactly at the period's bounds, no more, no less."""
+    a, d, c = allocation.c, distribution.c, score_credit.c
+    credited = (sa.select(sa.func.coalesce(sa.func.sum(c.points), 0)).where(
+        c.distributor_id == d.distributor_id, c.collaborator_id == a.collaborator_id,
+        c.effective_at >= d.period_start, c.effective_at < d.period_end).scalar_subquery())
+    return _rows(conn, sa.select(a.id, a.score, credited)
+                 .join(distribution, distribution.c.id == a.distribution_id)
+                 .where(credited != a.score))
+
+
+def obligations_in_several_open_payouts(conn: Connection) -> Rows:
+    i = payout_item.c
+    return _rows(conn, sa.select(i.obligation_id, sa.func.count()).where(i.is_open)
+                 .group_by(i.obligation_id).having(sa.func.count() > 1))
+
+
+def obligations_paid_more_than_once(conn: Connection) -> Rows:
+    i, p = payout_item.c, payout.c
+    return _rows(conn, sa.select(i.obligation_id, sa.func.count())
+                 .join(payout, p.id == i.payout_id).where(p.status == "paid")
+                 .group_by(i.obligation_id).having(sa.func.count() > 1))
+
+
+def payouts_not_matching_their_items(conn: Connection) -> Rows:
+    i, p = payout_item.c, payout.c
+    total = (sa.select(sa.func.coalesce(sa.func.sum(i.amount), 0))
+             .where(i.payout_id == p.id).scalar_subquery())
+    return _rows(conn, sa.select(p.id, p.amount, total).where(total != p.amount))
+
+
+def fulfilled_not_equal_to_paid(conn: Connection) -> Rows:
+    """Per currency: the sum of fulfilled obligations against the sum of paid payouts."""
+    o, p = obligation.c, payout.c
+    fulfilled = dict(conn.execute(sa.select(o.units, sa.func.sum(o.amount))
+                                  .where(o.status == "fulfilled").group_by(o.units)).all())
+    paid = dict(conn.execute(sa.select(p.units, sa.func.sum(p.amount))
+                             .where(p.status == "paid").group_by(p.units)).all())
+    return [(units, fulfilled.get(units, 0), paid.get(units, 0))
+            for units in sorted(fulfilled.keys() | paid.keys())
+            if fulfilled.get(units, 0) != paid.get(units, 0)]
+
+
+CHECKS = {
+    "allocations_sum_to_pool": allocations_not_summing_to_pool,
+    "allocations_positive": non_positive_allocations,
+    "one_obligation_per_allocation": allocations_without_one_matching_obligation,
+    "obligation_has_allocation": obligations_without_allocation,
+    "periods_contiguous": broken_period_chains,
+    "one_open_period_per_distributor": distributors_without_one_open_period,
+    "scores_reset_at_period_bounds": allocation_scores_not_matching_credits,
+    "obligation_in_one_open_payout": obligations_in_several_open_payouts,
+    "obligation_paid_once": obligations_paid_more_than_once,
+    "payout_equals_its_items": payouts_not_matching_their_items,
+    "fulfilled_equals_paid": fulfilled_not_equal_to_paid,
+}
