@@ -134,3 +134,51 @@ def test_init_then_apply_then_heartbeat(tmp_path: Path, monkeypatch: pytest.Monk
     beat = runner.invoke(cli, ["heartbeat", "--now", "2026-02-01T00:00:00Z", "--json"])
     assert beat.exit_code == 0, beat.output
     assert json.loads(beat.stdout)["completed"][0]["reason"] in {"zero_pool", "no_scores"}
+
+
+GROUPS = CONFIG.replace('status = "inactive"', 'status = "active"') + """
+[[collaborators]]
+id = "carol"
+
+[[groups]]
+id = "sales-team"
+structure = "parent_child"
+members = [ { collaborator = "alice" }, { collaborator = "bob", parent = "alice" } ]
+"""
+
+
+def test_apply_creates_groups_and_bindings_with_their_events(kernel: Kernel) -> None:
+    seen: list[str] = []
+    kernel.subscribe(lambda event: seen.append(event.event_id))
+    config = GROUPS.replace('eligibility = "all_active"',
+                            'eligibility = "all_active"\ngroup = "sales-team"')
+    apply(kernel, _parsed(kernel, config))
+    assert kernel.distributor_group("monthly-bonus") == "sales-team"
+    assert {m.collaborator: dict(m.metadata) for m in kernel.group_members("sales-team")} == {
+        "alice": {}, "bob": {"parent": "alice"}}
+    assert seen == ["collaborator_group_created", "collaborator_added_to_collaborator_group",
+                    "collaborator_added_to_collaborator_group",
+                    "distributor_bound_to_collaborator_group"]
+    seen.clear()
+    assert {c.verb for c in apply(kernel, _parsed(kernel, config))} == {"unchanged"}
+    assert seen == []
+    moved = config.replace('{ collaborator = "bob", parent = "alice" }',
+                           '{ collaborator = "carol", parent = "alice" }').replace(
+        'group = "sales-team"', "")
+    changes = {(c.kind, c.verb) for c in apply(kernel, _parsed(kernel, moved))}
+    assert ("group", "update") in changes and ("binding", "unbind") in changes
+    assert seen == ["collaborator_removed_from_collaborator_group",
+                    "collaborator_added_to_collaborator_group",
+                    "distributor_unbound_from_collaborator_group"]
+    assert kernel.distributor_group("monthly-bonus") is None
+
+
+def test_a_failing_apply_changes_nothing_and_fires_nothing(kernel: Kernel) -> None:
+    seen: list[str] = []
+    kernel.subscribe(lambda event: seen.append(event.event_id))
+    broken = GROUPS.replace('{ collaborator = "alice" }, ', '').replace(
+        'parent = "alice"', 'parent = "bob"')  # bob is his own parent: a cycle
+    with pytest.raises(InvalidInput):
+        apply(kernel, _parsed(kernel, broken))
+    assert seen == []
+    assert kernel.table_counts()["collaborator"] == 0

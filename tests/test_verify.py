@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from conftest import at, monthly, sale
 from siren_core import Kernel
 from siren_core.verify import verify
+
+from conftest import at, monthly, sale
 
 
 @pytest.fixture
@@ -43,3 +44,23 @@ def test_each_kind_of_damage_is_found(paid_store: Kernel, damage: str, invariant
         for statement in damage.split("; "):
             conn.execute(sa.text(statement))
     assert invariant in {violation.invariant for violation in verify(paid_store)}
+
+
+def test_doctor_verify_reports_broken_invariants(paid_store: Kernel, database_url: str) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from siren_core.cli import cli
+
+    healthy = CliRunner().invoke(cli, ["doctor", "--verify", "--database", database_url])
+    assert healthy.exit_code == 0, healthy.output
+    assert "Every invariant holds." in healthy.output
+    with paid_store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE allocation SET amount = amount + 1 WHERE id = 1"))
+    broken = CliRunner().invoke(cli, ["doctor", "--verify", "--json", "--database",
+                                      database_url])
+    assert broken.exit_code == 1
+    violations = json.loads(broken.stdout)["violations"]
+    assert [v["invariant"] for v in violations] == ["allocations_sum_to_pool",
+                                                    "one_obligation_per_allocation"]
