@@ -1,13 +1,24 @@
 """Engines and units of work.
 
 ``open_engine(url)`` builds an engine for SQLite (the embedded default, WAL on) or
-PostgreSQL (``postgresql+psycopg://…``). ``UnitOfWork`` is one transaction per business
-operation. On SQLite every write transaction starts with ``BEGIN IMMEDIATE`` so that two
-writers serialize at the start instead of failing half-way with "database is locked".
+PostgreSQL (``postgresql+psycopg://…``; plain ``postgresql://`` means psycopg 3).
+``unit_of_work`` is one transaction per business operation. On SQLite every write
+transaction starts with ``BEGIN IMMEDIATE`` so that two writers serialize at the start
+instead of failing half-way with "database is locked".
+
+Connection settings for PostgreSQL come from the environment (or keyword arguments):
+
+* ``SIREN_DB_POOL_SIZE`` — connections kept open per process (default 5);
+* ``SIREN_DB_MAX_OVERFLOW`` — extra connections allowed under load (default 10);
+* ``SIREN_DB_STATEMENT_TIMEOUT_MS`` — a statement running longer is cancelled (default:
+  the server's setting).
+
+Anything else the driver understands can go in the URL's query string.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,7 +39,33 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def open_engine(url: str = DEFAULT_URL, **options: Any) -> Engine:
+def _env_int(name: str, minimum: int) -> int | None:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(name, text, "is not an integer") from None
+    if value < minimum:
+        raise InvalidInput(name, text, f"must be at least {minimum}")
+    return value
+
+
+def _postgres_options(options: dict[str, Any], statement_timeout_ms: int | None) -> None:
+    for key, name, minimum in (("pool_size", "SIREN_DB_POOL_SIZE", 1),
+                               ("max_overflow", "SIREN_DB_MAX_OVERFLOW", 0)):
+        value = _env_int(name, minimum)
+        if value is not None:
+            options.setdefault(key, value)
+    timeout = statement_timeout_ms if statement_timeout_ms is not None else _env_int(
+        "SIREN_DB_STATEMENT_TIMEOUT_MS", 1)
+    if timeout is not None:
+        options.setdefault("connect_args", {})["options"] = f"-c statement_timeout={timeout}"
+
+
+def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = None,
+                **options: Any) -> Engine:
     """Create an engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE writes."""
     try:
         parsed = sa.engine.make_url(url)
@@ -43,6 +80,8 @@ def open_engine(url: str = DEFAULT_URL, **options: Any) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False}, **options)
         _configure_sqlite(engine, in_memory=in_memory)
         return engine
+    if parsed.get_backend_name() == "postgresql":
+        _postgres_options(options, statement_timeout_ms)
     return sa.create_engine(parsed, pool_pre_ping=True, **options)
 
 
