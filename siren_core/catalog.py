@@ -17,11 +17,23 @@ import cattrs
 from sqlalchemy.engine import Connection
 
 from siren_core.config import structure
-from siren_core.domain import DISTRIBUTOR_STATUSES, ELIGIBILITIES, DistributorSpec, MetricTypeSpec
-from siren_core.errors import InvalidInput
+from siren_core.domain import (
+    DISTRIBUTOR_STATUSES,
+    ELIGIBILITIES,
+    DistributorSpec,
+    MetricTypeSpec,
+    check_identifier,
+)
+from siren_core.errors import InvalidInput, NotFound
 from siren_core.money import Currency, currency
 from siren_core.plugins import PluginRegistry
-from siren_core.records import AllocationCalculator, CreditRule, PoolResolver
+from siren_core.records import (
+    AllocationCalculator,
+    CompilerContext,
+    CreditRule,
+    PoolResolver,
+    TransactionCompiler,
+)
 from siren_core.store import queries
 
 METRIC_VALUES = ("points", "amount")
@@ -46,6 +58,9 @@ class ConfiguredDistributor:
     calculator_config: Any
     metrics: Mapping[str, tuple[ConfiguredMetric, ...]]
     """metric type → its configured entries (a type may be tracked twice)."""
+    compilers: tuple[TransactionCompiler, ...] = ()
+    """The enabled transaction compilers (qualifying revenue, see ``spec.revenue``)."""
+    compiler_context: CompilerContext | None = None
 
 
 def _plugin_config(converter: cattrs.Converter, config_type: type[Any] | None,
@@ -68,12 +83,14 @@ def _known(kind: str, value: str, registry: Mapping[str, Any], field: str) -> An
 def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs.Converter,
               *, key: int = 0, version: int = 0) -> ConfiguredDistributor:
     """Check ``spec`` against the plugins and structure every plugin configuration."""
-    if not spec.id:
-        raise InvalidInput("id", spec.id, "must not be empty")
+    check_identifier("id", spec.id)
     if spec.status not in DISTRIBUTOR_STATUSES:
         raise InvalidInput("status", spec.status, f"is not one of {DISTRIBUTOR_STATUSES}")
     if spec.eligibility not in ELIGIBILITIES:
         raise InvalidInput("eligibility", spec.eligibility, f"is not one of {ELIGIBILITIES}")
+    for index, name in enumerate(spec.collaborators):
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput(f"collaborators[{index}]", name, "is not a collaborator id")
     if spec.catch_up_limit is not None and spec.catch_up_limit < 1:
         raise InvalidInput("catch_up_limit", spec.catch_up_limit, "must be at least 1")
     units = currency(spec.units, field="units")
@@ -94,6 +111,7 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
                                      f"{path}.credit")
         metrics.setdefault(metric.type, []).append(ConfiguredMetric(metric, rule, rule_config))
     pool_config = _plugin_config(converter, resolver.config_type, spec.pool.config, "pool")
+    compilers = _compilers(spec, registry)
     if resolver.check is not None:
         resolver.check(pool_config, units)
     return ConfiguredDistributor(
@@ -102,36 +120,73 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
         calculator=calculator,
         calculator_config=_plugin_config(converter, calculator.config_type,
                                          spec.calculator.config, "calculator"),
-        metrics={name: tuple(entries) for name, entries in metrics.items()})
+        metrics={name: tuple(entries) for name, entries in metrics.items()},
+        compilers=compilers, compiler_context=CompilerContext(
+            distributor=spec.id, skus=frozenset(spec.revenue.skus),
+            categories=frozenset(spec.revenue.categories), types=frozenset(spec.revenue.types)))
+
+
+def _compilers(spec: DistributorSpec, registry: PluginRegistry) -> tuple[TransactionCompiler, ...]:
+    """The distributor's transaction compilers; line-item filters need ``line_items``."""
+    found = []
+    for index, compiler_id in enumerate(spec.revenue.compilers):
+        found.append(_known("transaction compiler", compiler_id, registry.transaction_compilers,
+                            f"revenue.compilers[{index}]"))
+    if "line_items" not in spec.revenue.compilers:
+        for name in ("skus", "categories", "types"):
+            value = getattr(spec.revenue, name)
+            if value:
+                raise InvalidInput(f"revenue.{name}", list(value),
+                                   "is a line-item filter: enable the 'line_items' compiler")
+    return tuple(found)
 
 
 class Catalog:
-    """The configured distributors of one store, reloaded when a version changes."""
+    """The configured distributors of one store.
+
+    Each is configured once per (config version, status) and kept; a cheap version check
+    decides what to reload: all versions for the lists, one primary-key look-up for
+    ``get`` (so distributing a period never re-reads every distributor).
+    """
 
     def __init__(self, registry: PluginRegistry, converter: cattrs.Converter) -> None:
         self._registry = registry
         self._converter = converter
-        self._versions: dict[int, tuple[int, str]] | None = None
+        self._versions: dict[int, tuple[int, str]] = {}
         self._by_key: dict[int, ConfiguredDistributor] = {}
-        self._status: dict[int, str] = {}
+
+    def _load(self, conn: Connection, keys: list[int]) -> None:
+        for key, _external, status, config, version in queries.distributor_rows(conn,
+                                                                                 keys=keys):
+            spec = attrs.evolve(structure(self._converter, config, DistributorSpec),
+                                status=status)
+            self._by_key[key] = configure(spec, self._registry, self._converter,
+                                          key=key, version=version)
+            self._versions[key] = (version, status)
 
     def _refresh(self, conn: Connection) -> None:
         versions = queries.distributor_versions(conn)
         if versions == self._versions:
             return
-        self._by_key, self._status = {}, {}
-        for key, _external, status, config, version in queries.distributor_rows(conn):
-            spec = structure(self._converter, config, DistributorSpec)
-            spec = attrs.evolve(spec, status=status)
-            self._by_key[key] = configure(spec, self._registry, self._converter,
-                                          key=key, version=version)
-            self._status[key] = status
-        self._versions = versions
+        for key in set(self._by_key) - versions.keys():
+            del self._by_key[key], self._versions[key]
+        changed = [key for key, seen in versions.items() if self._versions.get(key) != seen]
+        for start in range(0, len(changed), 500):
+            self._load(conn, changed[start:start + 500])
 
     def active(self, conn: Connection) -> list[ConfiguredDistributor]:
         self._refresh(conn)
-        return [d for key, d in self._by_key.items() if self._status[key] == "active"]
+        return [d for d in self._by_key.values() if d.spec.status == "active"]
+
+    def all(self, conn: Connection) -> list[ConfiguredDistributor]:
+        """Every distributor, whatever its status."""
+        self._refresh(conn)
+        return list(self._by_key.values())
 
     def get(self, conn: Connection, key: int) -> ConfiguredDistributor:
-        self._refresh(conn)
+        current = queries.distributor_version(conn, key)
+        if current is None:
+            raise NotFound("distributor", key)
+        if self._versions.get(key) != current:
+            self._load(conn, [key])
         return self._by_key[key]

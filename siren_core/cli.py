@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from siren_core import __version__, cli_distributions
+from siren_core import (
+    __version__,
+    cli_config,
+    cli_db,
+    cli_distributions,
+    cli_doctor,
+    cli_ingest,
+    cli_obligations,
+    cli_plugins,
+)
 from siren_core.cli_common import amount_text, console
 from siren_core.errors import SirenError
 from siren_core.kernel import Kernel
@@ -23,7 +33,11 @@ def _money(amount: int | None, units: str) -> str:
 
 
 class _SirenGroup(click.Group):
-    """Turns engine errors into one clear line and exit code 2, never a traceback."""
+    """Turns engine errors into one clear line and exit code 2, never a traceback.
+
+    Anything else is a bug: it is reported in one line with exit code 70 (set
+    ``SIREN_DEBUG=1`` to see the traceback).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -31,6 +45,14 @@ class _SirenGroup(click.Group):
         except SirenError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("SIREN_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (SIREN_DEBUG=1 shows "
+                       "the traceback; please report it)", err=True)
+            ctx.exit(70)
 
 
 @click.group(cls=_SirenGroup)
@@ -39,18 +61,28 @@ def cli() -> None:
     """siren-core: scheduled collaborator rewards."""
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
-    """List the installed plugins, their distribution and the hooks they implement."""
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List the installed plugins, their distribution and the hooks they implement.
+
+    `siren plugins check` checks them instead (exit status 1 if one is broken).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     pm, report = make_plugin_manager()
     rows = describe_plugins(pm, report)
     if as_json:
         click.echo(json.dumps({"plugins": rows, "broken": report.broken}, indent=2))
         return
-    table = Table("plugin", "distribution", "version", "hooks")
+    table = Table(pad_edge=False)  # one hook a line; names fold rather than being cut
+    table.add_column("plugin", overflow="fold")
+    table.add_column("distribution", overflow="fold")
+    table.add_column("version")
+    table.add_column("hooks", overflow="fold")
     for row in rows:
-        table.add_row(row["name"], row["distribution"], row["version"], ", ".join(row["hooks"]))
+        table.add_row(row["name"], row["distribution"], row["version"], "\n".join(row["hooks"]))
     out = console()
     out.print(table)
     for name, problem in report.broken:
@@ -102,10 +134,17 @@ def demo(database: str | None) -> None:
 
 
 cli_distributions.register(cli)
+cli_config.register(cli)
+cli_db.register(cli)
+cli_doctor.register(cli)
+cli_plugins.register(cli)
+cli_ingest.register(cli)
+cli_obligations.register(cli)
 
 
 def main() -> None:
     """Entry point of the ``siren`` executable; plugins may add commands."""
+    cli_plugins.log_traces_to_stderr()
     pm, _report = make_plugin_manager()
     pm.hook.siren_cli_commands(cli=cli)
     cli(prog_name="siren")

@@ -61,6 +61,8 @@ def simulate(config: str, events: str, until: str) -> None:
         lines = Path(events).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InvalidInput("events", events, f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("events", events, f"is not UTF-8 text (byte {exc.start})") from None
     click.echo(json.dumps(run_simulation(data, lines, end), indent=2))
 
 

@@ -12,6 +12,10 @@ A distributor is written in the same shape everywhere (the API, TOML and JSON fi
      "pool": {"resolver": "fixed", "amount": "500.00"},
      "calculator": {"id": "proportional"},
      "metrics": [{"type": "sale", "points": 10, "credit": {"rule": "fixed"}}]}
+
+Optional keys: ``description``, ``status``, ``eligibility``, ``catch_up_limit``, ``every``,
+and ``hold_days`` (pending obligations are approved by the heartbeat that many days after
+they were issued; absent or ``None``: approval is manual only).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from siren_core.domain import (
     DistributorSpec,
     MetricTypeSpec,
     PoolChoice,
+    RevenueSpec,
+    text_problem,
 )
 from siren_core.errors import InvalidInput
 from siren_core.schedule import Schedule, parse_siren_schedule
@@ -94,10 +100,26 @@ def _strict_int(value: Any, _type: Any = int) -> int:
     return value
 
 
+def _strict_bool(value: Any, _type: Any = bool) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("is not true or false")
+    return value
+
+
 def _strict_str(value: Any, _type: Any = str) -> str:
     if not isinstance(value, str):
         raise ValueError("is not a string")
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
+
+
+def _strings(value: Any, _type: Any = None) -> tuple[str, ...]:
+    """A list of strings (a bare string is refused, not split into characters)."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError("is not a list of strings")
+    return tuple(value)
 
 
 def _split_choice(data: Any, key: str) -> tuple[str, dict[str, Any]]:
@@ -133,6 +155,12 @@ class _DistributorEntry:
     status: str = "active"
     eligibility: str = "all_active"
     catch_up_limit: int | None = None
+    hold_days: int | None = None
+    """Days a pending obligation waits before the heartbeat approves it (None: manual)."""
+    revenue: RevenueSpec = attrs.Factory(RevenueSpec)
+    """Transaction compilers and line-item filters (see ``siren_core.domain.RevenueSpec``)."""
+    collaborators: list[str] = attrs.Factory(list)
+    """Collaborators bound directly (eligibility ``members``, with the bound group's)."""
 
 
 _SCHEDULE_FIELDS = {"frequency": "schedule", "modifiers": "schedule", "start": "start",
@@ -159,11 +187,14 @@ def _structure_distributor(converter: cattrs.Converter, data: Any) -> Distributo
     entry = converter.structure(data, _DistributorEntry)
     if entry.start is None:
         raise InvalidInput("start", None, "is required (the local date the first period starts)")
+    if entry.hold_days is not None and entry.hold_days < 0:
+        raise InvalidInput("hold_days", entry.hold_days, "is negative; give 0 or more days")
     return DistributorSpec(
         id=entry.id, name=entry.name, units=entry.units, schedule=_schedule_of(entry),
         pool=entry.pool, calculator=entry.calculator, metrics=tuple(entry.metrics),
         description=entry.description, status=entry.status, eligibility=entry.eligibility,
-        catch_up_limit=entry.catch_up_limit)
+        catch_up_limit=entry.catch_up_limit, hold_days=entry.hold_days, revenue=entry.revenue,
+        collaborators=tuple(entry.collaborators))
 
 
 def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
@@ -180,9 +211,15 @@ def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
                     for m in spec.metrics],
         "description": spec.description, "status": spec.status,
         "eligibility": spec.eligibility, "catch_up_limit": spec.catch_up_limit,
+        "hold_days": spec.hold_days,
+        "revenue": {"compilers": list(spec.revenue.compilers), "skus": list(spec.revenue.skus),
+                    "categories": list(spec.revenue.categories),
+                    "types": list(spec.revenue.types)},
     }
     if s.frequency != "siren" and s.interval != 1:
         data["every"] = s.interval
+    if spec.collaborators:
+        data["collaborators"] = list(spec.collaborators)
     return data
 
 
@@ -194,6 +231,8 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
     converter.register_structure_hook(int, _strict_int)
     converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)  # else bool falls to the int hook
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
     converter.register_structure_hook(
         PoolChoice, lambda v, _: PoolChoice(*_split_choice(v, "resolver")))
     converter.register_structure_hook(

@@ -109,6 +109,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput("config", str(path), f"cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("config", str(path), f"is not UTF-8 text (byte {exc.start})") from None
     return read_config_text(text, name=str(path))
 
 

@@ -1,20 +1,25 @@
 """The distribution runner: on a heartbeat, every due period is distributed exactly once.
 
 For each due period, oldest first, one transaction: claim the period (a row lock on
-PostgreSQL, the write lock on SQLite), read its scores and revenue with ``GROUP BY``,
+PostgreSQL -- first ``SKIP LOCKED`` so workers divide the due periods, then waiting for the
+ones skipped; the write lock on SQLite), read its scores and revenue with ``GROUP BY``,
 resolve the pool, split it with the allocation calculator, write allocations and their
 obligations, close the period and open the next one. A raising or misbehaving plugin rolls
 the whole period back; the period stays due and the next heartbeat tries again. Events
-fire after the commit.
+fire after the commit (and nothing is read back for them when no one listens). Pausing and
+resuming distributors: :meth:`DistributionRunner.set_distributor_status`. See
+docs/distribution.md.
 
 Reasons a completed period allocated nothing (``Distribution.reason``):
 ``zero_pool``, ``no_scores`` (no collaborator has a positive score),
-``no_eligible_collaborators`` (only inactive collaborators scored).
+``no_eligible_collaborators`` (only inactive collaborators scored); when the distributor's
+cascades have no usable group, those two give way to ``cascade_without_group``,
+``cascade_group_deleted`` or ``cascade_group_without_layers`` (see docs/groups.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 import attrs
@@ -22,17 +27,19 @@ from sqlalchemy.engine import Connection, Engine
 
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
-from siren_core.domain import Distribution
+from siren_core.domain import DISTRIBUTOR_STATUSES, Allocation, Distribution
 from siren_core.errors import InvalidInput, NotFound, PluginError, SirenError
 from siren_core.events import (
     AllocationCompleted,
     DistributionCompleted,
     DistributionHeartbeatInitialized,
     EventBus,
+    ObligationIssued,
 )
+from siren_core.groups import cascade_problem
 from siren_core.plugins import PluginRegistry
 from siren_core.records import AllocationContext, PoolContext
-from siren_core.store import queries, unit_of_work
+from siren_core.store import distribution_queries, obligation_queries, queries, unit_of_work
 
 
 @attrs.frozen
@@ -58,6 +65,8 @@ class HeartbeatReport:
     completed: tuple[Distribution, ...]
     failed: tuple[tuple[int, str, str], ...]
     """(distribution id, distributor id, error message) of periods rolled back."""
+    approved_obligations: tuple[int, ...] = ()
+    """Obligations the heartbeat approved because their hold period ended (Kernel)."""
 
 
 def first_period(schedule: schedules.Schedule) -> tuple[datetime, datetime]:
@@ -122,8 +131,14 @@ class _Plugins:
 
 
 def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: datetime,
-            end: datetime, scores: list[queries.ScoreRow], revenue: int) -> Outcome:
-    """Pool → scores → calculator for one window. Reads nothing, writes nothing."""
+            end: datetime, scores: list[queries.ScoreRow], revenue: int, *,
+            fail_closed: str | None = None) -> Outcome:
+    """Pool → scores → calculator for one window. Reads nothing, writes nothing.
+
+    ``fail_closed`` names why the distributor's cascades credit no one (e.g.
+    ``cascade_without_group``); it is the reason of a period that paid no one for want of
+    scores.
+    """
     pool = plugins.pool(distributor, PoolContext(
         distributor=distributor.spec.id, currency=distributor.currency, period_start=start,
         period_end=end, revenue=max(revenue, 0)))
@@ -131,6 +146,8 @@ def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: dateti
     reason = ("zero_pool" if pool == 0 else "no_scores" if not scores
               else "no_eligible_collaborators" if not eligible else None)
     if reason is not None:
+        if fail_closed is not None and reason != "zero_pool":
+            reason = fail_closed
         return Outcome(pool, revenue, reason, ())
     amounts = plugins.allocate(distributor, AllocationContext(
         distributor=distributor.spec.id, currency=distributor.currency, pool=pool,
@@ -138,6 +155,19 @@ def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: dateti
     allocations = tuple((eligible[name][0], name, eligible[name][3], amount)
                         for name, amount in sorted(amounts.items()) if amount > 0)
     return Outcome(pool, revenue, None, allocations)
+
+
+def _allocations(distribution: Distribution, outcome: Outcome,
+                 ids: Mapping[int, int]) -> Iterator[Allocation]:
+    """The committed allocations of ``distribution``, built from what was written."""
+    if not ids:
+        return
+    for key, name, score, amount in outcome.allocations:
+        yield Allocation(
+            id=ids[key], distribution_id=distribution.id, distributor=distribution.distributor,
+            collaborator=name, score=score, amount=amount, units=distribution.units,
+            pool=outcome.pool, calculator=distribution.calculator or "",
+            config_version=distribution.config_version or 0)
 
 
 class DistributionRunner:
@@ -160,9 +190,15 @@ class DistributionRunner:
         stopped: set[str] = set()
         while True:
             with unit_of_work(self._engine, write=False) as conn:
-                due = queries.due_distributions(conn, now)
+                due = distribution_queries.due_distributions(conn, now)
             progressed = False
-            for distribution_id in due:
+            busy: list[int] = []
+            for distribution_id in due:  # first pass: skip periods other workers hold
+                result = self._try_one(distribution_id, now, done, stopped, failed, busy)
+                if result is not None:
+                    completed.append(result)
+                    progressed = True
+            for distribution_id in busy:  # then wait for them, so none is left behind
                 result = self._try_one(distribution_id, now, done, stopped, failed)
                 if result is not None:
                     completed.append(result)
@@ -171,9 +207,10 @@ class DistributionRunner:
                 return HeartbeatReport(tuple(completed), tuple(failed))
 
     def _try_one(self, distribution_id: int, now: datetime, done: dict[str, int],
-                 stopped: set[str], failed: list[tuple[int, str, str]]) -> Distribution | None:
+                 stopped: set[str], failed: list[tuple[int, str, str]],
+                 busy: list[int] | None = None) -> Distribution | None:
         try:
-            return self.distribute(distribution_id, now, done=done, stopped=stopped)
+            return self.distribute(distribution_id, now, done=done, stopped=stopped, busy=busy)
         except SirenError as exc:
             name = self._distributor_of(distribution_id)
             stopped.add(name)
@@ -187,36 +224,49 @@ class DistributionRunner:
 
     def distribute(self, distribution_id: int, now: datetime, *,
                    done: dict[str, int] | None = None,
-                   stopped: set[str] | None = None) -> Distribution | None:
-        """Distribute one period if it is still open and due; ``None`` if not ours to do."""
+                   stopped: set[str] | None = None,
+                   busy: list[int] | None = None) -> Distribution | None:
+        """Distribute one period if it is still open and due; ``None`` if not ours to do.
+
+        With ``busy`` given, a period locked by another transaction is not waited for
+        (PostgreSQL ``SKIP LOCKED``) but appended to ``busy``.
+        """
         done = {} if done is None else done
         with unit_of_work(self._engine) as conn:
-            claimed = queries.claim_distribution(conn, distribution_id)
+            claimed, locked = distribution_queries.claim(conn, distribution_id,
+                                                         wait=busy is None)
+            if locked and busy is not None:
+                busy.append(distribution_id)
             if claimed is None or claimed[4] > now:
                 return None
             distributor = self._catalog.get(conn, claimed[1])
             name = distributor.spec.id
             limit = distributor.spec.catch_up_limit
-            if (stopped and name in stopped) or (limit is not None and done.get(name, 0) >= limit):
+            if (distributor.spec.status != "active" or (stopped and name in stopped)
+                    or (limit is not None and done.get(name, 0) >= limit)):
                 return None
             outcome = self._outcome(conn, distributor, claimed[3], claimed[4])
             self._write(conn, distributor, claimed, outcome, now)
         done[name] = done.get(name, 0) + 1
-        return self._announce(distribution_id)
+        return self._announce(distribution_id, outcome)
 
     def _outcome(self, conn: Connection, distributor: ConfiguredDistributor, start: datetime,
                  end: datetime) -> Outcome:
         scores = queries.period_scores(conn, distributor.key, start, end)
-        revenue = queries.period_revenue(conn, distributor.key, start, end)
-        return compute(distributor, self._plugins, start, end, scores, revenue)
+        revenue = (queries.period_revenue(conn, distributor.key, start, end)
+                   if distributor.pool_resolver.uses_revenue else 0)
+        problem = cascade_problem(conn, distributor, self._plugins._registry)
+        return compute(distributor, self._plugins, start, end, scores, revenue,
+                       fail_closed=problem[0] if problem else None)
 
     def _write(self, conn: Connection, distributor: ConfiguredDistributor,
                claimed: queries.ClaimedRow, outcome: Outcome, now: datetime) -> None:
         distribution_id, key, index, _start, end = claimed
-        queries.insert_allocations(conn, distribution_id, [
+        distribution_queries.insert_allocations(conn, distribution_id, [
             (collaborator, score, amount) for collaborator, _name, score, amount
             in outcome.allocations])
         queries.issue_obligations_for(conn, distribution_id, distributor.currency.code, now)
+        obligation_queries.audit_distribution_issue(conn, distribution_id, now)
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,
@@ -224,15 +274,71 @@ class DistributionRunner:
         queries.insert_distribution(conn, key, index + 1, end,
                                     next_period_end(distributor.spec.schedule, end))
 
-    def _announce(self, distribution_id: int) -> Distribution:
+    def _announce(self, distribution_id: int, outcome: Outcome) -> Distribution:
+        """Fire the events of a committed period; nothing is read back if no one listens."""
+        listening = self._bus.listening
         with unit_of_work(self._engine, write=False) as conn:
             distribution = queries.get_distribution(conn, distribution_id)
-            allocations = queries.list_allocations(conn, distribution_id)
-        assert distribution is not None
+            assert distribution is not None
+            if not listening or not outcome.allocations:
+                ids: dict[int, int] = {}
+                obligations = []
+            else:
+                ids = distribution_queries.allocation_ids(conn, distribution_id)
+                obligations = obligation_queries.distribution_obligations(conn, distribution_id)
         self._bus.dispatch(DistributionCompleted(distribution=distribution))
-        for allocation in allocations:
+        for allocation in _allocations(distribution, outcome, ids):
             self._bus.dispatch(AllocationCompleted(allocation=allocation))
+        for obligation in obligations:
+            self._bus.dispatch(ObligationIssued(obligation=obligation))
         return distribution
+
+    def set_distributor_status(self, distributor_id: str, status: str,
+                               now: datetime) -> Distribution | None:
+        """Pause (``inactive``), resume (``active``) or delete a distributor.
+
+        Resuming skips the open period if it already ended (status ``skipped``, reason
+        ``distributor_inactive``) and opens the period holding ``now``: paused time is
+        never paid. Returns the period opened on resume, else ``None``.
+        """
+        if status not in DISTRIBUTOR_STATUSES:
+            raise InvalidInput("distributor.status", status,
+                               f"is not one of {DISTRIBUTOR_STATUSES}")
+        if now.tzinfo is None:
+            raise InvalidInput("now", now, "has no timezone")
+        with unit_of_work(self._engine) as conn:
+            rows = queries.distributor_rows(conn, external_id=distributor_id)
+            if not rows:
+                raise NotFound("distributor", distributor_id)
+            key, _external, previous, _config, _version = rows[0]
+            queries.set_distributor_status(conn, key, status, now)
+            if status != "active" or previous == "active":
+                return None
+            opened = self._resume(conn, self._catalog.get(conn, key), now)
+        if opened is None:
+            return None
+        with unit_of_work(self._engine, write=False) as conn:
+            return queries.get_distribution(conn, opened)
+
+    @staticmethod
+    def _resume(conn: Connection, distributor: ConfiguredDistributor,
+                now: datetime) -> int | None:
+        open_rows = queries.list_distributions(conn, distributor_id=distributor.spec.id,
+                                               status="open")
+        if not open_rows or open_rows[0].period_end > now:
+            return None
+        claimed = queries.claim_distribution(conn, open_rows[0].id)
+        if claimed is None:  # pragma: no cover - distributed by a heartbeat meanwhile
+            return None
+        distribution_id, key, index, _start, _end = claimed
+        queries.complete_distribution(
+            conn, distribution_id, status="skipped", pool=None, revenue=None,
+            reason="distributor_inactive", config_version=distributor.version,
+            calculator=None, now=now)
+        schedule = distributor.spec.schedule
+        following = max(schedules.period_index_at(schedule, now), index + 1)
+        start, end = schedules.period(schedule, following)
+        return queries.insert_distribution(conn, key, following, start, end)
 
     def preview(self, distributor_id: str, now: datetime) -> Preview:
         """What the open period would pay if it closed at ``now``; writes nothing."""

@@ -20,6 +20,35 @@ DISTRIBUTOR_STATUSES = ("active", "inactive", "deleted")
 ELIGIBILITIES = ("all_active", "members")
 
 
+IDENTIFIER_LENGTH = 255
+"""The longest external id (collaborator, distributor, group, event) the store keeps."""
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored as text (a NUL, a lone surrogate), or ``None``."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def check_identifier(field: str, value: Any) -> str:
+    """An external id: a non-empty string of at most 255 characters that can be stored."""
+    from siren_core.errors import InvalidInput
+
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, value, "must be a non-empty string")
+    if len(value) > IDENTIFIER_LENGTH:
+        raise InvalidInput(field, value, f"is longer than {IDENTIFIER_LENGTH} characters")
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(field, value, problem)
+    return value
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return dict(value or {})
 
@@ -70,6 +99,27 @@ class MetricTypeSpec:
     credit: CreditChoice = attrs.field(factory=CreditChoice)
 
 
+DEFAULT_COMPILERS = ("line_items", "discounts")
+"""Transaction compilers a distributor uses when its ``revenue`` table names none.
+
+Net product revenue: product lines minus discounts; fees, shipping and taxes do not count.
+(Siren's default counts nothing until compilers are enabled.)"""
+
+
+@attrs.frozen
+class RevenueSpec:
+    """Which lines of a sale count towards a distributor's qualifying revenue.
+
+    ``compilers`` are transaction compiler ids; ``skus``, ``categories`` and ``types`` are
+    line-item filters (empty: no filter) and need the ``line_items`` compiler.
+    """
+
+    compilers: tuple[str, ...] = DEFAULT_COMPILERS
+    skus: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+
 @attrs.frozen
 class DistributorSpec:
     """Everything that configures a distributor (what ``create_distributor`` takes)."""
@@ -86,6 +136,12 @@ class DistributorSpec:
     eligibility: str = "all_active"
     catch_up_limit: int | None = None
     """At most this many periods of this distributor per heartbeat (``None``: all due)."""
+    revenue: RevenueSpec = attrs.field(factory=RevenueSpec)
+    hold_days: int | None = None
+    """Pending obligations of this distributor are approved by the heartbeat this many days
+    after they were issued (``None``: only manual approval)."""
+    collaborators: tuple[str, ...] = ()
+    """Collaborators bound directly (``eligibility = "members"``: these plus the bound group)."""
 
 
 @attrs.frozen
@@ -151,6 +207,8 @@ class Obligation:
     source_id: int
     award_type: str
     created_at: datetime
+    payout_id: int | None = None
+    """The open payout holding it, or the payout that fulfilled it (Siren's ``payoutId``)."""
 
 
 @attrs.frozen
@@ -169,3 +227,62 @@ class RecordResult:
 
 def as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+@attrs.frozen
+class ObligationChange:
+    """One entry of an obligation's audit log (``from_status`` is ``None`` at issue)."""
+
+    id: int
+    obligation_id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+    at: datetime
+    payout_id: int | None = None
+
+
+@attrs.frozen
+class Payout:
+    """What one collaborator is paid in one currency by one fulfillment.
+
+    ``status``: ``unpaid`` → ``processing`` → ``paid`` | ``failed``.
+    """
+
+    id: int
+    fulfillment_id: int
+    collaborator: str
+    amount: int
+    units: str
+    status: str
+    obligation_ids: tuple[int, ...]
+    created_at: datetime
+    updated_at: datetime
+    reference: str | None = None
+    reason: str | None = None
+    collaborator_email: str | None = None
+
+
+@attrs.frozen
+class Fulfillment:
+    """A batch of payouts: ``pending`` → ``processing`` → ``complete`` | ``failed``."""
+
+    id: int
+    status: str
+    actor: str
+    created_at: datetime
+    updated_at: datetime
+    payouts: tuple[Payout, ...] = ()
+
+    @property
+    def payout_count(self) -> int:
+        return len(self.payouts)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Total per currency, over every payout."""
+        result: dict[str, int] = {}
+        for payout in self.payouts:
+            result[payout.units] = result.get(payout.units, 0) + payout.amount
+        return result

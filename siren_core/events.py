@@ -14,14 +14,16 @@ completion were two steps); we kept the name that says what happened and expose 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from siren_core.domain import Allocation, Distribution
+from siren_core.domain import Allocation, Distribution, Fulfillment, Obligation, Payout
 from siren_core.records import Metric
 
 if TYPE_CHECKING:
@@ -72,7 +74,39 @@ class MetricsTriggered(Event):
     metrics: tuple[Metric, ...]
 
 
+@attrs.frozen
+class ManualMetricRequested(Event):
+    """An operator asked to credit ``collaborator`` (``Kernel.credit_metric``).
+
+    Fired before the ``manual`` source event ``id`` is recorded; the manual trigger
+    strategy then credits every active distributor tracking the ``manual`` metric type.
+    """
+
+    event_id: ClassVar[str] = "manual_metric_requested"
+    collaborator: str
+    id: str
+    at: datetime
+
+
 Listener = Callable[[Event], None]
+
+
+_deferred: ContextVar[list[tuple[EventBus, Event]] | None] = ContextVar(
+    "siren_deferred_events", default=None)
+
+
+@contextmanager
+def deferred_events() -> Iterator[None]:
+    """Hold back events dispatched inside the block; deliver them, in order, when it ends
+    without an exception (and drop them if it raises)."""
+    queue: list[tuple[EventBus, Event]] = []
+    token = _deferred.set(queue)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    for bus, event in queue:
+        bus.dispatch(event)
 
 
 class EventBus:
@@ -92,7 +126,22 @@ class EventBus:
         self._subscribers.append(listener)
         return lambda: self._subscribers.remove(listener)
 
-    def dispatch(self, event: Event) -> None:
+    @property
+    def listening(self) -> bool:
+        """Whether any listener would receive an event (if not, events need not be built)."""
+        return bool(self._subscribers) or bool(
+            self._hooks is not None and self._hooks.siren_on_event.get_hookimpls())
+
+    def dispatch(self, event: Event, *, immediately: bool = False) -> None:
+        """Deliver ``event`` now, or at the end of an enclosing :func:`deferred_events`.
+
+        ``immediately`` delivers even inside ``deferred_events`` (for events that by
+        contract fire before their change, such as ``collaborator_group_deleted``).
+        """
+        queue = _deferred.get()
+        if queue is not None and not immediately:
+            queue.append((self, event))
+            return
         arguments = {"event": event, "kernel": self._kernel}
         if self._hooks is not None:
             for impl in reversed(self._hooks.siren_on_event.get_hookimpls()):
@@ -109,3 +158,181 @@ class EventBus:
             call()
         except Exception:
             log.exception("event listener %s failed", name)
+
+
+# -- obligations and fulfillment (see docs/obligations.md) -------------------------------
+
+@attrs.frozen
+class ObligationIssued(Event):
+    """An obligation was created (status ``pending``). ``conversion_id`` is ``None`` for
+    obligations from distributions and other non-conversion sources."""
+
+    event_id: ClassVar[str] = "obligation_issued"
+    obligation: Obligation
+    conversion_id: str | None = None
+
+
+@attrs.frozen
+class ObligationStatusChanged(Event):
+    """An obligation moved from ``from_status`` to ``obligation.status`` (approval,
+    rejection, cancellation, back to pending); fulfilment fires ``ObligationCompleted``."""
+
+    event_id: ClassVar[str] = "obligation_status_changed"
+    obligation: Obligation
+    from_status: str
+    actor: str
+    reason: str | None = None
+
+
+@attrs.frozen
+class ObligationCompleted(Event):
+    """The obligation was settled by a paid payout: its status is already ``fulfilled``
+    and ``obligation.payout_id`` is set."""
+
+    event_id: ClassVar[str] = "obligation_completed"
+    obligation: Obligation
+    payout_id: int
+
+
+@attrs.frozen
+class FulfillmentCreated(Event):
+    """A new batch of payouts was generated (fires before its ``PayoutCreated`` events)."""
+
+    event_id: ClassVar[str] = "fulfillment_created"
+    fulfillment: Fulfillment
+
+
+@attrs.frozen
+class FulfillmentStatusChanged(Event):
+    """A fulfillment moved from ``from_status`` to ``fulfillment.status``."""
+
+    event_id: ClassVar[str] = "fulfillment_status_changed"
+    fulfillment: Fulfillment
+    from_status: str
+
+
+@attrs.frozen
+class PayoutCreated(Event):
+    """One payout of a new fulfillment (one per collaborator and currency)."""
+
+    event_id: ClassVar[str] = "payout_created"
+    payout: Payout
+
+
+@attrs.frozen
+class PayoutPaid(Event):
+    """A payout was marked paid; its obligations are fulfilled."""
+
+    event_id: ClassVar[str] = "payout_paid"
+    payout: Payout
+
+
+@attrs.frozen
+class PayoutFailed(Event):
+    """A payout failed; its obligations are ``approved`` again and free for a new batch."""
+
+    event_id: ClassVar[str] = "payout_failed"
+    payout: Payout
+
+
+# -- collaborator groups and bindings (see docs/groups.md) --------------------------------
+# Groups, distributors and programs are named by their external ids. Every one of these
+# fires after commit, except CollaboratorGroupDeleted, which fires *before* the delete so
+# that listeners can still read the group and its members.
+
+@attrs.frozen
+class CollaboratorGroupCreated(Event):
+    """A group was created (its initial members then fire one Added event each)."""
+
+    event_id: ClassVar[str] = "collaborator_group_created"
+    group: str
+
+
+@attrs.frozen
+class CollaboratorGroupRenamed(Event):
+    """A group's name really changed (a no-op update fires nothing)."""
+
+    event_id: ClassVar[str] = "collaborator_group_renamed"
+    group: str
+    previous_name: str
+    new_name: str
+
+
+@attrs.frozen
+class CollaboratorGroupStructureChanged(Event):
+    """A group's structure really changed; member metadata is not migrated."""
+
+    event_id: ClassVar[str] = "collaborator_group_structure_changed"
+    group: str
+    previous_structure: str
+    new_structure: str
+
+
+@attrs.frozen
+class CollaboratorGroupDeleted(Event):
+    """A group is about to be deleted: fired before the delete, the group is still readable."""
+
+    event_id: ClassVar[str] = "collaborator_group_deleted"
+    group: str
+
+
+@attrs.frozen
+class CollaboratorAddedToCollaboratorGroup(Event):
+    """A genuinely new member (re-adding a member fires nothing); metadata as supplied."""
+
+    event_id: ClassVar[str] = "collaborator_added_to_collaborator_group"
+    group: str
+    collaborator: str
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+
+
+@attrs.frozen
+class CollaboratorRemovedFromCollaboratorGroup(Event):
+    """A member left the group (remove, replace, or the collaborator was deleted)."""
+
+    event_id: ClassVar[str] = "collaborator_removed_from_collaborator_group"
+    group: str
+    collaborator: str
+
+
+@attrs.frozen
+class CollaboratorGroupMemberMetadataChanged(Event):
+    """An existing member's metadata was rewritten and differs from before."""
+
+    event_id: ClassVar[str] = "collaborator_group_member_metadata_changed"
+    group: str
+    collaborator: str
+    previous_metadata: Mapping[str, Any] = attrs.field(converter=dict, hash=False)
+    new_metadata: Mapping[str, Any] = attrs.field(converter=dict, hash=False)
+
+
+@attrs.frozen
+class DistributorBoundToCollaboratorGroup(Event):
+    event_id: ClassVar[str] = "distributor_bound_to_collaborator_group"
+    distributor: str
+    group: str
+
+
+@attrs.frozen
+class DistributorUnboundFromCollaboratorGroup(Event):
+    """A binding that existed was cleared or replaced; ``group`` is the previous group."""
+
+    event_id: ClassVar[str] = "distributor_unbound_from_collaborator_group"
+    distributor: str
+    group: str
+
+
+@attrs.frozen
+class ProgramBoundToCollaboratorGroup(Event):
+    event_id: ClassVar[str] = "program_bound_to_collaborator_group"
+    program: str
+    group: str
+
+
+@attrs.frozen
+class ProgramUnboundFromCollaboratorGroup(Event):
+    """A binding that existed was cleared or replaced; ``group`` is the previous group."""
+
+    event_id: ClassVar[str] = "program_unbound_from_collaborator_group"
+    program: str
+    group: str

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         CreditRule,
         GroupStructure,
         PoolResolver,
+        TransactionCompiler,
         TriggerStrategy,
     )
 
@@ -142,7 +143,13 @@ def siren_group_structures() -> Iterable[GroupStructure]:
     """Return the collaborator group structures this plugin provides.
 
     Called once, when a kernel is built. A group structure declares its capabilities
-    (``has_layer``) and builds a walkable view of a group from its members' metadata.
+    (``has_layer``: cascade credit rules need it) and ``build(group_id, roster)`` turns
+    the roster (collaborator id → member metadata) into a read-only
+    :class:`~siren_core.records.GroupView` whose ``upline`` / ``downline`` walkers yield
+    ``(layer, collaborator)`` pairs nearest first. Walk iteratively (no recursion: groups
+    may hold 100,000 members). ``check(roster)``, if given, runs whenever members,
+    metadata or the structure change and raises ``InvalidInput`` to refuse the change
+    (``parent_child`` refuses cycles). See docs/groups.md.
 
     Example::
 
@@ -150,6 +157,33 @@ def siren_group_structures() -> Iterable[GroupStructure]:
         def siren_group_structures():
             return [GroupStructure(id="flat", description="Peers", capabilities=frozenset(),
                                    build=FlatGroup)]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_transaction_compilers() -> Iterable[TransactionCompiler]:
+    """Return the transaction compilers this plugin provides.
+
+    Called once, when a kernel is built. A transaction compiler decides which lines of a
+    sale (``product``, ``fee``, ``shipping``, ``tax``, ``discount``; see
+    :class:`~siren_core.records.RevenueLine`) count towards a distributor's qualifying
+    revenue, the revenue that revenue-based pool resolvers see as
+    ``PoolContext.revenue``. A distributor enables compilers by id in its ``revenue``
+    table (``revenue = { compilers = ["line_items", "discounts"] }``); a line counts
+    (once) when at least one enabled compiler's ``includes(line, context)`` returns true.
+    Discount lines are subtracted, all other lines added. ``context`` is a
+    :class:`~siren_core.records.CompilerContext` holding the distributor's line-item
+    filters (``skus``, ``categories``, ``types``). Qualifying revenue is computed when a
+    sale is recorded, so ``includes`` must be a pure function of its arguments.
+
+    Example::
+
+        @hookimpl
+        def siren_transaction_compilers():
+            return [TransactionCompiler(
+                id="gift_wrap", description="Gift-wrapping fees",
+                includes=lambda line, ctx: line.kind == "fee" and line.sku == "gift-wrap")]
     """
     raise NotImplementedError
 

@@ -12,9 +12,7 @@ marked ``late``); a distributed period never changes.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +21,22 @@ import cattrs
 from sqlalchemy.engine import Connection, Engine
 
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
-from siren_core.config import structure
-from siren_core.domain import RecordResult
+from siren_core.domain import RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
+from siren_core.groups import DistributorScopes, GroupViews
 from siren_core.plugins import PluginRegistry
-from siren_core.records import Credit, CreditContext, Metric, TriggerStrategy
+from siren_core.records import (
+    CompilerContext,
+    Credit,
+    CreditContext,
+    Metric,
+    RevenueLine,
+    TransactionCompiler,
+    TriggerStrategy,
+)
+from siren_core.refunds import REFUND, Refunds, canonical
+from siren_core.shapes import Shapes
 from siren_core.store import queries, unit_of_work
 
 
@@ -50,26 +58,24 @@ class Ingestor:
         self._catalog = catalog
         self._bus = bus
         self._clock = clock
+        self._shapes = Shapes(converter)
+        self.refunds = Refunds(engine, self._shapes, bus, clock)
+        self.group_views = GroupViews(registry)
 
     def parse(self, kind: str, payload: Mapping[str, Any] | Any) -> ParsedEvent:
         """Validate a source event and run its trigger strategy (nothing is written)."""
         strategy = self._registry.trigger_strategies.get(kind)
         if strategy is None:
-            known = ", ".join(sorted(self._registry.trigger_strategies))
+            known = ", ".join(sorted([*self._registry.trigger_strategies, REFUND]))
             raise InvalidInput("type", kind, f"is not a known trigger strategy (known: {known})")
         if isinstance(payload, strategy.event_type):
             event = payload
-            data = self._converter.unstructure(event)
         else:
-            data = dict(payload)
-            event = structure(self._converter, data, strategy.event_type, prefix=kind)
-            data = self._converter.unstructure(event)
-        if not event.id:
-            raise InvalidInput(f"{kind}.id", event.id, "must not be empty")
+            event = self._shapes.structure(payload, strategy.event_type, prefix=kind)
+        check_identifier(f"{kind}.id", event.id)
         metrics = tuple(self._run_strategy(strategy, event))
-        text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
-        return ParsedEvent(strategy, event, metrics,
-                           hashlib.sha256(text.encode()).hexdigest(), text)
+        digest, text = canonical(self._shapes, event)
+        return ParsedEvent(strategy, event, metrics, digest, text)
 
     def _run_strategy(self, strategy: TriggerStrategy, event: Any) -> Sequence[Metric]:
         try:
@@ -88,6 +94,8 @@ class Ingestor:
         return metrics
 
     def record(self, kind: str, payload: Mapping[str, Any] | Any) -> RecordResult:
+        if kind == REFUND:
+            return self.refunds.record(payload)
         parsed = self.parse(kind, payload)
         with unit_of_work(self._engine) as conn:
             result = self._write(conn, parsed)
@@ -105,7 +113,7 @@ class Ingestor:
                 raise Conflict(f"{kind} {event.id!r} was already recorded with other content")
             return RecordResult(kind, event.id, queries.count_credits(conn, key), duplicate=True)
         actors = self._actors(conn, kind, parsed.metrics)
-        planner = _CreditPlanner(conn, kind, actors, self._registry)
+        planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views)
         planned = [(d, row) for d in self._catalog.active(conn)
                    for metric in parsed.metrics for row in planner.rows(d, metric)]
         starts = queries.open_period_starts(conn, sorted({d.key for d, _ in planned}), lock=True)
@@ -137,6 +145,32 @@ class Ingestor:
         return found
 
 
+def qualifying_revenue(distributor: ConfiguredDistributor, lines: Sequence[RevenueLine],
+                       registry: PluginRegistry) -> int:
+    """The lines the distributor's transaction compilers let through, discounts subtracted.
+
+    A line counts once if any enabled compiler includes it; the total never goes below 0.
+    """
+    context = distributor.compiler_context
+    if context is None or not distributor.compilers:
+        return 0
+    total = 0
+    for line in lines:
+        if any(_includes(compiler, line, context, registry) for compiler in distributor.compilers):
+            total += -line.amount if line.kind == "discount" else line.amount
+    return max(total, 0)
+
+
+def _includes(compiler: TransactionCompiler, line: RevenueLine, context: CompilerContext,
+              registry: PluginRegistry) -> bool:
+    try:
+        return bool(compiler.includes(line, context))
+    except Exception as exc:
+        raise PluginError(f"transaction compiler {compiler.id!r} failed: {exc!r}",
+                          plugin=registry.owner("transaction_compilers", compiler.id),
+                          hook="siren_transaction_compilers") from exc
+
+
 def _currency_code(metrics: Sequence[Metric]) -> str | None:
     return next((m.currency.code for m in metrics if m.currency is not None), None)
 
@@ -145,11 +179,13 @@ class _CreditPlanner:
     """Turns one metric into credit rows for one distributor, through its credit rules."""
 
     def __init__(self, conn: Connection, kind: str, known: dict[str, tuple[int, str]],
-                 registry: PluginRegistry) -> None:
+                 registry: PluginRegistry, group_views: GroupViews | None = None) -> None:
         self._conn = conn
         self._kind = kind
         self._known = dict(known)
         self._registry = registry
+        self._scopes = DistributorScopes(conn, group_views or GroupViews(registry))
+        self._eligible: dict[int, Callable[[str], bool]] = {}
 
     def _lookup(self, collaborator: str) -> tuple[int, str] | None:
         if collaborator not in self._known:
@@ -159,6 +195,21 @@ class _CreditPlanner:
     def is_eligible(self, collaborator: str) -> bool:
         found = self._lookup(collaborator)
         return found is not None and found[1] == "active"
+
+    def prefetch(self, collaborators: Iterable[str]) -> None:
+        """Look many collaborators up at once (a hint from rules that walk a group)."""
+        wanted = [name for name in collaborators if name not in self._known]
+        self._known.update(queries.collaborator_keys(self._conn, wanted))
+
+    def eligible_for(self, distributor: ConfiguredDistributor) -> Callable[[str], bool]:
+        """Active, and allowed by the distributor's eligibility (direct + bound group)."""
+        found = self._eligible.get(distributor.key)
+        if found is None:
+            scope = self._scopes.scope(distributor)
+            found = self._eligible[distributor.key] = (
+                lambda collaborator: scope.allows(collaborator)
+                and self.is_eligible(collaborator))
+        return found
 
     def rows(self, distributor: ConfiguredDistributor, metric: Metric) -> list[dict[str, Any]]:
         revenue = self._revenue(distributor, metric)
@@ -181,15 +232,15 @@ class _CreditPlanner:
         if not metric.revenue or not distributor.pool_resolver.uses_revenue:
             return 0
         self._check_currency(distributor, metric)
-        return sum(-line.amount if line.kind == "discount" else line.amount
-                   for line in metric.revenue)
+        return qualifying_revenue(distributor, metric.revenue, self._registry)
 
     def _credits(self, distributor: ConfiguredDistributor,
                  metric: Metric) -> list[tuple[Credit, str]]:
         configured = distributor.metrics.get(metric.metric_type, ())
         if not configured or metric.collaborator is None:
             return []
-        if not self.is_eligible(metric.collaborator):
+        eligible = self.eligible_for(distributor)
+        if not eligible(metric.collaborator):
             return []
         found: list[tuple[Credit, str]] = []
         for entry in configured:
@@ -200,24 +251,27 @@ class _CreditPlanner:
                 points = entry.spec.points * metric.quantity
             context = CreditContext(distributor=distributor.spec.id,
                                     metric_type=metric.metric_type, actor=metric.collaborator,
-                                    points=points, is_eligible=self.is_eligible)
+                                    points=points, is_eligible=eligible,
+                                    group=self._scopes.scope(distributor).group,
+                                    prefetch=self.prefetch)
             found += [(credit, entry.rule.id) for credit in self._call_rule(entry, context)
-                      if credit.points and self.is_eligible(credit.collaborator)]
+                      if credit.points and eligible(credit.collaborator)]
         return found
 
     def _call_rule(self, entry: ConfiguredMetric, context: CreditContext) -> Sequence[Credit]:
-        owner = self._registry.owner("credit_rules", entry.rule.id)
         try:
             credits: Sequence[Credit] = entry.rule.credit(context, entry.rule_config)
         except InvalidInput:
             raise
         except Exception as exc:
-            raise PluginError(f"credit rule {entry.rule.id!r} failed: {exc}", plugin=owner,
+            raise PluginError(f"credit rule {entry.rule.id!r} failed: {exc}",
+                              plugin=self._registry.owner("credit_rules", entry.rule.id),
                               hook="siren_credit_rules") from exc
         for credit in credits:
             if not isinstance(credit, Credit) or type(credit.points) is not int:
                 raise PluginError(f"credit rule {entry.rule.id!r} returned {credit!r}",
-                                  plugin=owner, hook="siren_credit_rules")
+                                  plugin=self._registry.owner("credit_rules", entry.rule.id),
+                                  hook="siren_credit_rules")
         return credits
 
     def _row(self, distributor: ConfiguredDistributor, metric: Metric, credit: Credit | None,

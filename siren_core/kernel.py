@@ -16,7 +16,8 @@ process share nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ import attrs
 from sqlalchemy.exc import IntegrityError
 
 from siren_core import store
+from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
 from siren_core.catalog import Catalog, configure
 from siren_core.config import make_converter, structure, unstructure_distributor
 from siren_core.distribute import DistributionRunner, HeartbeatReport, Preview, first_period
@@ -34,12 +36,18 @@ from siren_core.domain import (
     Distribution,
     Distributor,
     DistributorSpec,
+    Fulfillment,
     Obligation,
+    ObligationChange,
+    Payout,
     RecordResult,
+    check_identifier,
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
-from siren_core.events import EventBus, Listener
+from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
+from siren_core.groups import GroupOperations, GroupService
 from siren_core.ingest import Ingestor
+from siren_core.obligations import BulkResult, GenerateResult, ObligationService
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
 from siren_core.store import queries
 
@@ -48,7 +56,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Kernel:
+class Kernel(GroupOperations):
     """siren-core embedded in an application: a store, plugins, and the operations."""
 
     def __init__(
@@ -76,6 +84,11 @@ class Kernel:
                                   self.events, clock)
         self._runner = DistributionRunner(self.engine, self.registry, self._catalog,
                                           self.events, clock)
+        self._bulk = BulkIngestor(self.engine, self.registry, self._catalog, self._ingestor,
+                                  self.events, clock)
+        self._obligations = ObligationService(self.engine, self.events, clock, self._catalog)
+        self._groups = GroupService(self.engine, self.registry, self.converter, self.events,
+                                    clock)
 
     @property
     def load_report(self) -> LoadReport:
@@ -94,12 +107,21 @@ class Kernel:
         """Call ``listener(event)`` for every event; returns a function to unsubscribe."""
         return self.events.subscribe(listener)
 
+    @contextmanager
+    def transaction(self) -> Iterator[Kernel]:
+        """Make every operation inside the block one transaction.
+
+        Either all of them commit or none does; their events are delivered, in order,
+        after the commit (``siren apply`` uses this).
+        """
+        with deferred_events(), store.enclosing_transaction(self.engine):
+            yield self
+
     # -- collaborators ---------------------------------------------------------------
 
     def create_collaborator(self, id: str, *, name: str | None = None,
                             status: str = "active", email: str | None = None) -> Collaborator:
-        if not isinstance(id, str) or not id.strip():
-            raise InvalidInput("collaborator.id", id, "must be a non-empty string")
+        check_identifier("collaborator.id", id)
         if status not in COLLABORATOR_STATUSES:
             raise InvalidInput("collaborator.status", status,
                                f"is not one of {COLLABORATOR_STATUSES}")
@@ -117,6 +139,17 @@ class Kernel:
         with store.unit_of_work(self.engine) as conn:
             if not queries.set_collaborator_status(conn, id, status, self.clock()):
                 raise NotFound("collaborator", id)
+            left = self._groups.leave_all_groups(conn, id) if status == "deleted" else []
+        self._groups.announce(left)  # a deleted collaborator leaves every group
+
+    def update_collaborator(self, id: str, *, name: str, status: str,
+                            email: str | None = None) -> None:
+        """Change a collaborator's name, email and status (status through
+        :meth:`set_collaborator_status`, so a deletion leaves every group)."""
+        with self.transaction(), store.unit_of_work(self.engine) as conn:
+            if not queries.rename_collaborator(conn, id, name, email, self.clock()):
+                raise NotFound("collaborator", id)
+            self.set_collaborator_status(id, status)
 
     def collaborators(self) -> list[Collaborator]:
         with store.unit_of_work(self.engine, write=False) as conn:
@@ -155,6 +188,7 @@ class Kernel:
             rows = queries.distributor_rows(conn, external_id=value.id)
             if not rows:
                 raise NotFound("distributor", value.id)
+            self._groups.check_distributor(conn, value)  # cascades need a layered group
             version = queries.update_distributor(conn, rows[0][0], value.name, value.status,
                                                  unstructure_distributor(value), self.clock())
         return Distributor(value, version)
@@ -175,17 +209,78 @@ class Kernel:
                                          status=status), version)
                 for _key, _external, status, config, version in rows]
 
+    def set_distributor_status(self, id: str, status: str, *,
+                               now: datetime | None = None) -> Distribution | None:
+        """Pause (``inactive``), resume (``active``) or delete (``deleted``) a distributor.
+
+        An inactive distributor accrues nothing and pays nothing. Resuming skips its open
+        period if that period already ended (status ``skipped``, reason
+        ``distributor_inactive``) and opens the period holding ``now`` (default: the
+        clock), which is returned; paused time is never paid.
+        """
+        return self._runner.set_distributor_status(id, status,
+                                                   self.clock() if now is None else now)
+
     # -- metrics ---------------------------------------------------------------------
 
     def record(self, type: str, event: Mapping[str, Any] | Any) -> RecordResult:
         """Record one source event of trigger strategy ``type`` (e.g. ``"sale"``)."""
         return self._ingestor.record(type, event)
 
+    def record_many(self, events: Iterable[Mapping[str, Any]], *,
+                    batch_size: int = DEFAULT_BATCH_SIZE,
+                    progress: Callable[[int], None] | None = None) -> BulkReport:
+        """Record many ``{"type": ..., ...}`` events, set-based, one transaction per batch.
+
+        Returns counts of inserted, duplicate and rejected events; a rejected event (with
+        its index in ``events`` and the reason) rejects only itself. ``progress(n)`` is
+        called after each batch with the number of events it held. See
+        :mod:`siren_core.bulk`.
+        """
+        return self._bulk.ingest(enumerate(events), batch_size=batch_size, progress=progress)
+
+    def record_numbered(self, events: Iterable[tuple[int, Any]], *,
+                        batch_size: int = DEFAULT_BATCH_SIZE,
+                        progress: Callable[[int], None] | None = None) -> BulkReport:
+        """``record_many`` with the caller's own positions (e.g. line numbers).
+
+        ``events`` are ``(position, event)`` pairs; an event that is an
+        :class:`~siren_core.errors.InvalidInput` (a line that did not parse) is reported
+        as rejected at its position.
+        """
+        return self._bulk.ingest(events, batch_size=batch_size, progress=progress)
+
+    def credit_metric(self, collaborator: str, *, id: str, at: datetime | None = None,
+                      quantity: int = 1, note: str = "") -> RecordResult:
+        """Credit ``collaborator`` by hand (Siren's ``POST /distributors/credit-metric``).
+
+        The request is validated (the collaborator must exist), then
+        ``ManualMetricRequested`` fires, then a ``manual`` source event ``id`` is recorded:
+        every active distributor tracking the ``manual`` metric type credits its points
+        (× ``quantity``). ``id`` is the idempotency key: a repeated request records nothing
+        and fires nothing.
+        """
+        event = {"id": id, "at": self.clock() if at is None else at,
+                 "collaborator": collaborator, "quantity": quantity, "note": note}
+        parsed = self._ingestor.parse("manual", event)
+        with store.unit_of_work(self.engine, write=False) as conn:
+            if not queries.collaborator_exists(conn, collaborator):
+                raise InvalidInput("manual.collaborator", collaborator,
+                                   "is not a known collaborator")
+            repeated = queries.find_source_event(conn, "manual", id) is not None
+        if not repeated:
+            self.events.dispatch(ManualMetricRequested(collaborator=collaborator, id=id,
+                                                       at=parsed.event.at))
+        return self._ingestor.record("manual", parsed.event)
+
     # -- distributions ---------------------------------------------------------------
 
     def heartbeat(self, now: datetime | None = None) -> HeartbeatReport:
-        """Distribute every period that ended at or before ``now`` (default: the clock)."""
-        return self._runner.heartbeat(self.clock() if now is None else now)
+        """Distribute every period that ended at or before ``now`` (default: the clock),
+        then approve pending obligations whose distributor's hold period has ended."""
+        when = self.clock() if now is None else now
+        report = self._runner.heartbeat(when)
+        return attrs.evolve(report, approved_obligations=self._obligations.approve_held(when))
 
     def preview(self, distributor: str, now: datetime | None = None) -> Preview:
         """What the open period of ``distributor`` would pay if it closed at ``now``."""
@@ -200,10 +295,97 @@ class Kernel:
         with store.unit_of_work(self.engine, write=False) as conn:
             return queries.list_allocations(conn, distribution)
 
-    def obligations(self, *, collaborator: str | None = None,
-                    status: str | None = None) -> list[Obligation]:
-        with store.unit_of_work(self.engine, write=False) as conn:
-            return queries.list_obligations(conn, collaborator_id=collaborator, status=status)
+    # -- obligations and fulfillment (siren_core.obligations, docs/obligations.md) -----
+
+    def obligations(self, *, collaborator: str | None = None, status: str | None = None,
+                    award_type: str | None = None, payout: int | None = None,
+                    source: str | None = None) -> list[Obligation]:
+        """Obligations matching every filter given; ``status`` accepts Siren's aliases."""
+        return self._obligations.find(collaborator=collaborator, status=status,
+                                      award_type=award_type, payout_id=payout, source=source)
+
+    def obligation(self, id: int) -> Obligation:
+        return self._obligations.get(id)
+
+    def issue_obligation(self, collaborator: str, amount: int, units: str, *, source: str,
+                         source_id: int, award_type: str = "manual", actor: str = "api",
+                         reason: str | None = None) -> Obligation:
+        """Issue a pending obligation from a source other than a distribution (a plugin's
+        program, a manual award...); ``(source, source_id)`` is its idempotency key."""
+        return self._obligations.issue(collaborator, amount, units, source=source,
+                                       source_id=source_id, award_type=award_type,
+                                       actor=actor, reason=reason)
+
+    def set_obligation_status(self, id: int, status: str, *, actor: str = "api",
+                              reason: str | None = None) -> Obligation:
+        """Move one obligation (a status, an alias or a Siren action name); an illegal
+        move raises ``IllegalTransition`` and changes nothing."""
+        return self._obligations.set_status(id, status, actor=actor, reason=reason)
+
+    def obligation_action(self, action: str, ids: Iterable[int], *, actor: str = "api",
+                          reason: str | None = None) -> BulkResult:
+        """Bulk action (``approve``, ``reject``, ``cancel``, ``markPending``,
+        ``markComplete`` or a status) with an outcome per id: done, skipped or refused."""
+        return self._obligations.apply(action, ids, actor=actor, reason=reason)
+
+    def approve_obligations(self, ids: Iterable[int], *, actor: str = "api",
+                            reason: str | None = None) -> BulkResult:
+        return self.obligation_action("approve", ids, actor=actor, reason=reason)
+
+    def reject_obligations(self, ids: Iterable[int], *, actor: str = "api",
+                           reason: str | None = None) -> BulkResult:
+        return self.obligation_action("reject", ids, actor=actor, reason=reason)
+
+    def cancel_obligations(self, ids: Iterable[int], *, actor: str = "api",
+                           reason: str | None = None) -> BulkResult:
+        return self.obligation_action("cancel", ids, actor=actor, reason=reason)
+
+    def obligation_history(self, id: int) -> list[ObligationChange]:
+        """Every status change of an obligation, oldest first (the audit log)."""
+        return self._obligations.history(id)
+
+    def generate_fulfillment(self, obligation_ids: Iterable[int] | None = None, *,
+                             minimum: Mapping[str, int] | None = None,
+                             actor: str = "api") -> GenerateResult:
+        """One payout per collaborator and currency from approved obligations (all, or the
+        chosen ids); totals under ``minimum[units]`` (minor units) are carried forward."""
+        return self._obligations.generate(obligation_ids, minimum=minimum, actor=actor)
+
+    def fulfillment(self, id: int) -> Fulfillment:
+        return self._obligations.fulfillment(id)
+
+    def fulfillments(self, *, status: str | None = None) -> list[Fulfillment]:
+        return self._obligations.fulfillments(status=status)
+
+    def payout(self, id: int) -> Payout:
+        return self._obligations.payout(id)
+
+    def payouts(self, *, fulfillment: int | None = None,
+                status: str | None = None) -> list[Payout]:
+        return self._obligations.payouts(fulfillment_id=fulfillment, status=status)
+
+    def mark_payout(self, id: int, status: str, *, actor: str = "api",
+                    reference: str | None = None, reason: str | None = None) -> Payout:
+        """``processing``, ``paid`` (fulfils its obligations) or ``failed`` (returns them
+        to the approved pool)."""
+        return self._obligations.mark_payout(id, status, actor=actor, reference=reference,
+                                             reason=reason)
+
+    def mark_fulfillment(self, id: int, status: str, *, actor: str = "api",
+                         reference: str | None = None, reason: str | None = None
+                         ) -> Fulfillment:
+        """Mark every open payout of a fulfillment ``processing``, ``paid`` or ``failed``."""
+        return self._obligations.mark_fulfillment(id, status, actor=actor,
+                                                  reference=reference, reason=reason)
+
+    def export_fulfillment_csv(self, id: int, *, all_payouts: bool = False) -> str:
+        """A mass-payout CSV of the fulfillment's open payouts (every payout if asked)."""
+        return self._obligations.export_csv(id, all_payouts=all_payouts)
+
+    def obligation_totals(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(fulfilled obligations, paid payouts) per currency; equal unless the store
+        was edited by hand."""
+        return self._obligations.totals()
 
     def table_counts(self) -> dict[str, int]:
         with store.unit_of_work(self.engine, write=False) as conn:

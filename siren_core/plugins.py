@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+import reprlib
+from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from siren_core.records import (
     CreditRule,
     GroupStructure,
     PoolResolver,
+    TransactionCompiler,
     TriggerStrategy,
 )
 
@@ -125,9 +127,61 @@ def make_plugin_manager(
         pm.register(plugin, name=_plugin_name(pm, plugin))
     pm.check_pending()
     if settings.trace:
-        pm.trace.root.setwriter(lambda message: log.info("%s", message.rstrip()))
-        pm.enable_tracing()
+        trace_hook_calls(pm)
     return pm, report
+
+
+trace_log = logging.getLogger("siren_core.plugins.trace")
+
+
+def trace_hook_calls(pm: pluggy.PluginManager) -> None:
+    """Log every call of every hook implementation (``SIREN_TRACE_PLUGINS``).
+
+    The kernel calls definition hooks and ``siren_on_event`` one implementation at a time
+    (to know which plugin returned what), bypassing pluggy's own tracing; wrapping each
+    implementation's function covers those calls and the ones made through ``pm.hook``
+    (which are also logged once per call, with the implementations they reach). Lines go
+    to the ``siren_core.plugins.trace`` logger at INFO level.
+    """
+    for hook_name, caller in sorted(vars(pm.hook).items()):
+        for impl in caller.get_hookimpls():
+            if not getattr(impl.function, "_siren_traced", False):
+                setattr(impl, "function",  # noqa: B010 - HookImpl.function is Final
+                        _traced(impl.function, hook_name, impl.plugin_name))
+
+    def before(hook_name: str, impls: Sequence[pluggy.HookImpl], _kwargs: object) -> None:
+        names = ", ".join(repr(impl.plugin_name) for impl in impls) or "none"
+        trace_log.info("hook %s called (implementations: %s)", hook_name, names)
+
+    pm.add_hookcall_monitoring(before, lambda *_args: None)
+
+
+_short = reprlib.Repr()
+_short.maxother = _short.maxstring = 200
+
+
+def _traced(function: Callable[..., Any], hook_name: str, plugin: str) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        shown = ", ".join([*map(_short.repr, args),
+                           *(f"{k}={_short.repr(v)}" for k, v in kwargs.items())])
+        trace_log.info("call %s(%s) in plugin %r", hook_name, shown, plugin)
+        try:
+            result = function(*args, **kwargs)
+        except Exception as exc:
+            trace_log.info("%s in plugin %r raised %r", hook_name, plugin, exc)
+            raise
+        trace_log.info("%s in plugin %r returned %s", hook_name, plugin, _summary(result))
+        return result
+
+    call._siren_traced = True  # type: ignore[attr-defined]
+    return call
+
+
+def _summary(result: Any) -> str:
+    """Records by type and id (``[TriggerStrategy('sale')]``), anything else by repr."""
+    if isinstance(result, list | tuple) and all(hasattr(item, "id") for item in result):
+        return "[" + ", ".join(f"{type(item).__name__}({item.id!r})" for item in result) + "]"
+    return _short.repr(result)
 
 
 def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
@@ -176,7 +230,11 @@ def _collect(
     records: dict[str, R] = {}
     owners: dict[str, str] = {}
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
-        returned = impl.function() or ()
+        try:
+            returned = list(impl.function() or ())
+        except Exception as exc:
+            raise PluginError(f"{hook_name} failed: {exc!r}", plugin=impl.plugin_name,
+                              hook=hook_name) from exc
         for record in returned:
             if not isinstance(record, record_type):
                 raise PluginError(
@@ -206,6 +264,7 @@ class PluginRegistry:
     allocation_calculators: dict[str, AllocationCalculator]
     group_structures: dict[str, GroupStructure]
     owners: dict[tuple[str, str], str]
+    transaction_compilers: dict[str, TransactionCompiler] = attrs.Factory(dict)
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> PluginRegistry:
@@ -217,6 +276,7 @@ class PluginRegistry:
             ("pool_resolvers", "siren_pool_resolvers", PoolResolver),
             ("allocation_calculators", "siren_allocation_calculators", AllocationCalculator),
             ("group_structures", "siren_group_structures", GroupStructure),
+            ("transaction_compilers", "siren_transaction_compilers", TransactionCompiler),
         ):
             records, by_id = _collect(pm, hook, record_type, _record_id)
             found[field] = records

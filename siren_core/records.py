@@ -11,7 +11,7 @@ Collaborators are named by their external id (the string an application uses, e.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,6 +35,39 @@ class RevenueLine:
     amount: int
     sku: str | None = None
     category: str | None = None
+    type: str | None = None
+    """The product type (``physical``, ``digital``…) for the ``types`` line-item filter."""
+
+
+REVENUE_LINE_KINDS = ("product", "fee", "shipping", "tax", "discount")
+
+
+@attrs.frozen
+class CompilerContext:
+    """What a transaction compiler sees besides the line: the distributor's revenue settings.
+
+    ``skus``, ``categories`` and ``types`` are the distributor's line-item filters (empty:
+    no filter on that attribute).
+    """
+
+    distributor: str
+    skus: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class TransactionCompiler:
+    """Decides which lines of a sale count towards a distributor's qualifying revenue.
+
+    ``includes(line, context)`` returns true when this compiler lets ``line`` through. A
+    line counts once if at least one of the distributor's enabled compilers includes it;
+    ``discount`` lines are subtracted, every other kind is added.
+    """
+
+    id: str
+    description: str
+    includes: Callable[[RevenueLine, CompilerContext], bool]
 
 
 @attrs.frozen
@@ -90,7 +123,14 @@ class Credit:
 
 
 class GroupView(Protocol):
-    """A read-only view of the collaborator group bound to a distributor."""
+    """A read-only view of the collaborator group bound to a distributor.
+
+    ``upline`` and ``downline`` yield ``(layer, collaborator)`` pairs, nearest first, in
+    non-decreasing layer order (layer 1 = nearest), never the starting collaborator, and
+    nothing for a collaborator outside the group. ``counts(member)``, when given, says
+    whether a member uses up a layer; a member that does not is still yielded, at the
+    layer of the next member that does.
+    """
 
     @property
     def id(self) -> str: ...
@@ -98,9 +138,16 @@ class GroupView(Protocol):
     @property
     def capabilities(self) -> frozenset[str]: ...
 
-    def upline(self, collaborator: CollaboratorId) -> Iterator[tuple[int, CollaboratorId]]: ...
+    @property
+    def members(self) -> frozenset[CollaboratorId]: ...
 
-    def downline(self, collaborator: CollaboratorId) -> Iterator[tuple[int, CollaboratorId]]: ...
+    def upline(self, collaborator: CollaboratorId,
+               counts: Callable[[CollaboratorId], bool] | None = None,
+               ) -> Iterator[tuple[int, CollaboratorId]]: ...
+
+    def downline(self, collaborator: CollaboratorId,
+                 counts: Callable[[CollaboratorId], bool] | None = None,
+                 ) -> Iterator[tuple[int, CollaboratorId]]: ...
 
 
 @attrs.frozen
@@ -113,6 +160,9 @@ class CreditContext:
     points: int
     is_eligible: Callable[[CollaboratorId], bool]
     group: GroupView | None = None
+    prefetch: Callable[[Iterable[CollaboratorId]], None] | None = None
+    """A hint a rule may give before asking ``is_eligible`` about many collaborators: the
+    kernel then looks them up in a few batched queries instead of one query each."""
 
 
 @attrs.frozen
@@ -190,9 +240,16 @@ class AllocationCalculator:
 
 @attrs.frozen
 class GroupStructure:
-    """The shape of a collaborator group: capabilities and how to walk it."""
+    """The shape of a collaborator group: capabilities and how to walk it.
+
+    ``build(group_id, roster)`` receives collaborator id → member metadata and returns a
+    :class:`GroupView`. ``check(roster)``, if given, runs on the whole roster whenever
+    members, metadata or the structure change, and raises
+    :class:`~siren_core.errors.InvalidInput` to refuse the change (e.g. a cycle).
+    """
 
     id: str
     description: str
     capabilities: frozenset[str]
     build: Callable[[str, Mapping[CollaboratorId, Mapping[str, Any]]], GroupView]
+    check: Callable[[Mapping[CollaboratorId, Mapping[str, Any]]], None] | None = None

@@ -46,6 +46,9 @@ def _event(line_number: int, text: str) -> tuple[str, dict[str, Any], datetime]:
     except json.JSONDecodeError as exc:
         raise SimulationError(line_number, InvalidInput("line", text[:80],
                                                         f"is not JSON ({exc.msg})")) from None
+    except RecursionError:
+        raise SimulationError(line_number, InvalidInput("line", text[:80],
+                                                        "is nested too deeply")) from None
     if not isinstance(data, dict):
         raise SimulationError(line_number, InvalidInput("line", data, "is not a JSON object"))
     kind = data.pop("type", None)

@@ -26,6 +26,11 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the reliability suites with five times more seeds")
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database: a SQLite file, or the PostgreSQL test database emptied."""

@@ -28,7 +28,7 @@ def test_plugins_lists_each_plugin_with_its_distribution_and_hooks() -> None:
     assert rows["proportional"]["distribution"] == "siren-core"
     assert rows["proportional"]["hooks"] == ["siren_allocation_calculators"]
     assert rows["sale"]["hooks"] == ["siren_trigger_strategies"]
-    table = CliRunner().invoke(cli, ["plugins"])
+    table = CliRunner().invoke(cli, ["plugins"], env={"COLUMNS": "200"})
     assert "siren_allocation_calculators" in table.output
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import monthly, sale
 from siren_core import Kernel
 from siren_core.cli import cli
+
+from conftest import monthly, sale
 
 
 @pytest.fixture

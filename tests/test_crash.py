@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from siren_core import Kernel, store
-from siren_core.verify import verify
 from reliability.scenario import expected_periods, populate, work
+
+from siren_core import Kernel
+from siren_core.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "reliability" / "crash_worker.py"
@@ -46,7 +46,7 @@ def _start_worker(url: str) -> subprocess.Popen[str]:
 def _full_run_seconds(url: str) -> float:
     process = _start_worker(url)
     began = time.monotonic()
-    out, err = process.communicate(timeout=300)
+    _out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     return time.monotonic() - began
 

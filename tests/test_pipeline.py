@@ -83,7 +83,8 @@ def test_events_follow_the_commit(kernel: Kernel) -> None:
     ids = [event_id for event_id, _ in seen]
     assert ids[:4] == ["metrics_triggered"] * 4
     assert ids[4:] == ["distribution_heartbeat_initialized", "distribution_completed",
-                       "allocation_completed", "allocation_completed", "allocation_completed"]
+                       "allocation_completed", "allocation_completed", "allocation_completed",
+                       "obligation_issued", "obligation_issued", "obligation_issued"]
     # listeners of distribution events already see the committed obligations
     assert {count for event_id, count in seen[5:]} == {3}
 

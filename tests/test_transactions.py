@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import monthly
 from siren_core import Kernel
 from siren_core.errors import InvalidInput
 from siren_core.events import Event
+
+from conftest import monthly
 
 
 def test_operations_in_a_transaction_commit_together(kernel: Kernel) -> None:

@@ -7,14 +7,19 @@ to the largest remainders (ties: larger score, then smaller collaborator id).
 
 from __future__ import annotations
 
-from typing import Any
+import attrs
 
 from siren_core import hookimpl
 from siren_core.money import split
 from siren_core.records import AllocationCalculator, AllocationContext
 
 
-def allocate(context: AllocationContext, _config: Any) -> dict[str, int]:
+@attrs.frozen
+class Proportional:
+    """``proportional`` takes no options (an unknown key is refused)."""
+
+
+def allocate(context: AllocationContext, _config: Proportional | None) -> dict[str, int]:
     return split(context.pool, context.scores)
 
 
@@ -22,4 +27,4 @@ def allocate(context: AllocationContext, _config: Any) -> dict[str, int]:
 def siren_allocation_calculators() -> list[AllocationCalculator]:
     return [AllocationCalculator(id="proportional",
                                  description="Pool split in proportion to score",
-                                 allocate=allocate)]
+                                 allocate=allocate, config_type=Proportional)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import attrs
 
 from siren_core import hookimpl
+from siren_core.errors import InvalidInput
 from siren_core.money import split_equally
 from siren_core.records import AllocationCalculator, AllocationContext
 
@@ -25,7 +26,7 @@ TIE_RULES = ("split", "lowest_id")
 
 def _known_rule(_instance: object, _attribute: object, value: str) -> None:
     if value not in TIE_RULES:
-        raise ValueError(f"is not one of {', '.join(TIE_RULES)}")
+        raise InvalidInput("ties", value, f"is not one of {', '.join(TIE_RULES)}")
 
 
 @attrs.frozen

@@ -104,12 +104,16 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
-    metadata.create_all(engine)
+    """Create the schema of an empty store, or upgrade an older one (Alembic)."""
+    from siren_core.store.migrate import upgrade
+
+    upgrade(engine)
 
 
 def drop_schema(engine: Engine) -> None:
     metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
 
 _enclosing: ContextVar[tuple[Engine, Connection] | None] = ContextVar(

@@ -24,18 +24,14 @@ def _inserted_key(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def _table(model: type[Any]) -> sa.Table:
-    return cast(sa.Table, model.__table__)
-
-
-collaborator = _table(tables.Collaborator)
-distributor = _table(tables.Distributor)
-distributor_config = _table(tables.DistributorConfig)
-distribution = _table(tables.Distribution)
-source_event = _table(tables.SourceEvent)
-score_credit = _table(tables.ScoreCredit)
-allocation = _table(tables.Allocation)
-obligation = _table(tables.Obligation)
+collaborator = tables.table(tables.Collaborator)
+distributor = tables.table(tables.Distributor)
+distributor_config = tables.table(tables.DistributorConfig)
+distribution = tables.table(tables.Distribution)
+source_event = tables.table(tables.SourceEvent)
+score_credit = tables.table(tables.ScoreCredit)
+allocation = tables.table(tables.Allocation)
+obligation = tables.table(tables.Obligation)
 
 
 # -- collaborators ---------------------------------------------------------------------
@@ -68,6 +64,13 @@ def set_collaborator_status(conn: Connection, external_id: str, status: str,
                             now: datetime) -> bool:
     result = conn.execute(collaborator.update().where(collaborator.c.external_id == external_id)
                           .values(status=status, updated_at=now))
+    return result.rowcount == 1
+
+
+def rename_collaborator(conn: Connection, external_id: str, name: str, email: str | None,
+                        now: datetime) -> bool:
+    result = conn.execute(collaborator.update().where(collaborator.c.external_id == external_id)
+                          .values(name=name, email=email, updated_at=now))
     return result.rowcount == 1
 
 
@@ -108,12 +111,15 @@ DistributorRow = tuple[int, str, str, dict[str, Any], int]
 
 
 def distributor_rows(conn: Connection, *, external_id: str | None = None,
-                     statuses: Sequence[str] | None = None) -> list[DistributorRow]:
+                     statuses: Sequence[str] | None = None,
+                     keys: Sequence[int] | None = None) -> list[DistributorRow]:
     query = sa.select(distributor.c.id, distributor.c.external_id, distributor.c.status,
                       distributor.c.config, distributor.c.config_version
                       ).order_by(distributor.c.external_id)
     if external_id is not None:
         query = query.where(distributor.c.external_id == external_id)
+    if keys is not None:
+        query = query.where(distributor.c.id.in_(keys))
     if statuses is not None:
         query = query.where(distributor.c.status.in_(statuses))
     return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
@@ -129,6 +135,13 @@ def distributor_versions(conn: Connection) -> dict[int, tuple[int, str]]:
     """store id → (config version, status) of every distributor: a cheap cache check."""
     query = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
     return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+
+
+def distributor_version(conn: Connection, key: int) -> tuple[int, str] | None:
+    """(config version, status) of one distributor: a primary-key look-up."""
+    row = conn.execute(sa.select(distributor.c.config_version, distributor.c.status)
+                       .where(distributor.c.id == key)).first()
+    return None if row is None else (row[0], row[1])
 
 
 def set_distributor_status(conn: Connection, key: int, status: str, now: datetime) -> None:
@@ -162,16 +175,6 @@ def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
     if lock and not is_sqlite(conn):
         query = query.with_for_update(read=True)
     return {row[0]: row[1] for row in conn.execute(query)}
-
-
-def due_distributions(conn: Connection, now: datetime) -> list[int]:
-    """Ids of open periods of active distributors that ended at or before ``now``."""
-    query = (sa.select(distribution.c.id)
-             .join(distributor, distributor.c.id == distribution.c.distributor_id)
-             .where(distribution.c.status == "open", distribution.c.period_end <= now,
-                    distributor.c.status == "active")
-             .order_by(distribution.c.period_end, distribution.c.id))
-    return [row[0] for row in conn.execute(query)]
 
 
 ClaimedRow = tuple[int, int, int, datetime, datetime]

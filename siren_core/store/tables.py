@@ -9,13 +9,18 @@ Times are stored as naive UTC (``UTCDateTime`` converts at the boundary); money 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
+
+
+def table(model: type[Any]) -> sa.Table:
+    """The Core table of a model, for set-based statements."""
+    return cast(sa.Table, model.__table__)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -162,6 +167,8 @@ class Obligation(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source", "source_id"),
         sa.Index("ix_obligation_collaborator", "collaborator_id", "status"),
+        sa.Index("ix_obligation_status", "status", "created_at"),
+        sa.Index("ix_obligation_payout", "payout_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     collaborator_id: int = Field(foreign_key="collaborator.id")
@@ -173,3 +180,153 @@ class Obligation(SQLModel, table=True):
     source_id: int
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    payout_id: int | None = Field(default=None, foreign_key="payout.id")
+    """The open payout holding this obligation, or the payout that fulfilled it."""
+
+
+class Fulfillment(SQLModel, table=True):
+    """A batch of payouts; ``pending`` → ``processing`` → ``complete`` | ``failed``."""
+
+    __tablename__ = "fulfillment"
+    id: int | None = Field(default=None, primary_key=True)
+    status: str = Field(max_length=16, default="pending")
+    actor: str = Field(max_length=255)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Payout(SQLModel, table=True):
+    """What one collaborator is paid in one currency by one fulfillment."""
+
+    __tablename__ = "payout"
+    __table_args__ = (sa.Index("ix_payout_fulfillment", "fulfillment_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    fulfillment_id: int = Field(foreign_key="fulfillment.id")
+    collaborator_id: int = Field(foreign_key="collaborator.id")
+    units: str = Field(max_length=16)
+    amount: int = _money()
+    status: str = Field(max_length=16, default="unpaid")
+    reference: str | None = Field(default=None, max_length=255)
+    reason: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class PayoutItem(SQLModel, table=True):
+    """One obligation in one payout. ``is_open`` while the payout is unpaid or processing:
+    the partial unique index lets an obligation be in at most one open payout."""
+
+    __tablename__ = "payout_item"
+    __table_args__ = (
+        sa.Index("ux_payout_item_open_obligation", "obligation_id", unique=True,
+                 sqlite_where=sa.text("is_open"), postgresql_where=sa.text("is_open")),
+        sa.Index("ix_payout_item_payout", "payout_id"),
+        sa.Index("ix_payout_item_obligation", "obligation_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    payout_id: int = Field(foreign_key="payout.id")
+    obligation_id: int = Field(foreign_key="obligation.id")
+    amount: int = _money()
+    is_open: bool = True
+
+
+class ObligationAudit(SQLModel, table=True):
+    """Append-only: every status change of an obligation, who made it, when and why."""
+
+    __tablename__ = "obligation_audit"
+    __table_args__ = (sa.Index("ix_obligation_audit_obligation", "obligation_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: int = Field(foreign_key="obligation.id")
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=255)
+    reason: str | None = Field(default=None, max_length=2000)
+    """The caller's reason (at most 1000 characters), or what happened around it."""
+    payout_id: int | None = Field(default=None, foreign_key="payout.id")
+    at: datetime = _when()
+
+
+class SaleRefund(SQLModel, table=True):
+    """A refund (a ``refund`` source event) and the sale it refunds, with its amount.
+
+    The refunds of a sale add up to at most the sale's amount; their score reversals are
+    the ``score_credit`` rows of the refund's source event.
+    """
+
+    __tablename__ = "sale_refund"
+    id: int | None = Field(default=None, primary_key=True)
+    refund_event_id: int = Field(foreign_key="source_event.id", unique=True)
+    sale_event_id: int = Field(foreign_key="source_event.id", index=True)
+    amount: int = _money()
+
+
+# -- collaborator groups, bindings, programs (see docs/groups.md) -------------------------
+
+class CollaboratorGroup(SQLModel, table=True):
+    """A collaborator group. Deleting one sets ``status = 'deleted'`` and drops its members;
+    the row stays so that bindings still naming it fail closed with a clear reason.
+    ``version`` grows with every change of roster, metadata or structure (a cache key)."""
+
+    __tablename__ = "collaborator_group"
+    __table_args__ = (
+        sa.Index("ux_collaborator_group_live_id", "external_id", unique=True,
+                 sqlite_where=sa.text("status = 'active'"),
+                 postgresql_where=sa.text("status = 'active'")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=255)
+    name: str = Field(max_length=255)
+    description: str = ""
+    structure: str = Field(max_length=64)
+    status: str = Field(max_length=16, default="active")
+    version: int = 1
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class CollaboratorGroupMember(SQLModel, table=True):
+    __tablename__ = "collaborator_group_member"
+    __table_args__ = (
+        sa.UniqueConstraint("group_id", "collaborator_id"),
+        sa.Index("ix_collaborator_group_member_collaborator", "collaborator_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="collaborator_group.id")
+    collaborator_id: int = Field(foreign_key="collaborator.id")
+    member_metadata: dict[str, Any] = _json(default_factory=dict)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class CollaboratorGroupBinding(SQLModel, table=True):
+    """A distributor or program (``owner_type``) bound to at most one group."""
+
+    __tablename__ = "collaborator_group_binding"
+    __table_args__ = (sa.UniqueConstraint("owner_type", "owner_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner_type: str = Field(max_length=16)
+    owner_id: int
+    group_id: int = Field(foreign_key="collaborator_group.id", index=True)
+    created_at: datetime = _when()
+
+
+class Program(SQLModel, table=True):
+    """A per-conversion reward rule; here only what group bindings and eligibility need."""
+
+    __tablename__ = "program"
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=255, unique=True)
+    name: str = Field(max_length=255)
+    status: str = Field(max_length=16, default="active")
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ProgramCollaborator(SQLModel, table=True):
+    """A collaborator bound directly to a program (eligibility)."""
+
+    __tablename__ = "program_collaborator"
+    __table_args__ = (sa.UniqueConstraint("program_id", "collaborator_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id")
+    collaborator_id: int = Field(foreign_key="collaborator.id")

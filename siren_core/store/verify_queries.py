@@ -10,7 +10,6 @@ from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
 from siren_core.store.queries import (
-    _table,
     allocation,
     distribution,
     distributor,
@@ -18,8 +17,8 @@ from siren_core.store.queries import (
     score_credit,
 )
 
-payout = _table(tables.Payout)
-payout_item = _table(tables.PayoutItem)
+payout = tables.table(tables.Payout)
+payout_item = tables.table(tables.PayoutItem)
 
 Rows = list[tuple[Any, ...]]
 

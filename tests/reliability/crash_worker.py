@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from siren_core import Kernel
 from scenario import work  # this folder is on sys.path when run as a script
+
+from siren_core import Kernel
 
 if __name__ == "__main__":
     with Kernel(sys.argv[1]) as kernel:

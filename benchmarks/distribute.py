@@ -1,0 +1,347 @@
+"""Benchmark: one distribution period, the engine against a raw-SQL baseline.
+
+    python -m benchmarks.distribute --rows 1000000 --collaborators 100000 [--database URL]
+
+Builds one monthly distributor (fixed pool, proportional calculator) whose January holds
+``--rows`` score credits spread over ``--collaborators`` active collaborators (written with
+raw ``executemany``/``COPY`` for setup speed), then times
+
+* the **baseline**: the same work by hand through the DBAPI -- the ``GROUP BY``
+  aggregate of the period's scores, an integer proportional split, a bulk insert of the
+  allocations (``COPY`` on PostgreSQL, ``executemany`` on SQLite, as the engine does), an
+  ``INSERT … SELECT`` of their obligations (and of their audit entries, as the engine
+  writes them), closing the period, one commit;
+* the **engine**: ``kernel.heartbeat(now)`` distributing that period (claim, scores, pool,
+  calculator, allocations, obligations, next period, events after commit);
+
+alternately ``--rounds`` times each (the engine's run is undone, untimed, between
+rounds), and prints the best time of each, their ratio and the engine's peak memory above
+its start (peak resident set size, from ``/proc/self/status`` ``VmHWM`` after resetting it;
+falls back to ``ru_maxrss``). Then the idle heartbeat: ``--idle`` distributors (default 1,000), none
+due, the engine's ``heartbeat`` against one raw indexed ``SELECT … WHERE period_end <= now``
+(median of ``--repeat`` runs).
+
+The database is EMPTIED first (all siren tables dropped and created). Default database: a
+temporary SQLite file (WAL). Numbers go to ``docs/performance.md``; nothing asserts times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from siren_core import Kernel, store
+from siren_core.store.tables import metadata
+
+JANUARY = datetime(2026, 1, 1, tzinfo=UTC)
+FEBRUARY = datetime(2026, 2, 1, tzinfo=UTC)
+POOL = "10000000.00"  # $10M: every collaborator gets something
+AUDIT = "obligation_audit" in metadata.tables
+
+
+# -- memory ----------------------------------------------------------------------------
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure_peak(work: Callable[[], Any]) -> tuple[float, float]:
+    """(seconds, peak MB above the resident size at start) of ``work()``."""
+    start_kb = _status_kb("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    exact = _reset_peak()
+    began = time.perf_counter()
+    work()
+    elapsed = time.perf_counter() - began
+    peak_kb = (_status_kb("VmHWM") if exact else None) or resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss
+    return elapsed, max(peak_kb - start_kb, 0) / 1024
+
+
+# -- setup -----------------------------------------------------------------------------
+
+class Raw:
+    """The DBAPI connection of a kernel's engine, with the dialect's placeholders."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.sqlite = store.is_sqlite(kernel.engine)
+        self.connection: Any = kernel.engine.raw_connection()
+        self.mark = "?" if self.sqlite else "%s"
+
+    def time(self, value: datetime) -> Any:
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", self.mark)
+
+    def begin(self) -> Any:
+        cursor = self.connection.cursor()
+        if self.sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+    def bulk(self, cursor: Any, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
+             ) -> None:
+        names = ", ".join(columns)
+        if self.sqlite:
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            return
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _chunks(total: int, make: Callable[[int], tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    for i in range(total):
+        yield make(i)
+
+
+def populate(kernel: Kernel, rows: int, collaborators: int, seed: int = 7) -> int:
+    """One distributor with ``rows`` January credits over ``collaborators``; its store id."""
+    kernel.create_distributor({
+        "id": "bench", "name": "Benchmark", "units": "USD", "schedule": "monthly",
+        "start": JANUARY.date().isoformat(), "pool": {"resolver": "fixed", "amount": POOL},
+        "calculator": {"id": "proportional"},
+        "metrics": [{"type": "sale", "points": 1, "credit": {"rule": "fixed"}}]})
+    raw = Raw(kernel)
+    random.seed(seed)
+    cursor = raw.begin()
+    now = raw.time(JANUARY)
+    raw.bulk(cursor, "collaborator", ["external_id", "name", "status", "created_at",
+                                      "updated_at"],
+             _chunks(collaborators, lambda i: (f"c{i:07}", f"c{i:07}", "active", now, now)))
+    cursor.execute(raw.sql("SELECT id FROM distributor WHERE external_id = ?"), ("bench",))
+    distributor_key = cursor.fetchone()[0]
+    cursor.execute(raw.sql(
+        "INSERT INTO source_event (kind, key, occurred_at, recorded_at, digest, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?)"), ("bench", "bulk", now, now, "-", "{}"))
+    cursor.execute(raw.sql("SELECT id FROM source_event WHERE key = ?"), ("bulk",))
+    source = cursor.fetchone()[0]
+    cursor.execute("SELECT min(id) FROM collaborator")
+    first = cursor.fetchone()[0]
+    seconds = int((FEBRUARY - JANUARY).total_seconds())
+    raw.bulk(cursor, "score_credit",
+             ["distributor_id", "source_event_id", "collaborator_id", "metric_type", "rule",
+              "layer", "points", "revenue", "effective_at", "late"],
+             _chunks(rows, lambda i: (
+                 distributor_key, source, first + i % collaborators, "sale", "fixed", 0,
+                 random.randint(1, 100), 0,
+                 raw.time(JANUARY + timedelta(seconds=random.randrange(seconds))), False)))
+    raw.connection.commit()
+    cursor.close()
+    raw.connection.cursor().execute("ANALYZE")
+    raw.connection.commit()
+    raw.close()
+    return int(distributor_key)
+
+
+# -- the baseline ------------------------------------------------------------------------
+
+def baseline(kernel: Kernel, distributor_key: int) -> float:
+    """The period distributed by hand into a scratch distribution; seconds (then undone)."""
+    raw = Raw(kernel)
+    cursor = raw.begin()
+    cursor.execute(raw.sql(
+        "INSERT INTO distribution (distributor_id, period_index, period_start, period_end, "
+        "status) VALUES (?, ?, ?, ?, ?)"),
+        (distributor_key, 9999, raw.time(JANUARY), raw.time(FEBRUARY), "open"))
+    cursor.execute(raw.sql("SELECT id FROM distribution WHERE period_index = ?"), (9999,))
+    scratch = cursor.fetchone()[0]
+    raw.connection.commit()
+
+    began = time.perf_counter()
+    cursor = raw.begin()
+    cursor.execute(raw.sql(
+        "SELECT id FROM distribution WHERE id = ? AND status = 'open'"
+        + ("" if raw.sqlite else " FOR UPDATE")), (scratch,))
+    cursor.fetchone()
+    cursor.execute(raw.sql(
+        "SELECT c.id, t.points FROM collaborator c JOIN ("
+        " SELECT collaborator_id, sum(points) AS points FROM score_credit"
+        " WHERE distributor_id = ? AND effective_at >= ? AND effective_at < ?"
+        " AND collaborator_id IS NOT NULL GROUP BY collaborator_id HAVING sum(points) > 0"
+        ") t ON t.collaborator_id = c.id WHERE c.status = 'active' ORDER BY c.external_id"),
+        (distributor_key, raw.time(JANUARY), raw.time(FEBRUARY)))
+    scores = cursor.fetchall()
+    pool = int(POOL.replace(".", ""))
+    total = sum(points for _key, points in scores)
+    amounts = [(scratch, key, points, pool * points // total) for key, points in scores]
+    raw.bulk(cursor, "allocation", ["distribution_id", "collaborator_id", "score", "amount"],
+             iter(amounts))
+    now = raw.time(FEBRUARY)
+    cursor.execute(raw.sql(
+        "INSERT INTO obligation (collaborator_id, amount, units, status, award_type, source,"
+        " source_id, created_at, updated_at) SELECT collaborator_id, amount, 'USD', 'pending',"
+        " 'distribution', 'allocation', id, ?, ? FROM allocation WHERE distribution_id = ?"),
+        (now, now, scratch))
+    if AUDIT:  # the engine audits every obligation it issues; so does the baseline
+        cursor.execute(raw.sql(
+            "INSERT INTO obligation_audit (obligation_id, from_status, to_status, actor, "
+            "reason, at) SELECT o.id, NULL, 'pending', 'baseline', 'issued', ? FROM obligation"
+            " o JOIN allocation a ON o.source = 'allocation' AND o.source_id = a.id "
+            "WHERE a.distribution_id = ?"), (now, scratch))
+    cursor.execute(raw.sql("UPDATE distribution SET status = 'completed', pool = ?, "
+                           "completed_at = ? WHERE id = ?"), (pool, now, scratch))
+    raw.connection.commit()
+    elapsed = time.perf_counter() - began
+
+    cursor = raw.begin()
+    if AUDIT:
+        cursor.execute(raw.sql(
+            "DELETE FROM obligation_audit WHERE obligation_id IN (SELECT o.id FROM obligation"
+            " o JOIN allocation a ON o.source = 'allocation' AND o.source_id = a.id"
+            " WHERE a.distribution_id = ?)"), (scratch,))
+    cursor.execute(raw.sql(
+        "DELETE FROM obligation WHERE source = 'allocation' AND source_id IN "
+        "(SELECT id FROM allocation WHERE distribution_id = ?)"), (scratch,))
+    cursor.execute(raw.sql("DELETE FROM allocation WHERE distribution_id = ?"), (scratch,))
+    cursor.execute(raw.sql("DELETE FROM distribution WHERE id = ?"), (scratch,))
+    raw.connection.commit()
+    raw.close()
+    return elapsed
+
+
+def reopen(kernel: Kernel, distributor_key: int) -> None:
+    """Undo the engine's run (untimed) so that it can be timed again on the same data."""
+    raw = Raw(kernel)
+    cursor = raw.begin()
+    cursor.execute(raw.sql("SELECT id FROM distribution WHERE distributor_id = ? "
+                           "AND period_index = 0"), (distributor_key,))
+    first = cursor.fetchone()[0]
+    mine = ("SELECT o.id FROM obligation o JOIN allocation a ON o.source = 'allocation' "
+            "AND o.source_id = a.id WHERE a.distribution_id = ?")
+    if AUDIT:
+        cursor.execute(raw.sql(f"DELETE FROM obligation_audit WHERE obligation_id IN ({mine})"),
+                       (first,))
+    cursor.execute(raw.sql(f"DELETE FROM obligation WHERE id IN ({mine})"), (first,))
+    cursor.execute(raw.sql("DELETE FROM allocation WHERE distribution_id = ?"), (first,))
+    cursor.execute(raw.sql("DELETE FROM distribution WHERE distributor_id = ? "
+                           "AND period_index > 0"), (distributor_key,))
+    cursor.execute(raw.sql(
+        "UPDATE distribution SET status = 'open', pool = NULL, revenue = NULL, reason = NULL,"
+        " config_version = NULL, calculator = NULL, completed_at = NULL WHERE id = ?"),
+        (first,))
+    raw.connection.commit()
+    raw.close()
+
+
+# -- idle heartbeat --------------------------------------------------------------------
+
+def idle(kernel: Kernel, count: int, repeat: int) -> tuple[float, float, float]:
+    """Median seconds of an idle heartbeat over ``count`` distributors: (the kernel's
+    heartbeat, the distribution due check alone, the raw baseline)."""
+    for i in range(count):
+        kernel.create_distributor({
+            "id": f"idle-{i:05}", "name": "idle", "units": "USD", "schedule": "monthly",
+            "start": FEBRUARY.date().isoformat(), "pool": {"resolver": "fixed", "amount": "1"},
+            "calculator": {"id": "proportional"}})
+    now = FEBRUARY + timedelta(days=14)
+    engine_times, runner_times = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        report = kernel.heartbeat(now)
+        engine_times.append(time.perf_counter() - began)
+        assert report.completed == ()
+        began = time.perf_counter()
+        kernel._runner.heartbeat(now)  # the distribution part alone (the due check)
+        runner_times.append(time.perf_counter() - began)
+    raw = Raw(kernel)
+    base_times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        cursor = raw.connection.cursor()
+        cursor.execute(raw.sql(
+            "SELECT d.id FROM distribution d JOIN distributor r ON r.id = d.distributor_id "
+            "WHERE d.status = 'open' AND d.period_end <= ? AND r.status = 'active' "
+            "ORDER BY d.period_end, d.id"), (raw.time(now),))
+        cursor.fetchall()
+        raw.connection.commit()
+        base_times.append(time.perf_counter() - began)
+    raw.close()
+    return (statistics.median(engine_times), statistics.median(runner_times),
+            statistics.median(base_times))
+
+
+# -- main ------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.distribute",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--collaborators", type=int, default=100_000)
+    parser.add_argument("--database", default=None,
+                        help="database URL (EMPTIED first); default: a temporary SQLite file")
+    parser.add_argument("--idle", type=int, default=1000, help="idle distributors (0: skip)")
+    parser.add_argument("--repeat", type=int, default=30, help="idle heartbeats timed")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating baseline/engine runs of the period (best kept)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database or f"sqlite:///{os.path.join(folder, 'bench.db')}"
+        run(url, args.rows, args.collaborators, args.idle, args.repeat, args.rounds)
+
+
+def run(url: str, rows: int, collaborators: int, idle_count: int, repeat: int,
+        rounds: int = 3) -> None:
+    engine = store.open_engine(url)
+    store.drop_schema(engine)
+    engine.dispose()
+    kernel = Kernel(url, clock=lambda: FEBRUARY)
+    backend = kernel.engine.dialect.name
+    began = time.perf_counter()
+    key = populate(kernel, rows, collaborators)
+    print(f"{backend}: {rows:,} credits, {collaborators:,} collaborators "
+          f"(setup {time.perf_counter() - began:.1f} s)")
+    bases, runs, peaks = [], [], []
+    for attempt in range(rounds):
+        bases.append(baseline(kernel, key))
+        if attempt:
+            reopen(kernel, key)
+        seconds, peak = measure_peak(lambda: kernel.heartbeat(FEBRUARY))
+        runs.append(seconds)
+        peaks.append(peak)
+    base, seconds, peak = min(bases), min(runs), max(peaks)
+    [done] = kernel.distributions(status="completed")
+    counts = kernel.table_counts()
+    assert counts["allocation"] == counts["obligation"] == min(rows, collaborators)
+    print(f"  best of {rounds} alternating runs each:")
+    print(f"  baseline (raw SQL)  {base:8.3f} s")
+    print(f"  engine (heartbeat)  {seconds:8.3f} s   ratio {seconds / base:.2f}x   "
+          f"peak memory +{peak:.0f} MB   pool {done.pool}")
+    if idle_count:
+        engine_idle, runner_idle, base_idle = idle(kernel, idle_count, repeat)
+        print(f"  idle heartbeat, {idle_count:,} distributors none due (median of {repeat}):")
+        print(f"    kernel.heartbeat {engine_idle * 1000:.2f} ms, of which the distribution "
+              f"due check {runner_idle * 1000:.2f} ms; raw SELECT {base_idle * 1000:.3f} ms")
+    kernel.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Benchmark: bulk ingestion of sales, the engine against a raw-SQL baseline.
+
+    python -m benchmarks.ingest --events 1000000 [--collaborators 10000] [--database URL]
+
+Builds one monthly distributor (10 points per sale, a revenue-percentage pool, so every
+sale writes one ``source_event`` row and one ``score_credit`` row carrying points and
+revenue) and ``--collaborators`` active collaborators, then records ``--events`` sales of
+January
+
+* through the **engine**: ``kernel.record_many(events)`` (batches of ``--batch-size``, one
+  transaction each: validation, trigger strategy, idempotency look-up, collaborator
+  look-up, credit rule, compilers, ``executemany`` of both tables);
+* through the **baseline**: the same rows by hand through the DBAPI -- for each event the
+  canonical JSON payload and its SHA-256 digest, then per batch one transaction with
+  ``executemany`` of the ``source_event`` rows (ids chosen by the script) and of the
+  ``score_credit`` rows. No validation, no look-ups.
+
+Both read the same generated event dictionaries, on a freshly emptied schema, and print
+events/s and the ratio engine/baseline. The database is EMPTIED first (all siren tables
+dropped and created). Default database: a temporary SQLite file (WAL,
+``synchronous=NORMAL``, as the engine configures it). Nothing asserts times; figures go
+to ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from siren_core import Kernel, store
+from siren_core.store.tables import metadata
+
+JANUARY = datetime(2026, 1, 1, tzinfo=UTC)
+DISTRIBUTOR = {
+    "id": "bench", "name": "Benchmark", "units": "USD", "schedule": "monthly",
+    "start": "2026-01-01", "pool": {"resolver": "revenue_percentage", "percent": "10"},
+    "calculator": {"id": "proportional"},
+    "metrics": [{"type": "sale", "points": 10, "credit": {"rule": "fixed"}}],
+}
+
+
+def events(count: int, collaborators: int) -> Iterator[dict[str, Any]]:
+    """``count`` sales spread over January and over the collaborators."""
+    step = 31 * 24 * 3600 / max(count, 1)
+    for number in range(count):
+        when = JANUARY + timedelta(seconds=int(number * step))
+        yield {"type": "sale", "id": f"o-{number}",
+               "at": when.isoformat().replace("+00:00", "Z"),
+               "collaborator": f"c-{number % collaborators}",
+               "amount": f"{10 + number % 90}.{number % 100:02d}", "currency": "USD"}
+
+
+def fresh(url: str, collaborators: int) -> Kernel:
+    """An emptied schema with the collaborators (raw insert) and the distributor."""
+    engine = store.open_engine(url)
+    store.drop_schema(engine)
+    engine.dispose()
+    kernel = Kernel(url)
+    now = datetime.now(UTC)
+    table = metadata.tables["collaborator"]
+    with kernel.engine.begin() as conn:
+        conn.execute(table.insert(), [
+            {"external_id": f"c-{n}", "name": f"c-{n}", "status": "active",
+             "created_at": now, "updated_at": now} for n in range(collaborators)])
+    kernel.create_distributor(DISTRIBUTOR)
+    return kernel
+
+
+def run_engine(kernel: Kernel, count: int, collaborators: int, batch_size: int) -> float:
+    started = time.perf_counter()
+    report = kernel.record_many(events(count, collaborators), batch_size=batch_size)
+    elapsed = time.perf_counter() - started
+    assert report.inserted == count and not report.rejected, report.rejected[:3]
+    return elapsed
+
+
+class _Raw:
+    """The DBAPI connection of a kernel's engine, with the dialect's formats."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.sqlite = store.is_sqlite(kernel.engine)
+        self.connection: Any = kernel.engine.raw_connection()
+        self.mark = "?" if self.sqlite else "%s"
+
+    def time(self, value: datetime) -> Any:
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+
+    def insert(self, cursor: Any, table: str, columns: list[str],
+               rows: list[tuple[Any, ...]]) -> None:
+        marks = ", ".join(self.mark for _ in columns)
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+SOURCE_COLUMNS = ["id", "kind", "key", "occurred_at", "recorded_at", "collaborator_id",
+                  "amount", "currency", "digest", "payload"]
+CREDIT_COLUMNS = ["distributor_id", "source_event_id", "collaborator_id", "metric_type",
+                  "rule", "layer", "points", "revenue", "effective_at", "late"]
+
+
+def _rows(raw: _Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str, int],
+          distributor: int, now: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    sources, credits = [], []
+    for offset, event in enumerate(batch):
+        body = {k: v for k, v in event.items() if k != "type"}
+        payload = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        at = raw.time(datetime.fromisoformat(event["at"]))
+        amount = int(event["amount"].replace(".", ""))
+        collaborator = keys[event["collaborator"]]
+        source_id = first_id + offset
+        sources.append((source_id, "sale", event["id"], at, now, collaborator, amount, "USD",
+                        digest, payload))
+        credits.append((distributor, source_id, collaborator, "sale", "fixed", 0, 10, amount,
+                        at, False))
+    return sources, credits
+
+
+def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int) -> float:
+    raw = _Raw(kernel)
+    with kernel.engine.connect() as conn:
+        keys = dict(conn.execute(sa.text("SELECT external_id, id FROM collaborator")).all())
+        distributor = conn.execute(sa.text("SELECT id FROM distributor")).scalar_one()
+    now = raw.time(datetime.now(UTC))
+    stream = events(count, collaborators)
+    started = time.perf_counter()
+    next_id = 1
+    cursor = raw.connection.cursor()
+    while batch := list(islice(stream, batch_size)):
+        if raw.sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        sources, credits = _rows(raw, batch, next_id, keys, distributor, now)
+        raw.insert(cursor, "source_event", SOURCE_COLUMNS, sources)
+        raw.insert(cursor, "score_credit", CREDIT_COLUMNS, credits)
+        if raw.sqlite:
+            cursor.execute("COMMIT")
+        else:
+            raw.connection.commit()
+        next_id += len(batch)
+    elapsed = time.perf_counter() - started
+    raw.connection.close()
+    return elapsed
+
+
+def _count(kernel: Kernel) -> tuple[int, int]:
+    counts = kernel.table_counts()
+    return counts["source_event"], counts["score_credit"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--collaborators", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Runs of each, alternating; the best time counts")
+    parser.add_argument("--database", default=None,
+                        help="Database URL to EMPTY and use (default: a temporary SQLite file)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database or f"sqlite:///{Path(folder) / 'bench.db'}"
+        backend = sa.engine.make_url(url).get_backend_name()
+        best: dict[str, float] = {}
+        best_cpu: dict[str, float] = {}
+        for _round in range(args.repeat):
+            for name, run in (("baseline", run_baseline), ("engine", run_engine)):
+                kernel = fresh(url, args.collaborators)
+                cpu = time.process_time()
+                seconds = run(kernel, args.events, args.collaborators, args.batch_size)
+                cpu = time.process_time() - cpu
+                assert _count(kernel) == (args.events, args.events), _count(kernel)
+                kernel.close()
+                best[name] = min(seconds, best.get(name, seconds))
+                best_cpu[name] = min(cpu, best_cpu.get(name, cpu))
+                print(f"  {name:8} {seconds:7.2f} s wall, {cpu:7.2f} s CPU of this process",
+                      flush=True)
+        rates = {name: args.events / seconds for name, seconds in best.items()}
+        for name, seconds in best.items():
+            print(f"{backend:10} {name:8} {args.events:>9,} events in {seconds:7.2f} s: "
+                  f"{rates[name]:>9,.0f} events/s (best of {args.repeat})")
+        print(f"{backend:10} ratio engine/baseline: {rates['engine'] / rates['baseline']:.2f} "
+              f"(CPU time of this process: "
+              f"{best_cpu['baseline'] / best_cpu['engine']:.2f})")
+
+
+if __name__ == "__main__":
+    main()

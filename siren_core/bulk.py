@@ -1,0 +1,341 @@
+"""Bulk ingestion: many source events, written set-based, one transaction per batch.
+
+``kernel.record_many(events)`` takes an iterable of ``{"type": ..., ...}`` dictionaries
+(``type`` is the trigger strategy id, or ``refund``; the other keys are the event as
+``kernel.record`` takes it) and returns a :class:`BulkReport`. Events are read in batches
+(10,000 by default); each batch is validated event by event, then written in one
+transaction: existing idempotency keys are looked up in one query per 500 keys,
+collaborators likewise, and the source events and their score credits are inserted with
+``executemany`` (never an ORM object per row). A bad event is rejected with its position
+and reason and rejects only itself; an id seen before (earlier in the input or in the
+store) with the same content is counted as a duplicate, with other content it is rejected
+as a conflict. Refunds in a batch are written after the batch's other events, so a refund
+may follow its sale in the same batch. ``MetricsTriggered`` fires for every inserted event
+after its batch commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+import attrs
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from siren_core.catalog import Catalog
+from siren_core.errors import Conflict, InvalidInput, PluginError
+from siren_core.events import EventBus, MetricsTriggered
+from siren_core.ingest import Ingestor, ParsedEvent, _CreditPlanner, _currency_code
+from siren_core.plugins import PluginRegistry
+from siren_core.refunds import REFUND, ParsedRefund
+from siren_core.store import metrics_queries as mq
+from siren_core.store import queries, unit_of_work
+
+DEFAULT_BATCH_SIZE = 10_000
+
+
+@attrs.frozen
+class Rejection:
+    """One event that was not recorded: where it was, and why.
+
+    ``position`` is the event's index in the iterable given to ``record_many`` (from 0),
+    or its line number in ``siren ingest``.
+    """
+
+    position: int
+    type: str | None
+    id: str | None
+    field: str
+    value: Any
+    problem: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.field}: {self.value!r} {self.problem}"
+
+
+@attrs.define
+class BulkReport:
+    """Counts of a bulk ingestion: every event is inserted, a duplicate, or rejected."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    credits: int = 0
+    rejected: list[Rejection] = attrs.Factory(list)
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.duplicates + len(self.rejected)
+
+
+class _Item:
+    """One validated event of a batch (a plain slotted class: there are many)."""
+
+    __slots__ = ("key", "kind", "parsed", "position")
+
+    def __init__(self, position: int, kind: str, parsed: ParsedEvent | ParsedRefund) -> None:
+        self.position = position
+        self.kind = kind
+        self.parsed = parsed
+        self.key: str = (parsed.refund.id if isinstance(parsed, ParsedRefund)
+                         else str(parsed.event.id))
+
+
+class BulkIngestor:
+    def __init__(self, engine: Engine, registry: PluginRegistry, catalog: Catalog,
+                 ingestor: Ingestor, bus: EventBus, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._catalog = catalog
+        self._ingestor = ingestor
+        self._bus = bus
+        self._clock = clock
+
+    def ingest(self, numbered: Iterable[tuple[int, Any]], *,
+               batch_size: int = DEFAULT_BATCH_SIZE,
+               progress: Callable[[int], None] | None = None) -> BulkReport:
+        """Record ``(position, event)`` pairs; an event may be an ``InvalidInput`` to reject."""
+        if batch_size < 1:
+            raise InvalidInput("batch_size", batch_size, "must be at least 1")
+        report = BulkReport()
+        for batch in _batches(numbered, batch_size):
+            items = self._parse(batch, report)
+            announce = self._write_batch(items, report)
+            for event in announce:
+                self._bus.dispatch(event)
+            if progress is not None:
+                progress(len(batch))
+        report.rejected.sort(key=lambda rejection: rejection.position)
+        return report
+
+    # -- validation (nothing written) ---------------------------------------------------
+
+    def _parse(self, batch: list[tuple[int, Any]], report: BulkReport) -> list[_Item]:
+        """Validate a batch; duplicates within it are counted (earlier batches are in the
+        store by then, and found there)."""
+        items = []
+        seen: dict[tuple[str, str], str] = {}
+        for position, raw in batch:
+            try:
+                item = self._parse_one(position, raw)
+            except InvalidInput as exc:
+                report.rejected.append(_rejection(position, raw, exc))
+                continue
+            except PluginError as exc:
+                kind = raw.get("type") if isinstance(raw, Mapping) else None
+                report.rejected.append(Rejection(position, kind, _id_of(raw), "type", kind,
+                                                 f"could not be processed: {exc}"))
+                continue
+            first = seen.get((item.kind, item.key))
+            if first is not None:
+                if first == item.parsed.digest:
+                    report.duplicates += 1
+                else:
+                    report.rejected.append(_conflict(item))
+                continue
+            seen[(item.kind, item.key)] = item.parsed.digest
+            items.append(item)
+        return items
+
+    def _parse_one(self, position: int, raw: Any) -> _Item:
+        if type(raw) is not dict:  # the common case skips the slower checks below
+            if isinstance(raw, InvalidInput):
+                raise raw
+            if not isinstance(raw, Mapping):
+                raise InvalidInput("event", raw, "is not an object with a 'type' key")
+        body = dict(raw)
+        kind = body.pop("type", None)
+        if not isinstance(kind, str):
+            raise InvalidInput("type", kind, "is required (a trigger strategy id or 'refund')")
+        if kind == REFUND:
+            return _Item(position, kind, self._ingestor.refunds.parse(body))
+        return _Item(position, kind, self._ingestor.parse(kind, body))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write_batch(self, items: list[_Item], report: BulkReport) -> list[MetricsTriggered]:
+        """Write one batch in one transaction; retried when a concurrent writer recorded
+        one of its keys first (or, on PostgreSQL, the two deadlocked): the keys are then
+        found in the store and counted as duplicates or conflicts."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            outcome = BulkReport()
+            try:
+                with unit_of_work(self._engine) as conn:
+                    announce = self._write(conn, items, outcome)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == _ATTEMPTS or not _retryable(exc):
+                    raise
+                continue
+            report.inserted += outcome.inserted
+            report.duplicates += outcome.duplicates
+            report.credits += outcome.credits
+            report.rejected.extend(outcome.rejected)
+            return announce
+        raise AssertionError("unreachable")
+
+    def _write(self, conn: Connection, items: list[_Item],
+               report: BulkReport) -> list[MetricsTriggered]:
+        fresh = self._not_recorded(conn, items, report)
+        events = [item for item in fresh if isinstance(item.parsed, ParsedEvent)]
+        announce = self._write_events(conn, events, report)
+        for item in fresh:
+            if isinstance(item.parsed, ParsedRefund):
+                announce += self._write_refund(conn, item, report)
+        return announce
+
+    def _not_recorded(self, conn: Connection, items: list[_Item],
+                      report: BulkReport) -> list[_Item]:
+        by_kind: dict[str, list[str]] = {}
+        for item in items:
+            if item.kind != REFUND:  # refunds check their key as they are written
+                by_kind.setdefault(item.kind, []).append(item.key)
+        known = {kind: mq.existing_events(conn, kind, keys) for kind, keys in by_kind.items()}
+        fresh = []
+        for item in items:
+            digest = known.get(item.kind, {}).get(item.key)
+            if digest is None:
+                fresh.append(item)
+            elif digest == item.parsed.digest:
+                report.duplicates += 1
+            else:
+                report.rejected.append(_conflict(item))
+        return fresh
+
+    def _write_events(self, conn: Connection, items: list[_Item],
+                      report: BulkReport) -> list[MetricsTriggered]:
+        if not items:
+            return []
+        wanted = {metric.collaborator for item in items for metric in _metrics(item)
+                  if metric.collaborator is not None}
+        known = mq.collaborator_keys(conn, wanted)
+        distributors = self._catalog.active(conn)
+        starts = queries.open_period_starts(conn, [d.key for d in distributors], lock=True)
+        planners: dict[str, _CreditPlanner] = {}
+        now = self._clock()
+        sources: list[dict[str, Any]] = []
+        credits: list[list[dict[str, Any]]] = []
+        written: list[_Item] = []
+        for item in items:
+            planner = planners.get(item.kind)
+            if planner is None:
+                planner = planners[item.kind] = _CreditPlanner(
+                    conn, item.kind, known, self._registry, self._ingestor.group_views)
+            try:
+                source, rows = _plan(item, known, distributors, starts, planner, now)
+            except InvalidInput as exc:
+                report.rejected.append(_rejection(item.position, item, exc))
+                continue
+            except PluginError as exc:  # a credit rule or compiler failed on this event
+                report.rejected.append(Rejection(item.position, item.kind, item.key, "type",
+                                                 item.kind, f"could not be processed: {exc}"))
+                continue
+            sources.append(source)
+            credits.append(rows)
+            written.append(item)
+        ids = mq.insert_source_events(conn, sources)
+        for key, rows in zip(ids, credits, strict=True):
+            for row in rows:
+                row["source_event_id"] = key
+        mq.insert_credits(conn, [row for rows in credits for row in rows])
+        report.inserted += len(written)
+        report.credits += sum(1 for rows in credits for row in rows
+                              if row["collaborator_id"] is not None)
+        if not self._bus.listening:  # nobody would receive them: do not build them
+            return []
+        return [MetricsTriggered(strategy_id=item.kind, source_event_id=item.key,
+                                 metrics=_metrics(item)) for item in written]
+
+    def _write_refund(self, conn: Connection, item: _Item,
+                      report: BulkReport) -> list[MetricsTriggered]:
+        assert isinstance(item.parsed, ParsedRefund)
+        try:
+            result, metric = self._ingestor.refunds.write(conn, item.parsed)
+        except InvalidInput as exc:
+            report.rejected.append(_rejection(item.position, item, exc))
+            return []
+        except Conflict:
+            report.rejected.append(_conflict(item))
+            return []
+        if result.duplicate or metric is None:
+            report.duplicates += 1
+            return []
+        report.inserted += 1
+        report.credits += result.credits
+        return [MetricsTriggered(strategy_id=REFUND, source_event_id=item.key,
+                                 metrics=(metric,))]
+
+
+_ATTEMPTS = 5
+_RETRY_STATES = {"23505", "40P01", "40001"}  # unique violation, deadlock, serialization
+
+
+def _retryable(exc: IntegrityError | OperationalError) -> bool:
+    return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in \
+        _RETRY_STATES
+
+
+def _plan(item: _Item, known: dict[str, tuple[int, str]], distributors: list[Any],
+          starts: dict[int, datetime], planner: _CreditPlanner,
+          now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The source event row and credit rows of one event (raises, writes nothing)."""
+    parsed = item.parsed
+    assert isinstance(parsed, ParsedEvent)
+    metrics, event = parsed.metrics, parsed.event
+    for metric in metrics:
+        if metric.collaborator is not None and metric.collaborator not in known:
+            raise InvalidInput(f"{item.kind}.collaborator", metric.collaborator,
+                               "is not a known collaborator")
+    rows = []
+    for distributor in distributors:
+        start = starts.get(distributor.key)
+        for metric in metrics:
+            planned = planner.rows(distributor, metric)
+            if start is None or not planned:
+                continue
+            late = event.at < start
+            effective_at = start if late else event.at
+            for row in planned:  # fresh dictionaries of the planner: completed in place
+                row["late"] = late
+                row["effective_at"] = effective_at
+            rows += planned
+    actor = known.get(metrics[0].collaborator or "") if metrics else None
+    source = {"kind": item.kind, "key": event.id, "occurred_at": event.at, "recorded_at": now,
+              "collaborator_id": actor[0] if actor else None,
+              "amount": metrics[0].amount if metrics else None,
+              "currency": _currency_code(metrics), "digest": parsed.digest,
+              "payload": parsed.payload}
+    return source, rows
+
+
+def _metrics(item: _Item) -> tuple[Any, ...]:
+    return item.parsed.metrics if isinstance(item.parsed, ParsedEvent) else ()
+
+
+def _batches(numbered: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    iterator = iter(numbered)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _id_of(raw: Any) -> str | None:
+    if isinstance(raw, Mapping):
+        value = raw.get("id")
+        return value if isinstance(value, str) else None
+    if isinstance(raw, _Item):
+        return raw.key
+    return None
+
+
+def _rejection(position: int, raw: Any, exc: InvalidInput) -> Rejection:
+    kind = raw.kind if isinstance(raw, _Item) else (
+        raw.get("type") if isinstance(raw, Mapping) else None)
+    return Rejection(position, kind if isinstance(kind, str) else None, _id_of(raw),
+                     exc.field, exc.value, exc.problem)
+
+
+def _conflict(item: _Item) -> Rejection:
+    return Rejection(item.position, item.kind, item.key, f"{item.kind}.id", item.key,
+                     "was already recorded with other content (conflict)")

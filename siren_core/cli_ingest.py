@@ -1,0 +1,103 @@
+"""``siren ingest FILE.jsonl``: record a file of source events through the bulk API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkReport
+from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.errors import InvalidInput
+from siren_core.kernel import Kernel
+
+
+class _Lines:
+    """Numbered JSON objects of a JSON Lines file; a bad line becomes an ``InvalidInput``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        with self.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                self.bytes_read += len(raw)
+                text = raw.decode("utf-8", errors="replace").strip()
+                if not text:
+                    continue
+                try:
+                    yield number, json.loads(text)
+                except json.JSONDecodeError as exc:
+                    yield number, InvalidInput("line", text[:80],
+                                               f"is not valid JSON ({exc.msg})")
+                except RecursionError:
+                    yield number, InvalidInput("line", text[:80], "is nested too deeply")
+
+
+def _report_json(report: BulkReport) -> dict[str, Any]:
+    return {"inserted": report.inserted, "duplicates": report.duplicates,
+            "credits": report.credits, "rejected": len(report.rejected),
+            "rejections": [{"line": r.position, "type": r.type, "id": r.id, "field": r.field,
+                            "value": r.value if isinstance(r.value, str | int | None)
+                            else repr(r.value), "problem": r.problem}
+                           for r in report.rejected]}
+
+
+def _print_report(report: BulkReport, out: Console, show: int) -> None:
+    out.print(f"inserted {report.inserted}, duplicates {report.duplicates}, "
+              f"rejected {len(report.rejected)} ({report.credits} score credits)")
+    if not report.rejected:
+        return
+    table = Table("line", "type", "id", "reason", title="Rejected lines")
+    for rejection in report.rejected[:show]:
+        table.add_row(str(rejection.position), rejection.type or "", rejection.id or "",
+                      rejection.reason)
+    out.print(table)
+    if len(report.rejected) > show:
+        out.print(f"… and {len(report.rejected) - show} more (--show N, or --json)")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DATABASE_OPTION
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True,
+              help="Events per transaction.")
+@click.option("--show", default=20, show_default=True, help="Rejected lines to list.")
+@JSON_OPTION
+def ingest(file: Path, database: str, batch_size: int, show: int, as_json: bool) -> None:
+    """Record the source events of a JSON Lines FILE, one {"type": ..., ...} per line.
+
+    Every line is inserted, counted as a duplicate, or rejected with its line number and
+    reason (a bad line rejects only itself). Exit code 0 if no line was rejected, 1 if
+    some were.
+    """
+    lines = _Lines(file)
+    progress = Progress(TextColumn("ingesting"), BarColumn(), TextColumn("{task.fields[n]} events"),
+                        TimeElapsedColumn(), console=Console(stderr=True), disable=as_json)
+    with Kernel(database) as kernel, progress:
+        task = progress.add_task("ingest", total=file.stat().st_size or 1, n=0)
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            progress.update(task, completed=lines.bytes_read, n=done)
+
+        report = kernel.record_numbered(lines, batch_size=batch_size, progress=advance)
+    if as_json:
+        click.echo(json.dumps(_report_json(report), indent=2))
+    else:
+        _print_report(report, console(), show)
+    if report.rejected:
+        raise SystemExit(1)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(ingest)

@@ -1,0 +1,176 @@
+"""Refunds: a refund names its sale and takes back (part of) what the sale credited.
+
+``kernel.record("refund", {"id": "r-1", "at": ..., "sale": "o-1", "amount": "120.00"})``;
+without ``amount`` the whole remaining amount of the sale is refunded. ``("refund", id)``
+is the idempotency key, as for every source event.
+
+For each distributor the sale credited, the refund writes negative ``score_credit`` rows
+(points and revenue, per collaborator, metric type, rule and layer):
+
+* if the period holding the sale's credit is not distributed yet, with the sale's own
+  ``effective_at``: the sale's period simply counts less;
+* if it was distributed, in the distributor's open period (``effective_at`` = the later of
+  the refund's time and the open period's start, ``late`` = true); a distributed period
+  and its allocations never change. The negative credit offsets the collaborator's points
+  and the distributor's revenue in that period only; both are clamped at 0 when the period
+  is distributed (nothing is carried further).
+
+Partial refunds reverse pro rata, exactly: after refunds totalling ``R`` of a sale of
+amount ``A``, a credit of ``p`` points has been reversed by ``R × p // A`` in total, so a
+full refund reverses exactly what the sale gave. Refunding more than remains is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from sqlalchemy.engine import Connection, Engine
+
+from siren_core.domain import RecordResult, check_identifier
+from siren_core.errors import Conflict, InvalidInput
+from siren_core.events import EventBus, MetricsTriggered
+from siren_core.money import Currency, currency, format_minor, to_minor
+from siren_core.records import Metric
+from siren_core.shapes import Shapes
+from siren_core.store import metrics_queries as mq
+from siren_core.store import queries, unit_of_work
+
+REFUND = "refund"
+"""The source event type of refunds (reserved: no trigger strategy may use it)."""
+
+
+@attrs.frozen
+class Refund:
+    """A refund of (part of) a recorded sale; ``amount`` in major units, default all left."""
+
+    id: str
+    at: datetime
+    sale: str
+    amount: Decimal | None = None
+    currency: str | None = None
+    reason: str = ""
+
+
+@attrs.frozen
+class ParsedRefund:
+    refund: Refund
+    digest: str
+    payload: str
+
+
+def canonical(shapes: Shapes, event: Any) -> tuple[str, str]:
+    """(digest, JSON text) of a structured source event: what idempotency compares."""
+    text = shapes.canonical(event)
+    return hashlib.sha256(text.encode()).hexdigest(), text
+
+
+class Refunds:
+    def __init__(self, engine: Engine, shapes: Shapes, bus: EventBus,
+                 clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._shapes = shapes
+        self._bus = bus
+        self._clock = clock
+
+    def parse(self, payload: Mapping[str, Any] | Refund) -> ParsedRefund:
+        refund = payload if isinstance(payload, Refund) else self._shapes.structure(
+            payload, Refund, prefix=REFUND)
+        check_identifier("refund.id", refund.id)
+        return ParsedRefund(refund, *canonical(self._shapes, refund))
+
+    def record(self, payload: Mapping[str, Any] | Refund) -> RecordResult:
+        parsed = self.parse(payload)
+        with unit_of_work(self._engine) as conn:
+            result, metric = self.write(conn, parsed)
+        if metric is not None:
+            self._bus.dispatch(MetricsTriggered(strategy_id=REFUND, source_event_id=result.event_id,
+                                                metrics=(metric,)))
+        return result
+
+    def write(self, conn: Connection, parsed: ParsedRefund) -> tuple[RecordResult, Metric | None]:
+        """Write one refund in ``conn``'s transaction; the metric to announce (or ``None``)."""
+        refund = parsed.refund
+        existing = queries.find_source_event(conn, REFUND, refund.id)
+        if existing is not None:
+            if existing[1] != parsed.digest:
+                raise Conflict(f"refund {refund.id!r} was already recorded with other content")
+            return RecordResult(REFUND, refund.id, queries.count_credits(conn, existing[0]),
+                                duplicate=True), None
+        sale = self._sale(conn, refund)
+        unit = currency(sale.currency or "POINTS", field="refund.currency")
+        refunded = mq.refunded_total(conn, sale.id)
+        amount = self._amount(refund, unit, sale.amount - refunded)
+        rows = self._reversals(conn, refund, sale.id, refunded + amount, sale.amount)
+        source_id = queries.insert_source_event(conn, {
+            "kind": REFUND, "key": refund.id, "occurred_at": refund.at,
+            "recorded_at": self._clock(), "collaborator_id": sale.collaborator_id,
+            "amount": amount, "currency": unit.code, "digest": parsed.digest,
+            "payload": parsed.payload})
+        mq.insert_sale_refund(conn, source_id, sale.id, amount)
+        queries.insert_credits(conn, [{**row, "source_event_id": source_id} for row in rows])
+        credits = sum(1 for row in rows if row["collaborator_id"] is not None)
+        return (RecordResult(REFUND, refund.id, credits),
+                Metric(metric_type=REFUND, collaborator=None, amount=amount, currency=unit))
+
+    @staticmethod
+    def _sale(conn: Connection, refund: Refund) -> mq.SaleRow:
+        sale = mq.sale_event(conn, refund.sale)
+        if sale is None:
+            raise InvalidInput("refund.sale", refund.sale, "is not a recorded sale")
+        if refund.at < sale.occurred_at:
+            raise InvalidInput("refund.at", refund.at.isoformat(),
+                               f"is before the sale it refunds ({sale.occurred_at.isoformat()})")
+        if refund.currency is not None and refund.currency != sale.currency:
+            raise InvalidInput("refund.currency", refund.currency,
+                               f"differs from the sale's currency {sale.currency!r}")
+        return sale
+
+    @staticmethod
+    def _amount(refund: Refund, unit: Currency, remaining: int) -> int:
+        if remaining <= 0:
+            raise InvalidInput("refund.sale", refund.sale, "is already fully refunded")
+        if refund.amount is None:
+            return remaining
+        amount = to_minor(str(refund.amount), unit, field="refund.amount")
+        if amount == 0:
+            raise InvalidInput("refund.amount", str(refund.amount), "must be more than 0")
+        if amount > remaining:
+            raise InvalidInput("refund.amount", str(refund.amount),
+                               f"exceeds what remains of sale {refund.sale!r} "
+                               f"({format_minor(remaining, unit)} {unit.code})")
+        return amount
+
+    @staticmethod
+    def _reversals(conn: Connection, refund: Refund, sale_id: int, cumulative: int,
+                   sale_amount: int) -> list[dict[str, Any]]:
+        groups = mq.sale_credits(conn, sale_id)
+        done = mq.reversed_credits(conn, sale_id)
+        keys = sorted({group.distributor_id for group in groups})
+        starts = queries.open_period_starts(conn, keys, lock=True)
+        closed = mq.distributed_at(conn, {g.distributor_id: g.effective_at for g in groups})
+        rows = []
+        for group in groups:
+            points_done, revenue_done = done.get(group.key, (0, 0))
+            points = cumulative * group.points // sale_amount + points_done
+            revenue = cumulative * group.revenue // sale_amount + revenue_done
+            if not points and not revenue:
+                continue
+            late = group.distributor_id in closed
+            if late:
+                start = starts.get(group.distributor_id)
+                if start is None:  # no open period (distributor deleted): nothing to book
+                    continue
+                effective_at = max(refund.at, start)
+            else:
+                effective_at = group.effective_at
+            rows.append({"distributor_id": group.distributor_id,
+                         "collaborator_id": group.collaborator_id,
+                         "metric_type": group.metric_type, "rule": group.rule,
+                         "layer": group.layer, "points": -points, "revenue": -revenue,
+                         "effective_at": effective_at, "late": late})
+        return rows

@@ -1,0 +1,95 @@
+"""The distribution runner's bulk statements, tuned for large periods.
+
+Allocations are written in one driver-level bulk operation of plain tuples (``COPY`` on
+PostgreSQL, ``executemany`` on SQLite: no per-row dictionaries or SQLAlchemy parameter
+processing), inside the unit of work's transaction, and read back as ``(collaborator store
+id → allocation id)`` only, since the runner already holds everything else in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from siren_core.store import queries
+from siren_core.store.queries import allocation, distribution, distributor
+from siren_core.store.tables import UTCDateTime
+
+
+def _placeholders(conn: Connection, count: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
+def insert_allocations(conn: Connection, distribution_id: int,
+                       rows: Sequence[tuple[int, int, int]]) -> None:
+    """Allocations as (collaborator store id, score, amount), in one bulk operation."""
+    if not rows:
+        return
+    columns = "distribution_id, collaborator_id, score, amount"
+    driver: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql" and hasattr(driver, "cursor"):
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY {allocation.name} ({columns}) FROM STDIN") as copy:
+            for key, score, amount in rows:
+                copy.write_row((distribution_id, key, score, amount))
+        return
+    statement = f"INSERT INTO {allocation.name} ({columns}) VALUES ({_placeholders(conn, 4)})"
+    conn.exec_driver_sql(statement, [(distribution_id, key, score, amount)
+                                     for key, score, amount in rows])
+
+
+def allocation_ids(conn: Connection, distribution_id: int) -> dict[int, int]:
+    """collaborator store id → allocation id, for one distribution."""
+    a = allocation
+    query = sa.select(a.c.collaborator_id, a.c.id).where(a.c.distribution_id == distribution_id)
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
+def _due_statement() -> sa.Select[Any]:
+    d, r = distribution, distributor
+    return (sa.select(d.c.id)
+            .join(r, r.c.id == d.c.distributor_id)
+            .where(d.c.status == "open", d.c.period_end <= sa.bindparam("now", type_=UTCDateTime),
+                   r.c.status == "active")
+            .order_by(d.c.period_end, d.c.id))
+
+
+_DUE = _due_statement()
+
+
+def due_distributions(conn: Connection, now: datetime) -> list[int]:
+    """Ids of open periods of active distributors that ended at or before ``now``, oldest
+    first: one indexed query, built once (an idle heartbeat runs nothing else)."""
+    return [int(row[0]) for row in conn.execute(_DUE, {"now": now})]
+
+
+def claim(conn: Connection, distribution_id: int, *,
+          wait: bool = True) -> tuple[queries.ClaimedRow | None, bool]:
+    """Claim an open period for distribution: ``(row, busy)``.
+
+    ``row`` is ``None`` when the period is not ours to distribute. On PostgreSQL the row is
+    locked ``FOR UPDATE``; with ``wait=False`` a row locked by another transaction (another
+    worker distributing it, or an ingestion holding it ``FOR SHARE``) is skipped at once
+    (``SKIP LOCKED``) and reported ``busy=True`` so the caller can come back to it. On
+    SQLite the write transaction already holds the database lock (``BEGIN IMMEDIATE``).
+    Either way the status is read under the lock, so a period distributed meanwhile is
+    never claimed twice.
+    """
+    if wait or conn.dialect.name == "sqlite":
+        return queries.claim_distribution(conn, distribution_id), False
+    d = distribution
+    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
+                       d.c.period_end)
+             .where(d.c.id == distribution_id, d.c.status == "open")
+             .with_for_update(skip_locked=True))
+    row = conn.execute(query).first()
+    if row is not None:
+        return (row[0], row[1], row[2], row[3], row[4]), False
+    still_open = conn.execute(sa.select(d.c.id).where(
+        d.c.id == distribution_id, d.c.status == "open")).first()
+    return None, still_open is not None
