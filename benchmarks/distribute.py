@@ -199,14 +199,14 @@ def baseline(kernel: Kernel, distributor_key: int) -> float:
     cursor.execute(raw.sql(
         "INSERT INTO obligation (collaborator_id, amount, units, status, award_type, source,"
         " source_id, created_at, updated_at) SELECT collaborator_id, amount, 'USD', 'pending',"
-        " 'distribution', 'allocation', id, ?, ? FROM allocation WHERE distribution_id = ?"),
-        (now, now, scratch))
+        " 'distribution', 'allocation', id, ?, ? FROM allocation WHERE distribution_id = ?"
+        " RETURNING id"), (now, now, scratch))
+    issued = [row[0] for row in cursor.fetchall()]
     if AUDIT:  # the engine audits every obligation it issues; so does the baseline
-        cursor.execute(raw.sql(
+        cursor.executemany(raw.sql(
             "INSERT INTO obligation_audit (obligation_id, from_status, to_status, actor, "
-            "reason, at) SELECT o.id, NULL, 'pending', 'baseline', 'issued', ? FROM obligation"
-            " o JOIN allocation a ON o.source = 'allocation' AND o.source_id = a.id "
-            "WHERE a.distribution_id = ?"), (now, scratch))
+            "reason, at) VALUES (?, NULL, 'pending', 'baseline', 'issued', ?)"),
+            [(key, now) for key in issued])
     cursor.execute(raw.sql("UPDATE distribution SET status = 'completed', pool = ?, "
                            "completed_at = ? WHERE id = ?"), (pool, now, scratch))
     raw.connection.commit()

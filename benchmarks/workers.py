@@ -61,6 +61,8 @@ def reopen(url: str) -> None:
         conn.execute(sa.text("DELETE FROM distribution WHERE period_index > 0"))
         conn.execute(sa.text("UPDATE distribution SET status = 'open', pool = NULL, "
                              "revenue = NULL, reason = NULL, completed_at = NULL"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))  # every run starts from the same state
     engine.dispose()
 
 
@@ -100,7 +102,7 @@ def _plot(path: str, figures: dict[int, float]) -> None:
     fig.savefig(path, dpi=100)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database")
     parser.add_argument("--distributors", type=int, default=1000)
@@ -108,7 +110,7 @@ def main() -> None:
     parser.add_argument("--plot")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--go", type=float, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.go)
         return

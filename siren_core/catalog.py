@@ -184,6 +184,8 @@ class Catalog:
         return list(self._by_key.values())
 
     def get(self, conn: Connection, key: int) -> ConfiguredDistributor:
+        if not self._versions:  # first use: load every distributor at once
+            self._refresh(conn)
         current = queries.distributor_version(conn, key)
         if current is None:
             raise NotFound("distributor", key)

@@ -170,6 +170,25 @@ def _allocations(distribution: Distribution, outcome: Outcome,
             config_version=distribution.config_version or 0)
 
 
+@attrs.define
+class _Beat:
+    """What one heartbeat has done so far."""
+
+    completed: list[Distribution] = attrs.Factory(list)
+    failed: list[tuple[int, str, str]] = attrs.Factory(list)
+    done: dict[int, int] = attrs.Factory(dict)
+    """distributor store id → periods distributed by this heartbeat"""
+    excluded: set[int] = attrs.Factory(set)
+    """distributors not to touch again in this heartbeat (failed, capped or paused)"""
+
+    def fail(self, claimed: queries.ClaimedRow, name: str, error: SirenError) -> None:
+        self.excluded.add(claimed[1])
+        self.failed.append((claimed[0], name, str(error)))
+
+    def report(self) -> HeartbeatReport:
+        return HeartbeatReport(tuple(self.completed), tuple(self.failed))
+
+
 class DistributionRunner:
     def __init__(self, engine: Engine, registry: PluginRegistry, catalog: Catalog,
                  bus: EventBus, clock: Callable[[], datetime]) -> None:
@@ -184,71 +203,81 @@ class DistributionRunner:
         if now.tzinfo is None:
             raise InvalidInput("now", now, "has no timezone")
         self._bus.dispatch(DistributionHeartbeatInitialized(now=now))
-        completed: list[Distribution] = []
-        failed: list[tuple[int, str, str]] = []
-        done: dict[str, int] = {}
-        stopped: set[str] = set()
+        beat = _Beat()
         while True:
             with unit_of_work(self._engine, write=False) as conn:
-                due = distribution_queries.due_distributions(conn, now)
-            progressed = False
-            busy: list[int] = []
-            for distribution_id in due:  # first pass: skip periods other workers hold
-                result = self._try_one(distribution_id, now, done, stopped, failed, busy)
-                if result is not None:
-                    completed.append(result)
-                    progressed = True
-            for distribution_id in busy:  # then wait for them, so none is left behind
-                result = self._try_one(distribution_id, now, done, stopped, failed)
-                if result is not None:
-                    completed.append(result)
-                    progressed = True
+                due = [key for key, owner in distribution_queries.due_distributions(conn, now)
+                       if owner not in beat.excluded]
+            if not due:  # an idle heartbeat ends here, after one statement
+                return beat.report()
+            progressed = self._drain(now, beat)
+            with unit_of_work(self._engine, write=False) as conn:
+                held = distribution_queries.still_open(conn, due)
+            for distribution_id in held:  # held by another worker or an ingestion: wait
+                progressed |= self._one(beat, now, distribution_id)
             if not progressed:
-                return HeartbeatReport(tuple(completed), tuple(failed))
+                return beat.report()
 
-    def _try_one(self, distribution_id: int, now: datetime, done: dict[str, int],
-                 stopped: set[str], failed: list[tuple[int, str, str]],
-                 busy: list[int] | None = None) -> Distribution | None:
+    def _drain(self, now: datetime, beat: _Beat) -> bool:
+        """Distribute the oldest free due period until none is left; whether any was.
+
+        On PostgreSQL each claim skips the periods other workers hold (``SKIP LOCKED``),
+        so several workers divide the due periods between them like a job queue.
+        """
+        progressed = False
+        while True:
+            claimed: queries.ClaimedRow | None = None
+            try:
+                with unit_of_work(self._engine) as conn:
+                    claimed = distribution_queries.claim_next(conn, now, beat.excluded)
+                    if claimed is None:
+                        return progressed
+                    outcome = self._distribute_claimed(conn, claimed, now, beat)
+            except SirenError as exc:  # the period rolled back and stays due
+                assert claimed is not None
+                beat.fail(claimed, self._distributor_of(claimed[0]), exc)
+                continue
+            if outcome is not None:
+                beat.completed.append(self._announce(claimed[0], outcome))
+                progressed = True
+
+    def _one(self, beat: _Beat, now: datetime, distribution_id: int) -> bool:
+        """Wait for one period, then distribute it if it is still ours to do."""
+        claimed: queries.ClaimedRow | None = None
         try:
-            return self.distribute(distribution_id, now, done=done, stopped=stopped, busy=busy)
+            with unit_of_work(self._engine) as conn:
+                claimed, _busy = distribution_queries.claim(conn, distribution_id, wait=True)
+                if claimed is None or claimed[4] > now:
+                    return False
+                outcome = self._distribute_claimed(conn, claimed, now, beat)
         except SirenError as exc:
-            name = self._distributor_of(distribution_id)
-            stopped.add(name)
-            failed.append((distribution_id, name, str(exc)))
-            return None
+            assert claimed is not None
+            beat.fail(claimed, self._distributor_of(distribution_id), exc)
+            return False
+        if outcome is None:
+            return False
+        beat.completed.append(self._announce(distribution_id, outcome))
+        return True
 
     def _distributor_of(self, distribution_id: int) -> str:
         with unit_of_work(self._engine, write=False) as conn:
             found = queries.get_distribution(conn, distribution_id)
         return found.distributor if found else "?"
 
-    def distribute(self, distribution_id: int, now: datetime, *,
-                   done: dict[str, int] | None = None,
-                   stopped: set[str] | None = None,
-                   busy: list[int] | None = None) -> Distribution | None:
-        """Distribute one period if it is still open and due; ``None`` if not ours to do.
-
-        With ``busy`` given, a period locked by another transaction is not waited for
-        (PostgreSQL ``SKIP LOCKED``) but appended to ``busy``.
-        """
-        done = {} if done is None else done
-        with unit_of_work(self._engine) as conn:
-            claimed, locked = distribution_queries.claim(conn, distribution_id,
-                                                         wait=busy is None)
-            if locked and busy is not None:
-                busy.append(distribution_id)
-            if claimed is None or claimed[4] > now:
-                return None
-            distributor = self._catalog.get(conn, claimed[1])
-            name = distributor.spec.id
-            limit = distributor.spec.catch_up_limit
-            if (distributor.spec.status != "active" or (stopped and name in stopped)
-                    or (limit is not None and done.get(name, 0) >= limit)):
-                return None
-            outcome = self._outcome(conn, distributor, claimed[3], claimed[4])
-            self._write(conn, distributor, claimed, outcome, now)
-        done[name] = done.get(name, 0) + 1
-        return self._announce(distribution_id, outcome)
+    def _distribute_claimed(self, conn: Connection, claimed: queries.ClaimedRow,
+                            now: datetime, beat: _Beat) -> Outcome | None:
+        """Distribute a claimed period in ``conn``'s transaction, unless its distributor is
+        paused, failed earlier in this heartbeat or reached its catch-up limit."""
+        distributor = self._catalog.get(conn, claimed[1])
+        limit = distributor.spec.catch_up_limit
+        if (distributor.spec.status != "active" or claimed[1] in beat.excluded
+                or (limit is not None and beat.done.get(claimed[1], 0) >= limit)):
+            beat.excluded.add(claimed[1])
+            return None
+        outcome = self._outcome(conn, distributor, claimed[3], claimed[4])
+        self._write(conn, distributor, claimed, outcome, now)
+        beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
+        return outcome
 
     def _outcome(self, conn: Connection, distributor: ConfiguredDistributor, start: datetime,
                  end: datetime) -> Outcome:
@@ -265,8 +294,9 @@ class DistributionRunner:
         distribution_queries.insert_allocations(conn, distribution_id, [
             (collaborator, score, amount) for collaborator, _name, score, amount
             in outcome.allocations])
-        queries.issue_obligations_for(conn, distribution_id, distributor.currency.code, now)
-        obligation_queries.audit_distribution_issue(conn, distribution_id, now)
+        issued = queries.issue_obligations_for(conn, distribution_id, distributor.currency.code,
+                                               now)
+        obligation_queries.audit_distribution_issue(conn, distribution_id, issued, now)
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,

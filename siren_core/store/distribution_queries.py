@@ -52,7 +52,7 @@ def allocation_ids(conn: Connection, distribution_id: int) -> dict[int, int]:
 
 def _due_statement() -> sa.Select[Any]:
     d, r = distribution, distributor
-    return (sa.select(d.c.id)
+    return (sa.select(d.c.id, d.c.distributor_id)
             .join(r, r.c.id == d.c.distributor_id)
             .where(d.c.status == "open", d.c.period_end <= sa.bindparam("now", type_=UTCDateTime),
                    r.c.status == "active")
@@ -62,10 +62,44 @@ def _due_statement() -> sa.Select[Any]:
 _DUE = _due_statement()
 
 
-def due_distributions(conn: Connection, now: datetime) -> list[int]:
-    """Ids of open periods of active distributors that ended at or before ``now``, oldest
-    first: one indexed query, built once (an idle heartbeat runs nothing else)."""
-    return [int(row[0]) for row in conn.execute(_DUE, {"now": now})]
+def due_distributions(conn: Connection, now: datetime) -> list[tuple[int, int]]:
+    """(id, distributor store id) of the open periods of active distributors that ended at
+    or before ``now``, oldest first: one indexed query, built once (an idle heartbeat runs
+    nothing else)."""
+    return [(int(row[0]), int(row[1])) for row in conn.execute(_DUE, {"now": now})]
+
+
+def claim_next(conn: Connection, now: datetime,
+               excluded: set[int]) -> queries.ClaimedRow | None:
+    """Claim the oldest due period no other transaction holds (its distributor not in
+    ``excluded``), or ``None``.
+
+    On PostgreSQL the row is locked ``FOR UPDATE SKIP LOCKED``: several workers each take
+    the next free period, like a job queue, instead of queueing behind each other. On
+    SQLite the write transaction already holds the database lock.
+    """
+    d, r = distribution, distributor
+    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
+                       d.c.period_end)
+             .join(r, r.c.id == d.c.distributor_id)
+             .where(d.c.status == "open", d.c.period_end <= now, r.c.status == "active")
+             .order_by(d.c.period_end, d.c.id).limit(1))
+    if excluded:
+        query = query.where(d.c.distributor_id.not_in(sorted(excluded)))
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(of=d, skip_locked=True)
+    row = conn.execute(query).first()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+
+def still_open(conn: Connection, distribution_ids: list[int]) -> list[int]:
+    """Those of ``distribution_ids`` that are still open, in the given order."""
+    found: set[int] = set()
+    for start in range(0, len(distribution_ids), 500):
+        chunk = distribution_ids[start:start + 500]
+        found.update(conn.execute(sa.select(distribution.c.id).where(
+            distribution.c.id.in_(chunk), distribution.c.status == "open")).scalars())
+    return [key for key in distribution_ids if key in found]
 
 
 def claim(conn: Connection, distribution_id: int, *,

@@ -302,8 +302,9 @@ def insert_allocations(conn: Connection, distribution_id: int,
 
 
 def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
-                          now: datetime) -> int:
-    """One pending obligation per allocation of the distribution, in one statement."""
+                          now: datetime) -> list[int]:
+    """One pending obligation per allocation of the distribution, in one statement; their
+    ids (``RETURNING``, so that nothing has to find them again with a join)."""
     a = allocation
     select = sa.select(
         a.c.collaborator_id, a.c.amount, sa.literal(units), sa.literal("pending"),
@@ -312,8 +313,9 @@ def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
     ).where(a.c.distribution_id == distribution_id)
     columns = ["collaborator_id", "amount", "units", "status", "award_type", "source",
                "source_id", "created_at", "updated_at"]
-    result = conn.execute(obligation.insert().from_select(columns, select))
-    return result.rowcount
+    result = conn.execute(obligation.insert().from_select(columns, select)
+                          .returning(obligation.c.id))
+    return [row[0] for row in result]
 
 
 def list_allocations(conn: Connection, distribution_id: int | None = None

@@ -1,0 +1,70 @@
+"""Run every benchmark: ``python -m benchmarks [--full] [--database URL] [--only NAME…]``.
+
+Quick sizes by default (a minute or two on a laptop); ``--full`` uses the sizes the
+figures in ``docs/performance.md`` were measured with (1,000,000 events or credits,
+100,000 collaborators). Each benchmark prints the engine's figure, its raw-SQL baseline,
+their ratio and, where it matters, peak memory. Benchmarks empty the database they are
+given. ``workers`` needs PostgreSQL and is skipped without a PostgreSQL ``--database``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from benchmarks import cascades, catchup, distribute, ingest, obligations, workers
+
+QUICK: dict[str, list[str]] = {
+    "ingest": ["--events", "100000", "--collaborators", "5000", "--repeat", "1"],
+    "distribute": ["--rows", "100000", "--collaborators", "10000", "--rounds", "2"],
+    "catchup": ["--rows", "120000", "--collaborators", "10000"],
+    "cascades": ["--members", "10000", "--depth", "200", "--events", "5"],
+    "obligations": ["--collaborators", "500", "--per", "10"],
+    "workers": ["--distributors", "200", "--workers", "1,2,4"],
+}
+FULL: dict[str, list[str]] = {
+    "ingest": [], "distribute": [], "catchup": [], "cascades": [], "obligations": [],
+    "workers": ["--distributors", "1000", "--workers", "1,2,4,8"],
+}
+MAINS: dict[str, Callable[[list[str]], object]] = {
+    "ingest": ingest.main, "distribute": distribute.main, "catchup": catchup.main,
+    "cascades": cascades.main, "obligations": obligations.main,
+    "workers": workers.main,
+}
+
+
+def machine(database: str | None) -> str:
+    parts = [f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+             f"Python {platform.python_version()}", f"SQLite {sqlite3.sqlite_version}"]
+    if database and database.startswith("postgresql"):
+        with sa.create_engine(database).connect() as conn:
+            parts.append(str(conn.execute(sa.text("SHOW server_version")).scalar()))
+    return "; ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the documented sizes")
+    parser.add_argument("--database", help="run on this database (emptied!)")
+    parser.add_argument("--only", nargs="*", choices=sorted(MAINS), help="just these")
+    args = parser.parse_args()
+    sizes = FULL if args.full else QUICK
+    print(f"machine: {machine(args.database)}")
+    for name in args.only or list(MAINS):
+        argv = list(sizes[name])
+        if name == "workers" and not (args.database or "").startswith("postgresql"):
+            print("\n== workers: skipped (needs a PostgreSQL --database)")
+            continue
+        if args.database:
+            argv += ["--database", args.database]
+        print(f"\n== {name} {' '.join(argv)}", flush=True)
+        MAINS[name](argv)
+
+
+if __name__ == "__main__":
+    main()
