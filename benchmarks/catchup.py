@@ -21,7 +21,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.distribute import Raw, measure_peak
+from benchmarks.distribute import measure_peak
+from benchmarks.raw import Raw
 from siren_core import Kernel, store
 
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)

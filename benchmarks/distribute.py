@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.raw import Raw
 from siren_core import Kernel, store
 from siren_core.store.tables import metadata
 
@@ -81,42 +82,6 @@ def measure_peak(work: Callable[[], Any]) -> tuple[float, float]:
 
 
 # -- setup -----------------------------------------------------------------------------
-
-class Raw:
-    """The DBAPI connection of a kernel's engine, with the dialect's placeholders."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.sqlite = store.is_sqlite(kernel.engine)
-        self.connection: Any = kernel.engine.raw_connection()
-        self.mark = "?" if self.sqlite else "%s"
-
-    def time(self, value: datetime) -> Any:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", self.mark)
-
-    def begin(self) -> Any:
-        cursor = self.connection.cursor()
-        if self.sqlite:
-            cursor.execute("BEGIN IMMEDIATE")
-        return cursor
-
-    def bulk(self, cursor: Any, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
-             ) -> None:
-        names = ", ".join(columns)
-        if self.sqlite:
-            marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-            return
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def close(self) -> None:
-        self.connection.close()
-
 
 def _chunks(total: int, make: Callable[[int], tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     for i in range(total):

@@ -29,14 +29,16 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from benchmarks.raw import Raw
 from siren_core import Kernel, store
 from siren_core.store.tables import metadata
 
@@ -84,31 +86,13 @@ def run_engine(kernel: Kernel, count: int, collaborators: int, batch_size: int) 
     return elapsed
 
 
-class _Raw:
-    """The DBAPI connection of a kernel's engine, with the dialect's formats."""
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.sqlite = store.is_sqlite(kernel.engine)
-        self.connection: Any = kernel.engine.raw_connection()
-        self.mark = "?" if self.sqlite else "%s"
-
-    def time(self, value: datetime) -> Any:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
-
-    def insert(self, cursor: Any, table: str, columns: list[str],
-               rows: list[tuple[Any, ...]]) -> None:
-        marks = ", ".join(self.mark for _ in columns)
-        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-
-
 SOURCE_COLUMNS = ["id", "kind", "key", "occurred_at", "recorded_at", "collaborator_id",
                   "amount", "currency", "digest", "payload"]
 CREDIT_COLUMNS = ["distributor_id", "source_event_id", "collaborator_id", "metric_type",
                   "rule", "layer", "points", "revenue", "effective_at", "late"]
 
 
-def _rows(raw: _Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str, int],
+def _rows(raw: Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str, int],
           distributor: int, now: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     sources, credits = [], []
     for offset, event in enumerate(batch):
@@ -126,10 +110,14 @@ def _rows(raw: _Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str,
     return sources, credits
 
 
-def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int) -> float:
-    raw = _Raw(kernel)
+def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int, *,
+                 copy: bool = False) -> float:
+    """The same rows by hand, in the same batches: ``executemany`` (or ``COPY``)."""
+    raw = Raw(kernel)
+    write = raw.bulk if copy else raw.insert
     with kernel.engine.connect() as conn:
-        keys = dict(conn.execute(sa.text("SELECT external_id, id FROM collaborator")).all())
+        query = sa.text("SELECT external_id, id FROM collaborator")
+        keys: dict[str, int] = {row[0]: row[1] for row in conn.execute(query)}
         distributor = conn.execute(sa.text("SELECT id FROM distributor")).scalar_one()
     now = raw.time(datetime.now(UTC))
     stream = events(count, collaborators)
@@ -140,8 +128,8 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
         if raw.sqlite:
             cursor.execute("BEGIN IMMEDIATE")
         sources, credits = _rows(raw, batch, next_id, keys, distributor, now)
-        raw.insert(cursor, "source_event", SOURCE_COLUMNS, sources)
-        raw.insert(cursor, "score_credit", CREDIT_COLUMNS, credits)
+        write(cursor, "source_event", SOURCE_COLUMNS, sources)
+        write(cursor, "score_credit", CREDIT_COLUMNS, credits)
         if raw.sqlite:
             cursor.execute("COMMIT")
         else:
@@ -173,7 +161,11 @@ def main(argv: list[str] | None = None) -> None:
         best: dict[str, float] = {}
         best_cpu: dict[str, float] = {}
         for _round in range(args.repeat):
-            for name, run in (("baseline", run_baseline), ("engine", run_engine)):
+            runs: list[tuple[str, Callable[[Kernel, int, int, int], float]]] = [
+                ("baseline", run_baseline), ("engine", run_engine)]
+            if backend == "postgresql":
+                runs.append(("copy", partial(run_baseline, copy=True)))
+            for name, run in runs:
                 kernel = fresh(url, args.collaborators)
                 cpu = time.process_time()
                 seconds = run(kernel, args.events, args.collaborators, args.batch_size)
@@ -191,6 +183,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{backend:10} ratio engine/baseline: {rates['engine'] / rates['baseline']:.2f} "
               f"(CPU time of this process: "
               f"{best_cpu['baseline'] / best_cpu['engine']:.2f})")
+        if "copy" in rates:
+            print(f"{backend:10} ratio engine/COPY: {rates['engine'] / rates['copy']:.2f}; "
+                  f"executemany baseline/COPY: {rates['baseline'] / rates['copy']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""The raw-SQL side of the benchmarks: a kernel's DBAPI connection, with the dialect's
+placeholders, time format and bulk paths (``executemany``, and ``COPY`` on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from siren_core import Kernel, store
+
+
+class Raw:
+    def __init__(self, kernel: Kernel) -> None:
+        self.sqlite = store.is_sqlite(kernel.engine)
+        self.connection: Any = kernel.engine.raw_connection()
+        self.mark = "?" if self.sqlite else "%s"
+
+    def time(self, value: datetime) -> Any:
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", self.mark)
+
+    def begin(self) -> Any:
+        cursor = self.connection.cursor()
+        if self.sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+    def insert(self, cursor: Any, table: str, columns: list[str],
+               rows: Iterable[tuple[Any, ...]]) -> None:
+        """``executemany`` of one ``INSERT``."""
+        marks = ", ".join(self.mark for _ in columns)
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def bulk(self, cursor: Any, table: str, columns: list[str],
+             rows: Iterable[tuple[Any, ...]]) -> None:
+        """The fastest bulk path: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+        if self.sqlite:
+            self.insert(cursor, table, columns, rows)
+            return
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def close(self) -> None:
+        self.connection.close()
