@@ -106,7 +106,7 @@ def _strict_bool(value: Any, _type: Any = bool) -> bool:
     return value
 
 
-def _strict_str(value: Any, _type: Any = str) -> str:
+def strict_str(value: Any, _type: Any = str) -> str:
     if not isinstance(value, str):
         raise ValueError("is not a string")
     problem = text_problem(value)
@@ -230,7 +230,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(date, lambda v, _: parse_date(v))
     converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
     converter.register_structure_hook(int, _strict_int)
-    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(str, strict_str)
     converter.register_structure_hook(bool, _strict_bool)  # else bool falls to the int hook
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
     converter.register_structure_hook(

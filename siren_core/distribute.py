@@ -246,7 +246,7 @@ class DistributionRunner:
         claimed: queries.ClaimedRow | None = None
         try:
             with unit_of_work(self._engine) as conn:
-                claimed, _busy = distribution_queries.claim(conn, distribution_id, wait=True)
+                claimed = queries.claim_distribution(conn, distribution_id)
                 if claimed is None or claimed[4] > now:
                     return False
                 outcome = self._distribute_claimed(conn, claimed, now, beat)

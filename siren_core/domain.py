@@ -8,7 +8,7 @@ application); distributions, allocations and obligations by the store's integer 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -223,10 +223,6 @@ class RecordResult:
     event_id: str
     credits: int
     duplicate: bool = False
-
-
-def as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 @attrs.frozen

@@ -28,8 +28,7 @@ from typing import Any, TypeVar, cast
 import attrs
 import cattrs
 
-from siren_core.config import _strict_str as strict_str
-from siren_core.config import parse_datetime, parse_decimal, structure
+from siren_core.config import parse_datetime, parse_decimal, strict_str, structure
 
 T = TypeVar("T")
 

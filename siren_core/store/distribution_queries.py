@@ -100,30 +100,3 @@ def still_open(conn: Connection, distribution_ids: list[int]) -> list[int]:
         found.update(conn.execute(sa.select(distribution.c.id).where(
             distribution.c.id.in_(chunk), distribution.c.status == "open")).scalars())
     return [key for key in distribution_ids if key in found]
-
-
-def claim(conn: Connection, distribution_id: int, *,
-          wait: bool = True) -> tuple[queries.ClaimedRow | None, bool]:
-    """Claim an open period for distribution: ``(row, busy)``.
-
-    ``row`` is ``None`` when the period is not ours to distribute. On PostgreSQL the row is
-    locked ``FOR UPDATE``; with ``wait=False`` a row locked by another transaction (another
-    worker distributing it, or an ingestion holding it ``FOR SHARE``) is skipped at once
-    (``SKIP LOCKED``) and reported ``busy=True`` so the caller can come back to it. On
-    SQLite the write transaction already holds the database lock (``BEGIN IMMEDIATE``).
-    Either way the status is read under the lock, so a period distributed meanwhile is
-    never claimed twice.
-    """
-    if wait or conn.dialect.name == "sqlite":
-        return queries.claim_distribution(conn, distribution_id), False
-    d = distribution
-    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
-                       d.c.period_end)
-             .where(d.c.id == distribution_id, d.c.status == "open")
-             .with_for_update(skip_locked=True))
-    row = conn.execute(query).first()
-    if row is not None:
-        return (row[0], row[1], row[2], row[3], row[4]), False
-    still_open = conn.execute(sa.select(d.c.id).where(
-        d.c.id == distribution_id, d.c.status == "open")).first()
-    return None, still_open is not None

@@ -20,14 +20,11 @@ from sqlalchemy.engine import Connection
 from siren_core import domain
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
+from siren_core.store.queries import allocation, collaborator, distribution, obligation
 
 _CHUNK = 500
 
 
-collaborator = tables.table(tables.Collaborator)
-distribution = tables.table(tables.Distribution)
-allocation = tables.table(tables.Allocation)
-obligation = tables.table(tables.Obligation)
 fulfillment = tables.table(tables.Fulfillment)
 payout = tables.table(tables.Payout)
 payout_item = tables.table(tables.PayoutItem)

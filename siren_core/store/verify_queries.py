@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from siren_core.store import tables
+from siren_core.store.obligation_queries import payout, payout_item
 from siren_core.store.queries import (
     allocation,
     distribution,
@@ -16,9 +16,6 @@ from siren_core.store.queries import (
     obligation,
     score_credit,
 )
-
-payout = tables.table(tables.Payout)
-payout_item = tables.table(tables.PayoutItem)
 
 Rows = list[tuple[Any, ...]]
 
