@@ -35,6 +35,26 @@ class Raw:
         marks = ", ".join(self.mark for _ in columns)
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
+    def multirow(self, cursor: Any, table: str, columns: list[str],
+                 rows: list[tuple[Any, ...]], per: int = 200) -> None:
+        """``executemany`` of an ``INSERT`` of ``per`` rows at a time (the rest one by one)."""
+        marks = f"({', '.join(self.mark for _ in columns)})"
+        into = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        whole = len(rows) - len(rows) % per
+        cursor.executemany(into + ", ".join([marks] * per),
+                           [[value for row in rows[start:start + per] for value in row]
+                            for start in range(0, whole, per)])
+        self.insert(cursor, table, columns, rows[whole:])
+
+    def fastest(self, cursor: Any, table: str, columns: list[str],
+                rows: list[tuple[Any, ...]]) -> None:
+        """The fastest raw path we know: ``COPY`` on PostgreSQL, multi-row ``INSERT`` on
+        SQLite (what the engine's bulk writes use on each)."""
+        if self.sqlite:
+            self.multirow(cursor, table, columns, rows)
+        else:
+            self.bulk(cursor, table, columns, rows)
+
     def bulk(self, cursor: Any, table: str, columns: list[str],
              rows: Iterable[tuple[Any, ...]]) -> None:
         """The fastest bulk path: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
+from siren_core.errors import InvalidInput
 from siren_core.schedule import Schedule
 
 COLLABORATOR_STATUSES = ("active", "pending", "inactive", "rejected", "deleted")
@@ -37,16 +38,15 @@ def text_problem(value: str) -> str | None:
 
 def check_identifier(field: str, value: Any) -> str:
     """An external id: a non-empty string of at most 255 characters that can be stored."""
-    from siren_core.errors import InvalidInput
-
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, value, "must be a non-empty string")
-    if len(value) > IDENTIFIER_LENGTH:
-        raise InvalidInput(field, value, f"is longer than {IDENTIFIER_LENGTH} characters")
-    problem = text_problem(value)
+        problem: str | None = "must be a non-empty string"
+    elif len(value) > IDENTIFIER_LENGTH:
+        problem = f"is longer than {IDENTIFIER_LENGTH} characters"
+    else:
+        problem = text_problem(value)
     if problem:
         raise InvalidInput(field, value, problem)
-    return value
+    return cast(str, value)
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import cattrs
 from sqlalchemy.engine import Connection, Engine
 
@@ -35,13 +34,12 @@ from siren_core.records import (
     TransactionCompiler,
     TriggerStrategy,
 )
-from siren_core.refunds import REFUND, Refunds, canonical
+from siren_core.refunds import REFUND, Refunds
 from siren_core.shapes import Shapes
 from siren_core.store import queries, unit_of_work
 
 
-@attrs.frozen
-class ParsedEvent:
+class ParsedEvent(NamedTuple):
     strategy: TriggerStrategy
     event: Any
     metrics: tuple[Metric, ...]
@@ -68,13 +66,10 @@ class Ingestor:
         if strategy is None:
             known = ", ".join(sorted([*self._registry.trigger_strategies, REFUND]))
             raise InvalidInput("type", kind, f"is not a known trigger strategy (known: {known})")
-        if isinstance(payload, strategy.event_type):
-            event = payload
-        else:
-            event = self._shapes.structure(payload, strategy.event_type, prefix=kind)
+        event = self._shapes.structure(payload, strategy.event_type, prefix=kind)
         check_identifier(f"{kind}.id", event.id)
         metrics = tuple(self._run_strategy(strategy, event))
-        digest, text = canonical(self._shapes, event)
+        digest, text = self._shapes.digest(event)
         return ParsedEvent(strategy, event, metrics, digest, text)
 
     def _run_strategy(self, strategy: TriggerStrategy, event: Any) -> Sequence[Metric]:
@@ -156,8 +151,10 @@ def qualifying_revenue(distributor: ConfiguredDistributor, lines: Sequence[Reven
         return 0
     total = 0
     for line in lines:
-        if any(_includes(compiler, line, context, registry) for compiler in distributor.compilers):
-            total += -line.amount if line.kind == "discount" else line.amount
+        for compiler in distributor.compilers:
+            if _includes(compiler, line, context, registry):
+                total += -line.amount if line.kind == "discount" else line.amount
+                break
     return max(total, 0)
 
 
@@ -172,7 +169,10 @@ def _includes(compiler: TransactionCompiler, line: RevenueLine, context: Compile
 
 
 def _currency_code(metrics: Sequence[Metric]) -> str | None:
-    return next((m.currency.code for m in metrics if m.currency is not None), None)
+    for metric in metrics:
+        if metric.currency is not None:
+            return metric.currency.code
+    return None
 
 
 class _CreditPlanner:
@@ -188,9 +188,11 @@ class _CreditPlanner:
         self._eligible: dict[int, Callable[[str], bool]] = {}
 
     def _lookup(self, collaborator: str) -> tuple[int, str] | None:
-        if collaborator not in self._known:
+        found = self._known.get(collaborator)
+        if found is None and collaborator not in self._known:
             self._known.update(queries.collaborator_keys(self._conn, [collaborator]))
-        return self._known.get(collaborator)
+            found = self._known.get(collaborator)
+        return found
 
     def is_eligible(self, collaborator: str) -> bool:
         found = self._lookup(collaborator)
@@ -223,7 +225,8 @@ class _CreditPlanner:
         return rows
 
     def _check_currency(self, distributor: ConfiguredDistributor, metric: Metric) -> None:
-        if metric.currency is not None and metric.currency != distributor.currency:
+        if metric.currency is not None and metric.currency is not distributor.currency \
+                and metric.currency != distributor.currency:
             raise InvalidInput(f"{self._kind}.currency", metric.currency.code,
                                f"differs from distributor {distributor.spec.id!r}'s units "
                                f"{distributor.currency.code!r}")
@@ -237,11 +240,13 @@ class _CreditPlanner:
     def _credits(self, distributor: ConfiguredDistributor,
                  metric: Metric) -> list[tuple[Credit, str]]:
         configured = distributor.metrics.get(metric.metric_type, ())
-        if not configured or metric.collaborator is None:
+        actor = metric.collaborator
+        if not configured or actor is None:
             return []
         eligible = self.eligible_for(distributor)
-        if not eligible(metric.collaborator):
+        if not eligible(actor):
             return []
+        group = self._scopes.scope(distributor).group
         found: list[tuple[Credit, str]] = []
         for entry in configured:
             if entry.spec.value == "amount":
@@ -250,12 +255,14 @@ class _CreditPlanner:
             else:
                 points = entry.spec.points * metric.quantity
             context = CreditContext(distributor=distributor.spec.id,
-                                    metric_type=metric.metric_type, actor=metric.collaborator,
-                                    points=points, is_eligible=eligible,
-                                    group=self._scopes.scope(distributor).group,
+                                    metric_type=metric.metric_type, actor=actor,
+                                    points=points, is_eligible=eligible, group=group,
                                     prefetch=self.prefetch)
-            found += [(credit, entry.rule.id) for credit in self._call_rule(entry, context)
-                      if credit.points and eligible(credit.collaborator)]
+            for credit in self._call_rule(entry, context):
+                # the actor was found eligible above: only others need asking
+                if credit.points and (credit.collaborator == actor
+                                      or eligible(credit.collaborator)):
+                    found.append((credit, entry.rule.id))
         return found
 
     def _call_rule(self, entry: ConfiguredMetric, context: CreditContext) -> Sequence[Credit]:

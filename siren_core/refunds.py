@@ -22,11 +22,10 @@ full refund reverses exactly what the sale gave. Refunding more than remains is 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 from sqlalchemy.engine import Connection, Engine
@@ -56,17 +55,10 @@ class Refund:
     reason: str = ""
 
 
-@attrs.frozen
-class ParsedRefund:
+class ParsedRefund(NamedTuple):
     refund: Refund
     digest: str
     payload: str
-
-
-def canonical(shapes: Shapes, event: Any) -> tuple[str, str]:
-    """(digest, JSON text) of a structured source event: what idempotency compares."""
-    text = shapes.canonical(event)
-    return hashlib.sha256(text.encode()).hexdigest(), text
 
 
 class Refunds:
@@ -78,10 +70,9 @@ class Refunds:
         self._clock = clock
 
     def parse(self, payload: Mapping[str, Any] | Refund) -> ParsedRefund:
-        refund = payload if isinstance(payload, Refund) else self._shapes.structure(
-            payload, Refund, prefix=REFUND)
+        refund = self._shapes.structure(payload, Refund, prefix=REFUND)
         check_identifier("refund.id", refund.id)
-        return ParsedRefund(refund, *canonical(self._shapes, refund))
+        return ParsedRefund(refund, *self._shapes.digest(refund))
 
     def record(self, payload: Mapping[str, Any] | Refund) -> RecordResult:
         parsed = self.parse(payload)

@@ -10,9 +10,10 @@ explicitly) it answers ``None`` and the caller falls back to the converter, whic
 produces the error naming the field. So the fast path accepts exactly what the converter
 accepts, only sooner.
 
-``FastShape.unstructure`` is the matching shortcut for ``converter.unstructure`` of such an
-instance (the same dictionary, without cattrs' dispatch). :class:`Shapes` puts both in
-front of a converter.
+``FastShape.canonical`` is the matching shortcut the other way: the canonical JSON text of
+``converter.unstructure(instance)`` (what idempotency digests), written directly with the
+JSON encoder's own string escaping instead of through cattrs' dispatch and the encoder.
+:class:`Shapes` puts both in front of a converter.
 """
 
 from __future__ import annotations
@@ -22,45 +23,30 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from hashlib import sha256
+from json.encoder import encode_basestring_ascii
 from types import NoneType, UnionType
 from typing import Any, TypeVar, cast
 
 import attrs
 import cattrs
 
-from siren_core.config import parse_datetime, parse_decimal, strict_str, structure
+from siren_core.config import parse_datetime, parse_decimal, structure
 
 T = TypeVar("T")
 
-Check = Callable[[Any], Any]
+_KINDS = (str, int, Decimal, datetime)
 
 
-def _exact(kind: type) -> Check:
-    def check(value: Any) -> Any:
-        if type(value) is not kind:
-            raise ValueError
-        return value
-    return check
-
-
-def _optional(inner: Check) -> Check:
-    def check(value: Any) -> Any:
-        return None if value is None else inner(value)
-    return check
-
-
-_SIMPLE: dict[Any, Check] = {str: strict_str, int: _exact(int), Decimal: parse_decimal,
-                             datetime: parse_datetime}
-
-
-def _checker(annotation: Any) -> Check | None:
-    if annotation in _SIMPLE:
-        return _SIMPLE[annotation]
+def _kind(annotation: Any) -> tuple[type, bool] | None:
+    """``(kind, optional)`` of a flat annotation (``str``, ``int | None``, …), else ``None``."""
+    if annotation in _KINDS:
+        return annotation, False
     if isinstance(annotation, UnionType) or typing.get_origin(annotation) is typing.Union:
         members = [a for a in typing.get_args(annotation) if a is not NoneType]
-        if len(members) == 1 and len(typing.get_args(annotation)) == 2:
-            inner = _checker(members[0])
-            return None if inner is None else _optional(inner)
+        if len(members) == 1 and len(typing.get_args(annotation)) == 2 and \
+                members[0] in _KINDS:
+            return members[0], True
     return None
 
 
@@ -74,23 +60,17 @@ class FastShape:
     def __init__(self, cls: type[Any]) -> None:
         self.cls = cls
         hints = typing.get_type_hints(cls)
-        checks: dict[str, Check] = {}
-        complex_fields: list[str] = []
+        kinds: dict[str, tuple[type, bool]] = {}
         for field in attrs.fields(cls):
-            check = _checker(hints[field.name])
-            if check is not None:
-                checks[field.name] = check
-            elif field.default is attrs.NOTHING:
+            kind = _kind(hints[field.name])
+            if kind is not None and field.init:
+                kinds[field.name] = kind
+            elif field.default is attrs.NOTHING or not field.init:
                 raise TypeError(f"{cls.__name__}.{field.name} is not a flat field")
-            else:
-                complex_fields.append(field.name)
-        as_text = [name for name, check in checks.items()
-                   if check in (parse_decimal, parse_datetime)
-                   or hints[name] in (Decimal | None, datetime | None)]
-        self.structure: Callable[[Mapping[str, Any]], Any | None] = _structurer(
-            cls, checks, complex_fields)
-        self.unstructure: Callable[[Any], dict[str, Any] | None] = _unstructurer(
-            cls, complex_fields, as_text)
+        complex_fields = [f.name for f in attrs.fields(cls) if f.name not in kinds]
+        self.structure: Callable[[Mapping[str, Any]], Any | None] = _structurer(cls, kinds)
+        self.canonical: Callable[[Any], str | None] = _canonical_writer(
+            cls, complex_fields, {name: kind for name, (kind, _) in kinds.items()})
 
     @classmethod
     def of(cls, shape: type[Any]) -> FastShape | None:
@@ -108,91 +88,150 @@ def _compile(source: str, name: str, scope: dict[str, Any]) -> Any:
     return scope[name]
 
 
-def _structurer(cls: type[Any], checks: dict[str, Check],
-                complex_fields: list[str]) -> Callable[[Mapping[str, Any]], Any | None]:
+def _structurer(cls: type[Any], kinds: dict[str, tuple[type, bool]]
+                ) -> Callable[[Mapping[str, Any]], Any | None]:
     """``structure(data)``: the instance, or ``None`` when cattrs must decide.
 
-    A missing required key raises ``KeyError``, a value that does not convert
-    ``ValueError``/``TypeError``; a complex field given, or a key no field has, makes the
-    count of known keys differ from ``len(data)``.
+    Each value is checked as the converter's hooks check it, inline for the common exact
+    types (a plain ``str`` without NUL or lone surrogate, an ``int``, a decimal or aware
+    ISO 8601 text) and through the very hook otherwise. A missing required key raises
+    ``KeyError``, a value that does not convert ``ValueError``/``TypeError``/
+    ``ArithmeticError``; a complex field given, or a key no field has, makes the count of
+    known keys differ from ``len(data)``.
     """
-    scope: dict[str, Any] = {"cls": cls}
-    lines = ["def structure(data):", "    try:", "        found = 0", "        values = {}"]
+    scope: dict[str, Any] = {"cls": cls, "Decimal": Decimal, "parse_decimal": parse_decimal,
+                             "fromisoformat": datetime.fromisoformat,
+                             "parse_datetime": parse_datetime}
+    lines = ["def structure(data):", "    try:", "        found = 0"]
+    arguments = []
     for index, field in enumerate(attrs.fields(cls)):
-        if field.name in complex_fields:
+        if field.name not in kinds:
             continue
-        scope[f"check{index}"] = checks[field.name]
-        key = repr(field.name)
-        fetch = [f"values[{key}] = check{index}(data[{key}])", "found += 1"]
-        if field.default is attrs.NOTHING:
-            lines += [f"        {line}" for line in fetch]
-        else:
-            lines += [f"        if {key} in data:"] + [f"            {line}" for line in fetch]
+        kind, optional = kinds[field.name]
+        name, key = f"v{index}", repr(field.name)
+        check = _CHECKS[kind].replace("v", name)
+        if optional:
+            check = f"if {name} is not None:\n" + _indent(check)
+        fetch = f"{name} = data[{key}]\nfound += 1\n{check}"
+        if field.default is not attrs.NOTHING:
+            default = field.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                scope[f"default{index}"] = default.factory
+                fallback = f"default{index}()"
+            else:
+                scope[f"default{index}"] = default
+                fallback = f"default{index}"
+            fetch = f"if {key} in data:\n{_indent(fetch)}\nelse:\n    {name} = {fallback}"
+        lines.append(_indent(fetch, 8))
+        arguments.append(f"{field.alias}={name}")
     lines += ["        if found != len(data):", "            return None",
-              "        return cls(**values)",
+              f"        return cls({', '.join(arguments)})",
               "    except (KeyError, ValueError, TypeError, ArithmeticError):",
               "        return None"]
     return cast(Callable[[Mapping[str, Any]], Any | None],
                 _compile("\n".join(lines), "structure", scope))
 
 
-def _unstructurer(cls: type[Any], complex_fields: list[str],
-                  as_text: list[str]) -> Callable[[Any], dict[str, Any] | None]:
-    """``unstructure(event)``: ``converter.unstructure(event)`` when every complex field is
-    empty (else ``None``), with decimals and datetimes as ``str(value)``: the same text once
-    dumped as JSON with ``default=str`` (how source events are digested)."""
-    lines = ["def unstructure(event):"]
+# The inline checks, on a value ``v`` (renamed per field); each accepts exactly what the
+# converter's hook (``strict_str``, ``parse_decimal``, ``parse_datetime``, strict ints)
+# accepts, giving the same value, and fails otherwise.
+_CHECKS = {
+    str: "if type(v) is not str or '\\x00' in v:\n    return None\n"
+         "if not v.isascii():\n    v.encode()",
+    int: "if type(v) is not int:\n    return None",
+    Decimal: "if type(v) is str:\n    v = Decimal(v)\n    if not v.is_finite():\n"
+             "        return None\nelse:\n    v = parse_decimal(v)",
+    datetime: "if type(v) is str:\n    v = fromisoformat(v)\n"
+              "    if v.tzinfo is None or v.utcoffset() is None:\n        return None\n"
+              "else:\n    v = parse_datetime(v)",
+}
+
+
+def _indent(code: str, by: int = 4) -> str:
+    return "\n".join(" " * by + line for line in code.split("\n"))
+
+
+def _canonical_writer(cls: type[Any], complex_fields: list[str],
+                      kinds: dict[str, type]) -> Callable[[Any], str | None]:
+    """``canonical(event)``: ``_SORTED.encode(converter.unstructure(event))`` when every
+    complex field is empty (else ``None``), built by concatenation.
+
+    The pieces are what ``json.JSONEncoder`` writes for each value: its own C function for
+    strings (``ensure_ascii``), ``int.__repr__`` for the exact ints the fast path admits,
+    ``null``, ``[]``, and ``str(value)`` quoted for decimals and datetimes (``default=str``);
+    keys in sorted order.
+    """
+    scope: dict[str, Any] = {"quote": encode_basestring_ascii, "integer": int.__repr__,
+                             "instant": _instant_text}
+    lines = ["def canonical(event):"]
     lines += [f"    if event.{name}:\n        return None" for name in complex_fields]
-    items = []
+    pieces = []
     for field in sorted(attrs.fields(cls), key=lambda field: field.name):
-        name = field.name
+        name, key = field.name, encode_basestring_ascii(field.name)
         if name in complex_fields:
-            items.append(f"{name!r}: []")
-        elif name in as_text:
-            lines.append(f"    {name} = event.{name}")
-            items.append(f"{name!r}: None if {name} is None else str({name})")
+            pieces.append(repr(f"{key}:[]"))
+            continue
+        if kinds[name] is datetime:
+            text = f"quote(instant({name}))"
+        elif kinds[name] is Decimal:
+            text = f"quote(str({name}))"
+        elif kinds[name] is int:
+            text = f"integer({name})"
         else:
-            items.append(f"{name!r}: event.{name}")
-    lines.append("    return {" + ", ".join(items) + "}")
-    return cast(Callable[[Any], dict[str, Any] | None],
-                _compile("\n".join(lines), "unstructure", {}))
+            text = f"quote({name})"
+        lines.append(f"    {name} = event.{name}")
+        pieces.append(f"{key + ':'!r} + ('null' if {name} is None else {text})")
+    lines.append("    return '{' + " + " + ',' + ".join(pieces) + " + '}'")
+    return cast(Callable[[Any], str | None],
+                _compile("\n".join(lines), "canonical", scope))
+
+
+def _instant_text(value: Any) -> str:
+    """``str(value)``, sooner for a plain datetime (what its ``__str__`` calls)."""
+    return value.isoformat(" ") if type(value) is datetime else str(value)
 
 
 class Shapes:
-    """Structure and unstructure source events: the fast path first, then the converter."""
+    """Structure source events and write their canonical text: the fast path first, then
+    the converter."""
 
     def __init__(self, converter: cattrs.Converter) -> None:
         self._converter = converter
         self._fast: dict[type[Any], FastShape | None] = {}
 
     def _shape(self, cls: type[Any]) -> FastShape | None:
-        if cls not in self._fast:
-            self._fast[cls] = FastShape.of(cls)
-        return self._fast[cls]
+        try:
+            return self._fast[cls]
+        except KeyError:
+            found = self._fast[cls] = FastShape.of(cls)
+            return found
 
-    def structure(self, data: Mapping[str, Any], cls: type[T], prefix: str) -> T:
+    def structure(self, data: Mapping[str, Any] | T, cls: type[T], prefix: str) -> T:
+        """``data`` as a checked ``cls``; an instance given is checked the same way (attrs
+        does not check types: a naive datetime or an int id must not slip in that way)."""
         shape = self._shape(cls)
-        found = shape.structure(data) if shape is not None and isinstance(data, dict) else None
-        if found is not None:
-            return cast(T, found)
-        return structure(self._converter, dict(data), cls, prefix=prefix)
-
-    def unstructure(self, event: Any) -> Any:
-        shape = self._shape(type(event))
-        found = shape.unstructure(event) if shape is not None else None
-        return self._converter.unstructure(event) if found is None else found
+        if type(data) is dict and shape is not None:
+            found = shape.structure(data)
+            if found is not None:
+                return cast(T, found)
+        if isinstance(data, cls):
+            data = self._converter.unstructure(data)
+        return structure(self._converter, dict(cast(Mapping[str, Any], data)), cls,
+                         prefix=prefix)
 
     def canonical(self, event: Any) -> str:
         """The JSON text idempotency compares: keys sorted, compact, decimals and
-        datetimes as ``str(value)``. (The fast dictionary already has sorted keys and
-        only JSON values, so it is dumped without sorting or a ``default``: same text.)"""
+        datetimes as ``str(value)``."""
         shape = self._shape(type(event))
-        found = shape.unstructure(event) if shape is not None else None
-        if found is not None:
-            return _COMPACT.encode(found)
-        return _SORTED.encode(self._converter.unstructure(event))
+        found = shape.canonical(event) if shape is not None else None
+        return _SORTED.encode(self._converter.unstructure(event)) if found is None else found
+
+    def digest(self, event: Any) -> tuple[str, str]:
+        """(SHA-256 of the canonical text, the text) of a structured source event: what
+        idempotency stores and compares."""
+        text = self.canonical(event)
+        return sha256(text.encode()).hexdigest(), text
 
 
 # Built once: ``json.dumps`` with any option builds a new encoder on every call.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 _SORTED = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -13,7 +16,7 @@ from siren_core import Kernel, hookimpl
 from siren_core.cli import cli
 from siren_core.errors import InvalidInput
 from siren_core.events import Event, MetricsTriggered
-from siren_core.records import Credit, CreditContext, CreditRule
+from siren_core.records import Credit, CreditContext, CreditRule, Metric, TriggerStrategy
 
 from conftest import at, monthly, sale
 
@@ -242,3 +245,55 @@ def test_a_plugin_failing_on_one_event_rejects_only_that_event(make_kernel: Any)
     assert (rejection.position, rejection.id) == (0, "o-1")
     assert "fragile" in rejection.problem and "bob breaks me" in rejection.problem
     assert kernel.table_counts()["source_event"] == 1
+
+
+class _Probe:
+    """A trigger strategy that notes whether the cyclic collector runs while it works, and
+    interrupts the ingestion (as Ctrl-C would) at the event with id ``stop``."""
+
+    def __init__(self) -> None:
+        self.collector_on: list[bool] = []
+
+    @hookimpl
+    def siren_trigger_strategies(self) -> list[TriggerStrategy]:
+        def metrics(event: Any) -> list[Metric]:
+            self.collector_on.append(gc.isenabled())
+            if event.id == "stop":
+                raise KeyboardInterrupt
+            return [Metric(metric_type="probe", collaborator=event.collaborator)]
+
+        return [TriggerStrategy(id="probe", description="probe", event_type=_ProbeEvent,
+                                metrics=metrics)]
+
+
+@attrs.frozen
+class _ProbeEvent:
+    id: str
+    at: datetime
+    collaborator: str
+
+
+def _probes(*ids: str) -> list[dict[str, Any]]:
+    return [{"type": "probe", "id": key, "at": "2026-01-05T10:00:00Z", "collaborator": "alice"}
+            for key in ids]
+
+
+def test_the_collector_is_paused_per_batch_and_restored(make_kernel: Any) -> None:
+    probe = _Probe()
+    kernel = make_kernel(plugins=[probe])
+    kernel.create_collaborator("alice")
+    assert gc.isenabled()
+    report = kernel.record_many(_probes("p-1", "p-2", "p-3"), batch_size=2)
+    assert report.inserted == 3
+    assert probe.collector_on == [False, False, False]
+    assert gc.isenabled()
+    with pytest.raises(KeyboardInterrupt):  # any way out of a batch turns it back on
+        kernel.record_many(_probes("p-4", "stop"))
+    assert gc.isenabled()
+    gc.disable()  # an application that runs without it keeps it off
+    try:
+        kernel.record_many(_probes("p-5"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert kernel.table_counts()["source_event"] == 4  # p-4's batch was never written

@@ -1,15 +1,17 @@
 """Statements of metrics ingestion beyond single events: refunds and bulk writes.
 
-Bulk writes are set-based: ``executemany`` (SQLAlchemy's *insertmanyvalues* batches many
-rows per statement, with ``RETURNING`` where ids are needed); lookups go in chunks of
-``IN (…)``. Nothing here builds an ORM object per row.
+Bulk writes are set-based: ``insert_many`` (multi-row ``INSERT`` on SQLite, ``COPY`` on
+PostgreSQL) straight through the driver, with the columns' bind processors applied; the
+bulk look-ups take all their keys as one parameter (``_rows_among``). Nothing here builds
+an ORM object per row.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
-from operator import itemgetter
+from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
@@ -20,8 +22,6 @@ from siren_core.store.engine import is_sqlite
 from siren_core.store.queries import collaborator, distribution, score_credit, source_event
 
 sale_refund = cast(sa.Table, tables.SaleRefund.__table__)  # type: ignore[attr-defined]
-
-_CHUNK = 5_000  # well under the bind-parameter limits of SQLite (32,766) and PostgreSQL
 
 
 class SaleRow(NamedTuple):
@@ -109,14 +109,49 @@ def insert_sale_refund(conn: Connection, refund_event_id: int, sale_event_id: in
 
 def existing_events(conn: Connection, kind: str, keys: Iterable[str]) -> dict[str, str]:
     """key → digest of the already recorded source events of ``kind`` among ``keys``."""
-    wanted = sorted(set(keys))
-    found: dict[str, str] = {}
-    e = source_event.c
-    for start in range(0, len(wanted), _CHUNK):
-        query = sa.select(e.key, e.digest).where(e.kind == kind,
-                                                 e.key.in_(wanted[start:start + _CHUNK]))
-        found.update({row[0]: row[1] for row in conn.execute(query)})
-    return found
+    return dict(_rows_among(conn, source_event, ["key", "digest"], "key", keys,
+                            ("kind", kind)))
+
+
+def _rows_among(conn: Connection, table: sa.Table, columns: list[str], column: str,
+                values: Iterable[str], equal: tuple[str, Any] | None = None
+                ) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows whose ``column`` is among ``values`` (and whose
+    ``equal[0]`` is ``equal[1]``), as plain tuples.
+
+    One statement straight through the driver's cursor, in the connection's transaction:
+    these look-ups run for every event of a bulk batch, where SQLAlchemy's expanding
+    ``IN`` and result rows cost more than the query. The values go as one parameter: a
+    JSON array joined through ``json_each`` on SQLite (twice as fast there as
+    ``IN (…)``), an array for ``= ANY`` on PostgreSQL.
+    """
+    wanted = list(set(values))
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
+    selected = ", ".join(f"{name}.{quote(c)}" for c in columns)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conditions: list[str] = []
+    parameters: list[Any] = []
+    if is_sqlite(conn):
+        # CROSS JOIN: SQLite then loops over the values and probes the index; a plain
+        # JOIN may let it scan the table by ``equal`` instead (every recorded event).
+        source = (f"json_each({mark}) AS wanted CROSS JOIN {name} ON "
+                  f"{name}.{quote(column)} = wanted.value")
+        parameters.append(json.dumps(wanted))
+    else:
+        source = name
+        conditions.append(f"{name}.{quote(column)} = ANY({mark})")
+        parameters.append(wanted)
+    if equal is not None:
+        conditions.append(f"{name}.{quote(equal[0])} = {mark}")
+        parameters.append(equal[1])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT {selected} FROM {source}{where}", parameters)
+        return cast(list[tuple[Any, ...]], cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def reserve_source_event_ids(conn: Connection, count: int) -> list[int] | None:
@@ -142,15 +177,10 @@ def reserve_source_event_ids(conn: Connection, count: int) -> list[int] | None:
 
 def collaborator_keys(conn: Connection, external_ids: Iterable[str]
                       ) -> dict[str, tuple[int, str]]:
-    """external id → (store id, status): ``queries.collaborator_keys`` in larger chunks."""
-    wanted = sorted(set(external_ids))
-    found: dict[str, tuple[int, str]] = {}
-    c = collaborator.c
-    for start in range(0, len(wanted), _CHUNK):
-        query = sa.select(c.external_id, c.id, c.status).where(
-            c.external_id.in_(wanted[start:start + _CHUNK]))
-        found.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
-    return found
+    """external id → (store id, status): ``queries.collaborator_keys`` for many at once."""
+    rows = _rows_among(conn, collaborator, ["external_id", "id", "status"], "external_id",
+                       external_ids)
+    return {external_id: (key, status) for external_id, key, status in rows}
 
 
 def insert_source_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -177,32 +207,83 @@ def insert_credits(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
 
 
 def insert_many(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """``executemany`` of one ``INSERT`` straight through the driver.
+    """Insert many rows (all with the keys of the first) by the database's fastest path.
 
-    The statement is compiled once and each column's bind processor (``UTCDateTime``'s
-    conversion, the dialect's date format) is applied to the values, so the rows are
-    stored exactly as ``conn.execute(table.insert(), rows)`` would store them, without
-    its per-row parameter processing. Every row must have the keys of the first.
+    Each column's bind processor (``UTCDateTime``'s conversion, the dialect's date format)
+    is applied to the values, so the rows are stored exactly as
+    ``conn.execute(table.insert(), rows)`` would store them; then PostgreSQL (psycopg)
+    takes them by ``COPY``, SQLite by multi-row ``INSERT … VALUES (…), (…)`` statements
+    (a third fewer microseconds per row than one-row ``executemany``), others by
+    ``executemany``.
     """
     if not rows:
         return
     columns = list(rows[0])
-    compiled = table.insert().values({name: sa.bindparam(name) for name in columns}).compile(
-        dialect=conn.dialect)
-    positional = conn.dialect.positional
-    order = [str(name) for name in compiled.positiontup or ()] if positional else columns
-    getter = itemgetter(*order)
-    converters = [(index, _memoized(conn, table.c[name].type)) for index, name in enumerate(order)
-                  if _processor(conn, table.c[name].type) is not None]
-    values: list[Any] = []
-    for row in rows:
-        found = getter(row)
-        if converters:
-            found = list(found) if len(order) > 1 else [found]
-            for index, convert in converters:
-                found[index] = convert(found[index])
-        values.append(tuple(found) if positional else dict(zip(order, found, strict=True)))
-    conn.exec_driver_sql(str(compiled), values)
+    values = _bound_values(conn, table, columns, rows)
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy(conn, target, values)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    row = f"({', '.join([mark] * len(columns))})"
+    per = _ROWS_PER_STATEMENT if is_sqlite(conn) else 1
+    whole = len(values) - len(values) % per
+    if whole:
+        statement = f"INSERT INTO {target} VALUES {', '.join([row] * per)}"
+        conn.exec_driver_sql(statement, [tuple(chain.from_iterable(values[start:start + per]))
+                                         for start in range(0, whole, per)])
+    if whole < len(values):
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES {row}", values[whole:])
+
+
+_ROWS_PER_STATEMENT = 200  # 200 rows x ~10 columns: far under SQLite's 32,766 parameters
+
+
+def _bound_values(conn: Connection, table: sa.Table, columns: list[str],
+                  rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The rows as tuples in ``columns`` order, through the columns' bind processors."""
+    return list(map(_row_builder(conn, table, tuple(columns)), rows))
+
+
+_BUILDERS: dict[tuple[str, str, tuple[str, ...]], Callable[[Mapping[str, Any]], tuple[Any, ...]]
+                ] = {}
+
+
+def _row_builder(conn: Connection, table: sa.Table, columns: tuple[str, ...]
+                 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``build(row)``: the row's values in ``columns`` order, each through its column's
+    bind processor, as one generated expression (it runs for every row of a bulk write)."""
+    key = (conn.dialect.name, table.name, columns)
+    if key not in _BUILDERS:
+        scope: dict[str, Any] = {}
+        values = []
+        for index, name in enumerate(columns):
+            if _processor(conn, table.c[name].type) is None:
+                values.append(f"row[{name!r}]")
+            else:
+                scope[f"convert{index}"] = _memoized(conn, table.c[name].type)
+                values.append(f"convert{index}(row[{name!r}])")
+        source = f"def build(row):\n    return ({', '.join(values)},)"
+        exec(compile(source, f"<siren row builder {table.name}>", "exec"), scope)
+        _BUILDERS[key] = scope["build"]
+    return _BUILDERS[key]
+
+
+def _copy(conn: Connection, target: str, values: list[tuple[Any, ...]]) -> None:
+    """``COPY target FROM STDIN`` in the connection's transaction; a database error is
+    raised as SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would."""
+    statement = f"COPY {target} FROM STDIN"
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
 
 
 def _processor(conn: Connection, column_type: Any) -> Callable[[Any], Any] | None:
@@ -226,17 +307,30 @@ def _memoized(conn: Connection, column_type: Any) -> Callable[[Any], Any]:
     if key not in _MEMOS:
         processor = _processor(conn, column_type)
         assert processor is not None
+        if is_sqlite(conn) and isinstance(column_type, tables.UTCDateTime):
+            processor = _sqlite_utc_text(processor)
         _MEMOS[key] = (processor, {})
     processor, memo = _MEMOS[key]
 
     def convert(value: Any) -> Any:
         try:
-            return memo[value]
-        except KeyError:
-            if len(memo) >= 100_000:
-                memo.clear()
-            result = memo[value] = processor(value)
-            return result
+            found = memo.get(value, memo)  # (the memory itself: "not there")
         except TypeError:  # unhashable
             return processor(value)
+        if found is memo:
+            if len(memo) >= 100_000:
+                memo.clear()
+            found = memo[value] = processor(value)
+        return found
+    return convert
+
+
+def _sqlite_utc_text(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``UTCDateTime``'s bind processor on SQLite, in one step for the common value (a
+    plain UTC datetime): what the processor chain gives, ``YYYY-MM-DD HH:MM:SS.ffffff``
+    (its ISO text without the ``+00:00``; ``replace(tzinfo=None)`` would cost more)."""
+    def convert(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is UTC:
+            return value.isoformat(" ", "microseconds")[:-6]
+        return general(value)
     return convert
