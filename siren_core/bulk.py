@@ -225,6 +225,7 @@ class BulkIngestor:
         known = mq.collaborator_keys(conn, wanted)
         distributors = self._catalog.active(conn)
         starts = queries.open_period_starts(conn, [d.key for d in distributors], lock=True)
+        windows = [(distributor, starts.get(distributor.key)) for distributor in distributors]
         planners: dict[str, _CreditPlanner] = {}
         now = self._clock()
         sources: list[dict[str, Any]] = []
@@ -236,7 +237,7 @@ class BulkIngestor:
                 planner = planners[item.kind] = _CreditPlanner(
                     conn, item.kind, known, self._registry, self._ingestor.group_views)
             try:
-                source, rows = _plan(item, known, distributors, starts, planner, now)
+                source, rows = _plan(item, known, windows, planner, now)
             except InvalidInput as exc:
                 report.rejected.append(_rejection(item.position, item, exc))
                 continue
@@ -289,10 +290,13 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
         _RETRY_STATES
 
 
-def _plan(item: _Item, known: dict[str, tuple[int, str]], distributors: list[Any],
-          starts: dict[int, datetime], planner: _CreditPlanner,
+def _plan(item: _Item, known: dict[str, tuple[int, str]],
+          windows: list[tuple[Any, datetime | None]], planner: _CreditPlanner,
           now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The source event row and credit rows of one event (raises, writes nothing)."""
+    """The source event row and credit rows of one event (raises, writes nothing).
+
+    ``windows`` pairs each active distributor with the start of its open period.
+    """
     parsed = item.parsed
     assert isinstance(parsed, ParsedEvent)
     metrics, event = parsed.metrics, parsed.event
@@ -301,8 +305,7 @@ def _plan(item: _Item, known: dict[str, tuple[int, str]], distributors: list[Any
             raise InvalidInput(f"{item.kind}.collaborator", metric.collaborator,
                                "is not a known collaborator")
     rows = []
-    for distributor in distributors:
-        start = starts.get(distributor.key)
+    for distributor, start in windows:
         for metric in metrics:
             planned = planner.rows(distributor, metric)
             if start is None or not planned:

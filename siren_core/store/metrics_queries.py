@@ -183,11 +183,12 @@ def collaborator_keys(conn: Connection, external_ids: Iterable[str]
     return {external_id: (key, status) for external_id, key, status in rows}
 
 
-def insert_source_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+def insert_source_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert many source events; their store ids, in the order of ``rows``.
 
-    Ids are reserved first and inserted explicitly (one plain ``executemany``); where that
-    is not possible, ``INSERT … RETURNING`` in parameter order.
+    Ids are reserved first, set as each row's ``id`` and inserted explicitly
+    (``insert_many``); where that is not possible, ``INSERT … RETURNING`` in parameter
+    order.
     """
     if not rows:
         return []
@@ -196,8 +197,9 @@ def insert_source_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) ->
         statement = source_event.insert().returning(source_event.c.id,
                                                     sort_by_parameter_order=True)
         return [row[0] for row in conn.execute(statement, list(rows))]
-    insert_many(conn, source_event, [{**row, "id": key} for row, key in zip(rows, ids,
-                                                                          strict=True)])
+    for row, key in zip(rows, ids, strict=True):
+        row["id"] = key
+    insert_many(conn, source_event, rows)
     return ids
 
 
