@@ -109,7 +109,7 @@ def _structurer(cls: type[Any], kinds: dict[str, tuple[type, bool]]
             continue
         kind, optional = kinds[field.name]
         name, key = f"v{index}", repr(field.name)
-        check = _CHECKS[kind].replace("v", name)
+        check = _CHECKS[kind].replace("{v}", name)
         if optional:
             check = f"if {name} is not None:\n" + _indent(check)
         fetch = f"{name} = data[{key}]\nfound += 1\n{check}"
@@ -132,18 +132,18 @@ def _structurer(cls: type[Any], kinds: dict[str, tuple[type, bool]]
                 _compile("\n".join(lines), "structure", scope))
 
 
-# The inline checks, on a value ``v`` (renamed per field); each accepts exactly what the
+# The inline checks, on a value ``{v}`` (a variable per field); each accepts exactly what the
 # converter's hook (``strict_str``, ``parse_decimal``, ``parse_datetime``, strict ints)
 # accepts, giving the same value, and fails otherwise.
 _CHECKS = {
-    str: "if type(v) is not str or '\\x00' in v:\n    return None\n"
-         "if not v.isascii():\n    v.encode()",
-    int: "if type(v) is not int:\n    return None",
-    Decimal: "if type(v) is str:\n    v = Decimal(v)\n    if not v.is_finite():\n"
-             "        return None\nelse:\n    v = parse_decimal(v)",
-    datetime: "if type(v) is str:\n    v = fromisoformat(v)\n"
-              "    if v.tzinfo is None or v.utcoffset() is None:\n        return None\n"
-              "else:\n    v = parse_datetime(v)",
+    str: "if type({v}) is not str or '\\x00' in {v}:\n    return None\n"
+         "if not {v}.isascii():\n    {v}.encode()",
+    int: "if type({v}) is not int:\n    return None",
+    Decimal: "if type({v}) is str:\n    {v} = Decimal({v})\n    if not {v}.is_finite():\n"
+             "        return None\nelse:\n    {v} = parse_decimal({v})",
+    datetime: "if type({v}) is str:\n    {v} = fromisoformat({v})\n"
+              "    if {v}.tzinfo is None or {v}.utcoffset() is None:\n        return None\n"
+              "else:\n    {v} = parse_datetime({v})",
 }
 
 
