@@ -189,7 +189,7 @@ class _CreditPlanner:
 
     def _lookup(self, collaborator: str) -> tuple[int, str] | None:
         found = self._known.get(collaborator)
-        if found is None and collaborator not in self._known:
+        if found is None:
             self._known.update(queries.collaborator_keys(self._conn, [collaborator]))
             found = self._known.get(collaborator)
         return found

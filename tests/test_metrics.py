@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,7 @@ from siren_core.errors import Conflict, InvalidInput
 from siren_core.events import Event, ManualMetricRequested, MetricsTriggered
 from siren_core.money import currency, to_minor
 from siren_core.records import Metric, RevenueLine
-from siren_plugins.sale import _minor
+from siren_plugins.sale import Sale, _minor
 
 from conftest import at, monthly, sale
 
@@ -374,6 +376,27 @@ def test_bad_input_names_field_and_value_and_writes_nothing(
     assert (error.value.field, error.value.value) == (field, value)
     assert field in str(error.value) and repr(value) in str(error.value)
     assert kernel.table_counts() == counts and seen == []
+
+
+@pytest.mark.parametrize(("changes", "field", "value"), [
+    ({"at": datetime(2026, 1, 5)}, "sale.at", datetime(2026, 1, 5)),
+    ({"collaborator": 7}, "sale.collaborator", 7),
+    ({"amount": 1.5}, "sale.amount", 1.5),
+])
+def test_an_event_given_as_an_instance_is_checked_like_a_dictionary(
+        kernel: Kernel, changes: dict[str, Any], field: str, value: Any) -> None:
+    _with_people(kernel)
+    kernel.create_distributor(monthly())
+    good = Sale(id="o-1", at=datetime(2026, 1, 5, tzinfo=UTC), amount=Decimal("5.00"),
+                currency="USD", collaborator="alice")
+    counts = kernel.table_counts()
+    with pytest.raises(InvalidInput) as error:
+        kernel.record("sale", attrs.evolve(good, **changes))
+    assert (error.value.field, error.value.value) == (field, value)
+    assert kernel.table_counts() == counts
+    assert kernel.record("sale", good).credits == 1
+    assert kernel.record("sale", sale("o-1", "alice", "5.00", "2026-01-05T00:00:00Z")
+                         ).duplicate  # the same event as a dictionary: not a conflict
 
 
 def test_a_foreign_currency_is_fine_for_a_points_only_distributor(kernel: Kernel) -> None:
