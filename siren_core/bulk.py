@@ -222,7 +222,7 @@ class BulkIngestor:
             return []
         wanted = {metric.collaborator for item in items for metric in _metrics(item)
                   if metric.collaborator is not None}
-        known = mq.collaborator_keys(conn, wanted)
+        known = queries.collaborator_keys(conn, wanted)
         distributors = self._catalog.active(conn)
         starts = queries.open_period_starts(conn, [d.key for d in distributors], lock=True)
         windows = [(distributor, starts.get(distributor.key)) for distributor in distributors]

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from siren_core import store
 from siren_core.store import metrics_queries as mq
+from siren_core.store import queries
 from siren_core.store.queries import collaborator, distributor, score_credit, source_event
 from siren_core.store.tables import UTCDateTime
 
@@ -92,7 +93,7 @@ def test_sqlite_look_ups_probe_the_index_for_each_value(tmp_path: Any) -> None:
     with store.unit_of_work(engine) as conn:
         conn.connection.driver_connection.set_trace_callback(statements.append)
         mq.existing_events(conn, "sale", ["o-1", "o-2"])
-        mq.collaborator_keys(conn, ["alice"])
+        queries.collaborator_keys(conn, ["alice"])
         conn.connection.driver_connection.set_trace_callback(None)
         plans = [" / ".join(row[3] for row in conn.exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}")) for statement in statements]
@@ -111,10 +112,10 @@ def test_look_ups_find_exactly_the_given_values(database_url: str) -> None:
         conn.execute(collaborator.insert(), [
             {"external_id": name, "name": name, "status": "active" if n else "inactive",
              "created_at": now, "updated_at": now} for n, name in enumerate(names)])
-        found = mq.collaborator_keys(conn, [*names[1:], "nobody", "bob", "ALICE"])
+        found = queries.collaborator_keys(conn, [*names[1:], "nobody", "bob", "ALICE"])
         assert sorted(found) == sorted(names[1:])
         assert {status for _key, status in found.values()} == {"active"}
-        assert mq.collaborator_keys(conn, []) == {}
+        assert queries.collaborator_keys(conn, []) == {}
         assert mq.existing_events(conn, "sale", []) == {}
     engine.dispose()
 

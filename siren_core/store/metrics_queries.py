@@ -2,13 +2,12 @@
 
 Bulk writes are set-based: ``insert_many`` (multi-row ``INSERT`` on SQLite, ``COPY`` on
 PostgreSQL) straight through the driver, with the columns' bind processors applied; the
-bulk look-ups take all their keys as one parameter (``_rows_among``). Nothing here builds
+bulk look-ups take all their keys as one parameter (``queries.rows_among``). Nothing here builds
 an ORM object per row.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
-from siren_core.store.queries import collaborator, distribution, score_credit, source_event
+from siren_core.store.queries import distribution, rows_among, score_credit, source_event
 
 sale_refund = cast(sa.Table, tables.SaleRefund.__table__)  # type: ignore[attr-defined]
 
@@ -109,49 +108,8 @@ def insert_sale_refund(conn: Connection, refund_event_id: int, sale_event_id: in
 
 def existing_events(conn: Connection, kind: str, keys: Iterable[str]) -> dict[str, str]:
     """key → digest of the already recorded source events of ``kind`` among ``keys``."""
-    return dict(_rows_among(conn, source_event, ["key", "digest"], "key", keys,
-                            ("kind", kind)))
-
-
-def _rows_among(conn: Connection, table: sa.Table, columns: list[str], column: str,
-                values: Iterable[str], equal: tuple[str, Any] | None = None
-                ) -> list[tuple[Any, ...]]:
-    """``columns`` of the rows whose ``column`` is among ``values`` (and whose
-    ``equal[0]`` is ``equal[1]``), as plain tuples.
-
-    One statement straight through the driver's cursor, in the connection's transaction:
-    these look-ups run for every event of a bulk batch, where SQLAlchemy's expanding
-    ``IN`` and result rows cost more than the query. The values go as one parameter: a
-    JSON array joined through ``json_each`` on SQLite (twice as fast there as
-    ``IN (…)``), an array for ``= ANY`` on PostgreSQL.
-    """
-    wanted = list(set(values))
-    quote = conn.dialect.identifier_preparer.quote
-    name = quote(table.name)
-    selected = ", ".join(f"{name}.{quote(c)}" for c in columns)
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conditions: list[str] = []
-    parameters: list[Any] = []
-    if is_sqlite(conn):
-        # CROSS JOIN: SQLite then loops over the values and probes the index; a plain
-        # JOIN may let it scan the table by ``equal`` instead (every recorded event).
-        source = (f"json_each({mark}) AS wanted CROSS JOIN {name} ON "
-                  f"{name}.{quote(column)} = wanted.value")
-        parameters.append(json.dumps(wanted))
-    else:
-        source = name
-        conditions.append(f"{name}.{quote(column)} = ANY({mark})")
-        parameters.append(wanted)
-    if equal is not None:
-        conditions.append(f"{name}.{quote(equal[0])} = {mark}")
-        parameters.append(equal[1])
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(f"SELECT {selected} FROM {source}{where}", parameters)
-        return cast(list[tuple[Any, ...]], cursor.fetchall())
-    finally:
-        cursor.close()
+    return dict(rows_among(conn, source_event, ["key", "digest"], "key", keys,
+                           ("kind", kind)))
 
 
 def reserve_source_event_ids(conn: Connection, count: int) -> list[int] | None:
@@ -173,14 +131,6 @@ def reserve_source_event_ids(conn: Connection, count: int) -> list[int] | None:
                         "FROM generate_series(1, :count)")
         return [int(row[0]) for row in conn.execute(query, {"count": count})]
     return None
-
-
-def collaborator_keys(conn: Connection, external_ids: Iterable[str]
-                      ) -> dict[str, tuple[int, str]]:
-    """external id → (store id, status): ``queries.collaborator_keys`` for many at once."""
-    rows = _rows_among(conn, collaborator, ["external_id", "id", "status"], "external_id",
-                       external_ids)
-    return {external_id: (key, status) for external_id, key, status in rows}
 
 
 def insert_source_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -221,7 +171,7 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     if not rows:
         return
     columns = list(rows[0])
-    values = _bound_values(conn, table, columns, rows)
+    values = list(map(_row_builder(conn, table, tuple(columns)), rows))
     quote = conn.dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
@@ -240,12 +190,6 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
 
 
 _ROWS_PER_STATEMENT = 200  # 200 rows x ~10 columns: far under SQLite's 32,766 parameters
-
-
-def _bound_values(conn: Connection, table: sa.Table, columns: list[str],
-                  rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """The rows as tuples in ``columns`` order, through the columns' bind processors."""
-    return list(map(_row_builder(conn, table, tuple(columns)), rows))
 
 
 _BUILDERS: dict[tuple[str, str, tuple[str, ...]], Callable[[Mapping[str, Any]], tuple[Any, ...]]

@@ -6,6 +6,7 @@ Aggregation happens in SQL (``GROUP BY``) and bulk writes go through ``executema
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -50,14 +51,50 @@ def collaborator_exists(conn: Connection, external_id: str) -> bool:
 
 def collaborator_keys(conn: Connection, external_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
     """external id → (store id, status) for the ids that exist."""
-    wanted = sorted(set(external_ids))
-    found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        query = sa.select(collaborator.c.external_id, collaborator.c.id, collaborator.c.status
-                          ).where(collaborator.c.external_id.in_(chunk))
-        found.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
-    return found
+    rows = rows_among(conn, collaborator, ["external_id", "id", "status"], "external_id",
+                      external_ids)
+    return {external_id: (key, status) for external_id, key, status in rows}
+
+
+def rows_among(conn: Connection, table: sa.Table, columns: list[str], column: str,
+               values: Iterable[str], equal: tuple[str, Any] | None = None
+               ) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows whose ``column`` is among ``values`` (and whose
+    ``equal[0]`` is ``equal[1]``), as plain tuples.
+
+    One statement straight through the driver's cursor, in the connection's transaction:
+    bulk ingestion looks up every event of a batch this way, where SQLAlchemy's
+    expanding ``IN`` and result rows cost more than the query. The values go as one
+    parameter: a JSON array joined through ``json_each`` on SQLite (twice as fast there
+    as ``IN (…)``), an array for ``= ANY`` on PostgreSQL.
+    """
+    wanted = list(set(values))
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
+    selected = ", ".join(f"{name}.{quote(c)}" for c in columns)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conditions: list[str] = []
+    parameters: list[Any] = []
+    if is_sqlite(conn):
+        # CROSS JOIN: SQLite then loops over the values and probes the index; a plain
+        # JOIN may let it scan the table by ``equal`` instead (every recorded event).
+        source = (f"json_each({mark}) AS wanted CROSS JOIN {name} ON "
+                  f"{name}.{quote(column)} = wanted.value")
+        parameters.append(json.dumps(wanted))
+    else:
+        source = name
+        conditions.append(f"{name}.{quote(column)} = ANY({mark})")
+        parameters.append(wanted)
+    if equal is not None:
+        conditions.append(f"{name}.{quote(equal[0])} = {mark}")
+        parameters.append(equal[1])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT {selected} FROM {source}{where}", parameters)
+        return cast(list[tuple[Any, ...]], cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def set_collaborator_status(conn: Connection, external_id: str, status: str,
