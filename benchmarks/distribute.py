@@ -135,8 +135,8 @@ def baseline(kernel: Kernel, distributor_key: int) -> float:
     cursor = raw.begin()
     cursor.execute(raw.sql(
         "INSERT INTO distribution (distributor_id, period_index, period_start, period_end, "
-        "status) VALUES (?, ?, ?, ?, ?)"),
-        (distributor_key, 9999, raw.time(JANUARY), raw.time(FEBRUARY), "open"))
+        "units, status) VALUES (?, ?, ?, ?, ?, ?)"),
+        (distributor_key, 9999, raw.time(JANUARY), raw.time(FEBRUARY), "USD", "open"))
     cursor.execute(raw.sql("SELECT id FROM distribution WHERE period_index = ?"), (9999,))
     scratch = cursor.fetchone()[0]
     raw.connection.commit()

@@ -302,7 +302,8 @@ class DistributionRunner:
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,
             calculator=distributor.calculator.id, now=now)
         queries.insert_distribution(conn, key, index + 1, end,
-                                    next_period_end(distributor.spec.schedule, end))
+                                    next_period_end(distributor.spec.schedule, end),
+                                    distributor.currency.code)
 
     def _announce(self, distribution_id: int, outcome: Outcome) -> Distribution:
         """Fire the events of a committed period; nothing is read back if no one listens."""
@@ -368,7 +369,8 @@ class DistributionRunner:
         schedule = distributor.spec.schedule
         following = max(schedules.period_index_at(schedule, now), index + 1)
         start, end = schedules.period(schedule, following)
-        return queries.insert_distribution(conn, key, following, start, end)
+        return queries.insert_distribution(conn, key, following, start, end,
+                                          distributor.currency.code)
 
     def preview(self, distributor_id: str, now: datetime) -> Preview:
         """What the open period would pay if it closed at ``now``; writes nothing."""

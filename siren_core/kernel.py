@@ -175,7 +175,7 @@ class Kernel(GroupOperations):
                 key = queries.insert_distributor(
                     conn, value.id, value.name, value.units, value.status,
                     unstructure_distributor(value), now)
-                queries.insert_distribution(conn, key, 0, start, end)
+                queries.insert_distribution(conn, key, 0, start, end, value.units)
         except IntegrityError as exc:
             raise Conflict(f"distributor {value.id!r} already exists") from exc
         return Distributor(value, 1)

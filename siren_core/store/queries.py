@@ -189,10 +189,11 @@ def set_distributor_status(conn: Connection, key: int, status: str, now: datetim
 # -- distributions ---------------------------------------------------------------------
 
 def insert_distribution(conn: Connection, distributor_key: int, index: int, start: datetime,
-                        end: datetime) -> int:
+                        end: datetime, units: str) -> int:
+    """Open a period; ``units`` is the distributor's currency, kept by the period for good."""
     result = conn.execute(distribution.insert().values(
         distributor_id=distributor_key, period_index=index, period_start=start,
-        period_end=end, status="open"))
+        period_end=end, units=units, status="open"))
     return _inserted_key(result)
 
 
@@ -246,7 +247,7 @@ def complete_distribution(conn: Connection, distribution_id: int, *, status: str
 def _distribution_query() -> sa.Select[Any]:
     d = distribution
     return (sa.select(d.c.id, distributor.c.external_id, d.c.period_index, d.c.period_start,
-                      d.c.period_end, d.c.status, distributor.c.units, d.c.pool, d.c.revenue,
+                      d.c.period_end, d.c.status, d.c.units, d.c.pool, d.c.revenue,
                       d.c.reason, d.c.config_version, d.c.calculator, d.c.completed_at)
             .join(distributor, distributor.c.id == d.c.distributor_id))
 
@@ -359,7 +360,7 @@ def list_allocations(conn: Connection, distribution_id: int | None = None
                      ) -> list[domain.Allocation]:
     a, d = allocation, distribution
     query = (sa.select(a.c.id, a.c.distribution_id, distributor.c.external_id,
-                       collaborator.c.external_id, a.c.score, a.c.amount, distributor.c.units,
+                       collaborator.c.external_id, a.c.score, a.c.amount, d.c.units,
                        d.c.pool, d.c.calculator, d.c.config_version)
              .join(d, d.c.id == a.c.distribution_id)
              .join(distributor, distributor.c.id == d.c.distributor_id)

@@ -101,6 +101,8 @@ class Distribution(SQLModel, table=True):
     period_index: int
     period_start: datetime = _when()
     period_end: datetime = _when()
+    units: str = Field(max_length=16)
+    """The currency of the period's pool and allocations, fixed when the period opens."""
     status: str = Field(max_length=16, default="open")
     pool: int | None = _money(default=None)
     revenue: int | None = _money(default=None)
@@ -136,7 +138,10 @@ class ScoreCredit(SQLModel, table=True):
     """
 
     __tablename__ = "score_credit"
-    __table_args__ = (sa.Index("ix_score_credit_window", "distributor_id", "effective_at"),)
+    __table_args__ = (
+        sa.Index("ix_score_credit_window", "distributor_id", "effective_at"),
+        sa.Index("ix_score_credit_source_event", "source_event_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     distributor_id: int = Field(foreign_key="distributor.id")
     source_event_id: int = Field(foreign_key="source_event.id")
@@ -148,6 +153,23 @@ class ScoreCredit(SQLModel, table=True):
     revenue: int = _money(default=0)
     effective_at: datetime = _when()
     late: bool = False
+
+
+class CreditSkip(SQLModel, table=True):
+    """Why a source event credited no one for a distributor that tracked its metric type.
+
+    Written when the event is recorded, beside (instead of) its ``score_credit`` rows, so
+    that every recorded event can be accounted for per distributor (``siren doctor
+    --verify``): it either credited someone there or says why it did not.
+    """
+
+    __tablename__ = "credit_skip"
+    __table_args__ = (sa.Index("ix_credit_skip_source_event", "source_event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_event_id: int = Field(foreign_key="source_event.id")
+    distributor_id: int = Field(foreign_key="distributor.id")
+    metric_type: str = Field(max_length=64)
+    reason: str = Field(max_length=64)
 
 
 class Allocation(SQLModel, table=True):
