@@ -16,7 +16,7 @@ import attrs
 import cattrs
 from sqlalchemy.engine import Connection
 
-from siren_core.config import structure
+from siren_core.config.converter import structure
 from siren_core.domain import (
     DISTRIBUTOR_STATUSES,
     ELIGIBILITIES,

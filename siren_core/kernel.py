@@ -5,7 +5,7 @@
 
     kernel = Kernel("sqlite:///rewards.db")
     kernel.create_collaborator("alice", name="Alice")
-    kernel.create_distributor({...})            # see siren_core.config for the shape
+    kernel.create_distributor({...})            # see siren_core.config.converter for the shape
     kernel.record("sale", {"id": "order-1", "at": "2026-01-05T10:00:00Z",
                            "collaborator": "alice", "amount": "120.00", "currency": "USD"})
     kernel.heartbeat(datetime.now(UTC))
@@ -25,10 +25,14 @@ import attrs
 from sqlalchemy.exc import IntegrityError
 
 from siren_core import store
-from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
 from siren_core.catalog import Catalog, configure
-from siren_core.config import make_converter, structure, unstructure_distributor
-from siren_core.distribute import DistributionRunner, HeartbeatReport, Preview, first_period
+from siren_core.config.converter import make_converter, structure, unstructure_distributor
+from siren_core.distribution.runner import (
+    DistributionRunner,
+    HeartbeatReport,
+    Preview,
+    first_period,
+)
 from siren_core.domain import (
     COLLABORATOR_STATUSES,
     Allocation,
@@ -45,9 +49,10 @@ from siren_core.domain import (
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
-from siren_core.groups import GroupOperations, GroupService
-from siren_core.ingest import Ingestor
-from siren_core.obligations import BulkResult, GenerateResult, ObligationService
+from siren_core.groups.service import GroupOperations, GroupService
+from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
+from siren_core.metrics.ingest import Ingestor
+from siren_core.obligations.lifecycle import BulkResult, GenerateResult, ObligationService
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
 from siren_core.store import queries
 
@@ -235,7 +240,7 @@ class Kernel(GroupOperations):
         Returns counts of inserted, duplicate and rejected events; a rejected event (with
         its index in ``events`` and the reason) rejects only itself. ``progress(n)`` is
         called after each batch with the number of events it held. See
-        :mod:`siren_core.bulk`.
+        :mod:`siren_core.metrics.bulk`.
         """
         return self._bulk.ingest(enumerate(events), batch_size=batch_size, progress=progress)
 
@@ -295,7 +300,7 @@ class Kernel(GroupOperations):
         with store.unit_of_work(self.engine, write=False) as conn:
             return queries.list_allocations(conn, distribution)
 
-    # -- obligations and fulfillment (siren_core.obligations, docs/obligations.md) -----
+    # -- obligations and fulfillment (siren_core.obligations.lifecycle, docs/obligations.md) -----
 
     def obligations(self, *, collaborator: str | None = None, status: str | None = None,
                     award_type: str | None = None, payout: int | None = None,

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from siren_core import Kernel
-from siren_core.apply import apply, plan
 from siren_core.cli import cli
-from siren_core.config_file import SirenConfig, parse_config, read_config_text
+from siren_core.config.apply import apply, plan
+from siren_core.config.files import SirenConfig, parse_config, read_config_text
 from siren_core.errors import InvalidInput
 
 CONFIG = """

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siren_core.config import make_converter, structure
+from siren_core.config.converter import make_converter, structure
 from siren_core.errors import InvalidInput
 from siren_core.money import currency
 from siren_core.records import AllocationContext, PoolContext

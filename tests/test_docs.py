@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from siren_core import docgen, hookspecs
+from siren_core import hookspecs
+from siren_core.cli import docgen
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -36,7 +37,7 @@ def _blocks(page: Path, language: str) -> list[str]:
 def test_generated_pages_are_up_to_date(relative: str) -> None:
     committed = (DOCS / relative).read_text()
     assert committed == docgen.pages()[relative](), (
-        f"docs/{relative} is out of date: run `python -m siren_core.docgen`")
+        f"docs/{relative} is out of date: run `python -m siren_core.cli.docgen`")
 
 
 def test_there_are_hooks_to_document() -> None:

@@ -16,7 +16,7 @@ from siren_core.events import (
     ObligationIssued,
     ObligationStatusChanged,
 )
-from siren_core.obligations import (
+from siren_core.obligations.lifecycle import (
     STATUSES,
     TRANSITIONS,
     IllegalTransition,

@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from siren_core import Kernel
-from siren_core.config import structure
+from siren_core.config.converter import structure
 from siren_core.errors import InvalidInput
-from siren_core.refunds import Refund
-from siren_core.shapes import _SORTED, FastShape, Shapes
+from siren_core.metrics.refunds import Refund
+from siren_core.metrics.shapes import _SORTED, FastShape, Shapes
 from siren_plugins.manual import ManualCredit
 from siren_plugins.sale import Sale
 from siren_plugins.visit import Visit

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from siren_core.cli import cli
-from siren_core.recipes import recipe_events, recipe_names, recipe_text
+from siren_core.config.recipes import recipe_events, recipe_names, recipe_text
 
 WORKED = Path(__file__).parent / "data" / "worked"
 

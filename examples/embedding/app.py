@@ -23,7 +23,7 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from siren_core import Kernel
-from siren_core.cli_common import amount_text, iso_utc
+from siren_core.cli.common import amount_text, iso_utc
 from siren_core.errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)

@@ -9,14 +9,14 @@ import click
 from rich.table import Table
 
 from siren_core import store
-from siren_core.apply import Change, apply, plan
-from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
-from siren_core.config import parse_datetime
-from siren_core.config_file import load_config, parse_config
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.config.apply import Change, apply, plan
+from siren_core.config.converter import parse_datetime
+from siren_core.config.files import load_config, parse_config
+from siren_core.config.recipes import recipe_names, recipe_summary, recipe_text
+from siren_core.config.simulate import simulate as run_simulation
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
-from siren_core.recipes import recipe_names, recipe_summary, recipe_text
-from siren_core.simulate import simulate as run_simulation
 
 
 def _print_plan(changes: list[Change], as_json: bool, *, dry_run: bool) -> None:

@@ -7,7 +7,7 @@ import json
 import click
 
 from siren_core import store
-from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.store import migrate
 
 

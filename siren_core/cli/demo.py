@@ -1,10 +1,17 @@
-"""The ``siren demo`` scenario: a month of sales, one heartbeat, a real distribution."""
+"""``siren demo``: a month of sales, one heartbeat, a real distribution, shown."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import click
+from rich.console import Console
+from rich.table import Table
+
+from siren_core.cli.common import amount_text, console
 from siren_core.kernel import Kernel
 
 DEMO_COLLABORATORS = (("alice", "Alice Moreau"), ("bob", "Bob Tanaka"),
@@ -43,3 +50,53 @@ def run_demo(kernel: Kernel) -> datetime:
     now = datetime(2026, 2, 1, 0, 5, tzinfo=UTC)
     kernel.heartbeat(now)
     return now
+
+
+def _money(amount: int | None, units: str) -> str:
+    return "" if amount is None else f"{amount_text(amount, units)} {units}"
+
+
+def _print_distribution(kernel: Kernel, console: Console) -> None:
+    for distribution in kernel.distributions(status="completed"):
+        pool = _money(distribution.pool, distribution.units)
+        console.print(f"\n[bold]{distribution.distributor}[/bold] period "
+                      f"{distribution.period_start:%Y-%m-%d} → {distribution.period_end:%Y-%m-%d}"
+                      f"  pool {pool}  calculator {distribution.calculator}"
+                      + (f"  (nothing paid: {distribution.reason})" if distribution.reason else ""))
+        table = Table("collaborator", "score", "share", "amount", title="Allocations")
+        allocations = kernel.allocations(distribution.id)
+        total_score = sum(a.score for a in allocations) or 1
+        for allocation in allocations:
+            table.add_row(allocation.collaborator, str(allocation.score),
+                          f"{100 * allocation.score / total_score:.1f}%",
+                          _money(allocation.amount, allocation.units))
+        total = sum(a.amount for a in allocations)
+        table.add_row("[bold]total[/bold]", "", "", f"[bold]{_money(total, distribution.units)}")
+        console.print(table)
+    table = Table("obligation", "collaborator", "amount", "status", "source",
+                  title="Obligations")
+    for obligation in kernel.obligations():
+        table.add_row(str(obligation.id), obligation.collaborator,
+                      _money(obligation.amount, obligation.units), obligation.status,
+                      f"{obligation.source} #{obligation.source_id}")
+    console.print(table)
+
+
+@click.command()
+@click.option("--database", default=None,
+              help="Keep the demo in this database instead of a throwaway SQLite file.")
+def demo(database: str | None) -> None:
+    """Run a month of sales through a monthly distributor and show what it paid."""
+    out = console()
+    with tempfile.TemporaryDirectory() as folder:
+        url = database or f"sqlite:///{Path(folder) / 'demo.db'}"
+        with Kernel(url) as kernel:
+            now = run_demo(kernel)
+            out.print(f"siren demo: 4 collaborators, 8 sales in January 2026, "
+                          f"a monthly distributor with a fixed pool of 1000.00 USD split in "
+                          f"proportion to score; heartbeat at {now:%Y-%m-%d %H:%M} UTC.")
+            _print_distribution(kernel, out)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(demo)

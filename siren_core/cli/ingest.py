@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkReport
-from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
+from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkReport
 
 
 class _Lines:

@@ -1,4 +1,4 @@
-"""``siren plugins check`` and the ``SIREN_TRACE_PLUGINS`` log output of the CLI."""
+"""``siren plugins`` (list, ``check``) and the ``SIREN_TRACE_PLUGINS`` log output of the CLI."""
 
 from __future__ import annotations
 
@@ -7,13 +7,42 @@ import logging
 import sys
 
 import click
+from rich.table import Table
 
-from siren_core.cli_common import JSON_OPTION, console
+from siren_core.cli.common import JSON_OPTION, console
 from siren_core.plugin_check import check_plugins
-from siren_core.plugins import PluginSettings, trace_log
+from siren_core.plugins import PluginSettings, describe_plugins, make_plugin_manager, trace_log
 
 
-@click.command()
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List the installed plugins, their distribution and the hooks they implement.
+
+    `siren plugins check` checks them instead (exit status 1 if one is broken).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    pm, report = make_plugin_manager()
+    rows = describe_plugins(pm, report)
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "broken": report.broken}, indent=2))
+        return
+    table = Table(pad_edge=False)  # one hook a line; names fold rather than being cut
+    table.add_column("plugin", overflow="fold")
+    table.add_column("distribution", overflow="fold")
+    table.add_column("version")
+    table.add_column("hooks", overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["distribution"], row["version"], "\n".join(row["hooks"]))
+    out = console()
+    out.print(table)
+    for name, problem in report.broken:
+        out.print(f"[red]broken[/red] {name}: {problem}")
+
+
+@plugins.command()
 @JSON_OPTION
 def check(as_json: bool) -> None:
     """Check every installed plugin; exit 1 listing the problems if any is broken."""
@@ -42,6 +71,4 @@ def log_traces_to_stderr() -> None:
 
 
 def register(cli: click.Group) -> None:
-    plugins = cli.commands["plugins"]
-    assert isinstance(plugins, click.Group)
-    plugins.add_command(check)
+    cli.add_command(plugins)

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from siren_core.config import unstructure_distributor
-from siren_core.config_file import CollaboratorEntry, GroupEntry, SirenConfig
+from siren_core.config.converter import unstructure_distributor
+from siren_core.config.files import CollaboratorEntry, GroupEntry, SirenConfig
 from siren_core.domain import DistributorSpec
 from siren_core.errors import NotFound
 from siren_core.kernel import Kernel

@@ -14,7 +14,7 @@ TOML, or the same structure in JSON::
 
     [[distributors]]
     id = "monthly-bonus"
-    ...                           # the distributor shape of siren_core.config
+    ...                           # the distributor shape of siren_core.config.converter
     group = "sales-team"          # optional binding
 
 Every table is structured by the kernel's converter; unknown keys are errors, and every
@@ -32,7 +32,7 @@ import attrs
 import cattrs
 
 from siren_core.catalog import configure
-from siren_core.config import structure
+from siren_core.config.converter import structure
 from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec
 from siren_core.errors import InvalidInput
 from siren_core.plugins import PluginRegistry

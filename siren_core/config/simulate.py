@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from siren_core.apply import apply
-from siren_core.cli_common import amount_text, iso_utc
-from siren_core.config import parse_datetime
-from siren_core.config_file import parse_config
+from siren_core.cli.common import amount_text, iso_utc
+from siren_core.config.apply import apply
+from siren_core.config.converter import parse_datetime
+from siren_core.config.files import parse_config
 from siren_core.errors import InvalidInput, SirenError
 from siren_core.kernel import Kernel
 

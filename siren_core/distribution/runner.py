@@ -36,7 +36,7 @@ from siren_core.events import (
     EventBus,
     ObligationIssued,
 )
-from siren_core.groups import cascade_problem
+from siren_core.groups.service import cascade_problem
 from siren_core.plugins import PluginRegistry
 from siren_core.records import AllocationContext, PoolContext
 from siren_core.store import distribution_queries, obligation_queries, queries, unit_of_work

@@ -23,7 +23,7 @@ import cattrs
 from sqlalchemy.engine import Connection, Engine
 
 from siren_core.catalog import ConfiguredDistributor, configure
-from siren_core.config import structure as structure_value
+from siren_core.config.converter import structure as structure_value
 from siren_core.domain import DistributorSpec, check_identifier
 from siren_core.errors import Conflict, InvalidInput, NotFound, SirenError
 from siren_core.events import (

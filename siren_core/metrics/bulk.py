@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from siren_core.catalog import Catalog
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.ingest import Ingestor, ParsedEvent, _CreditPlanner, _currency_code
+from siren_core.metrics.ingest import Ingestor, ParsedEvent, _CreditPlanner, _currency_code
+from siren_core.metrics.refunds import REFUND, ParsedRefund
 from siren_core.plugins import PluginRegistry
-from siren_core.refunds import REFUND, ParsedRefund
 from siren_core.store import metrics_queries as mq
 from siren_core.store import queries, unit_of_work
 

@@ -23,7 +23,9 @@ from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.groups import DistributorScopes, GroupViews
+from siren_core.groups.service import DistributorScopes, GroupViews
+from siren_core.metrics.refunds import REFUND, Refunds
+from siren_core.metrics.shapes import Shapes
 from siren_core.plugins import PluginRegistry
 from siren_core.records import (
     CompilerContext,
@@ -34,8 +36,6 @@ from siren_core.records import (
     TransactionCompiler,
     TriggerStrategy,
 )
-from siren_core.refunds import REFUND, Refunds
-from siren_core.shapes import Shapes
 from siren_core.store import queries, unit_of_work
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 import attrs
 import cattrs
 
-from siren_core.config import parse_datetime, parse_decimal, structure
+from siren_core.config.converter import parse_datetime, parse_decimal, structure
 
 T = TypeVar("T")
 

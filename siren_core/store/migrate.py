@@ -1,5 +1,5 @@
 """Schema migrations: every upgrade of siren-core brings its schema changes as Alembic
-revisions (``siren_core/migrations/versions``), applied by ``siren db upgrade`` or
+revisions (``siren_core/store/migrations/versions``), applied by ``siren db upgrade`` or
 automatically when a kernel opens a store.
 
 A store with no siren-core tables is created from the models in one step and stamped with
@@ -26,7 +26,7 @@ VERSION_TABLE = "alembic_version"
 
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(files("siren_core") / "migrations"))
+    config.set_main_option("script_location", str(files("siren_core.store") / "migrations"))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
