@@ -14,7 +14,6 @@ from typing import Any
 
 import attrs
 import cattrs
-from sqlalchemy.engine import Connection
 
 from siren_core.config.converter import structure
 from siren_core.domain import (
@@ -34,7 +33,7 @@ from siren_core.records import (
     PoolResolver,
     TransactionCompiler,
 )
-from siren_core.store import queries
+from siren_core.store import Connection, queries
 
 METRIC_VALUES = ("points", "amount")
 

@@ -14,7 +14,7 @@ completion were two steps); we kept the name that says what happened and expose 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -131,6 +131,11 @@ class EventBus:
         """Whether any listener would receive an event (if not, events need not be built)."""
         return bool(self._subscribers) or bool(
             self._hooks is not None and self._hooks.siren_on_event.get_hookimpls())
+
+    def dispatch_all(self, events: Iterable[Event]) -> None:
+        """Deliver several events, in order (see :meth:`dispatch`)."""
+        for event in events:
+            self.dispatch(event)
 
     def dispatch(self, event: Event, *, immediately: bool = False) -> None:
         """Deliver ``event`` now, or at the end of an enclosing :func:`deferred_events`.

@@ -16,13 +16,12 @@ process share nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from sqlalchemy.exc import IntegrityError
 
 from siren_core import store
 from siren_core.catalog import Catalog, configure
@@ -49,19 +48,29 @@ from siren_core.domain import (
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
-from siren_core.groups.service import GroupOperations, GroupService
+from siren_core.groups.bindings import BindingService
+from siren_core.groups.doctor import GroupDoctor, eligible_collaborators
+from siren_core.groups.programs import ProgramService
+from siren_core.groups.rosters import GroupService
+from siren_core.groups.values import (
+    CollaboratorGroup,
+    DoctorFinding,
+    GroupMember,
+    GroupSpec,
+    Program,
+)
 from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
 from siren_core.metrics.ingest import Ingestor
 from siren_core.obligations.lifecycle import BulkResult, GenerateResult, ObligationService
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
-from siren_core.store import queries
+from siren_core.store import IntegrityError, queries
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Kernel(GroupOperations):
+class Kernel:
     """siren-core embedded in an application: a store, plugins, and the operations."""
 
     def __init__(
@@ -94,6 +103,10 @@ class Kernel(GroupOperations):
         self._obligations = ObligationService(self.engine, self.events, clock, self._catalog)
         self._groups = GroupService(self.engine, self.registry, self.converter, self.events,
                                     clock)
+        self._bindings = BindingService(self.engine, self.registry, self.converter,
+                                        self.events, clock)
+        self._programs = ProgramService(self.engine, clock)
+        self._group_doctor = GroupDoctor(self.engine, self.registry, self.converter)
 
     @property
     def load_report(self) -> LoadReport:
@@ -145,7 +158,7 @@ class Kernel(GroupOperations):
             if not queries.set_collaborator_status(conn, id, status, self.clock()):
                 raise NotFound("collaborator", id)
             left = self._groups.leave_all_groups(conn, id) if status == "deleted" else []
-        self._groups.announce(left)  # a deleted collaborator leaves every group
+        self.events.dispatch_all(left)  # a deleted collaborator leaves every group
 
     def update_collaborator(self, id: str, *, name: str, status: str,
                             email: str | None = None) -> None:
@@ -193,7 +206,7 @@ class Kernel(GroupOperations):
             rows = queries.distributor_rows(conn, external_id=value.id)
             if not rows:
                 raise NotFound("distributor", value.id)
-            self._groups.check_distributor(conn, value)  # cascades need a layered group
+            self._bindings.check_distributor(conn, value)  # cascades need a layered group
             version = queries.update_distributor(conn, rows[0][0], value.name, value.status,
                                                  unstructure_distributor(value), self.clock())
         return Distributor(value, version)
@@ -395,3 +408,86 @@ class Kernel(GroupOperations):
     def table_counts(self) -> dict[str, int]:
         with store.unit_of_work(self.engine, write=False) as conn:
             return queries.table_counts(conn)
+
+    # -- collaborator groups, bindings and programs -----------------------------------
+
+    def create_group(self, group: GroupSpec | Mapping[str, Any] | str, *,
+                     name: str | None = None, description: str = "", structure: str = "flat",
+                     members: Sequence[Any] = ()) -> CollaboratorGroup:
+        """Create a group, optionally with members (config shape: a ``[[groups]]`` table)."""
+        if isinstance(group, str):
+            return self._groups.create(GroupSpec(group, name, description, structure,
+                                                 list(members)))
+        return self._groups.create(group)
+
+    def update_group(self, group: str, *, name: str | None = None,
+                     description: str | None = None,
+                     structure: str | None = None) -> CollaboratorGroup:
+        return self._groups.update(group, name=name, description=description,
+                                   structure=structure)
+
+    def rename_group(self, group: str, name: str) -> CollaboratorGroup:
+        return self._groups.update(group, name=name)
+
+    def change_group_structure(self, group: str, structure: str) -> CollaboratorGroup:
+        return self._groups.update(group, structure=structure)
+
+    def delete_group(self, group: str) -> None:
+        self._groups.delete(group)
+
+    def group(self, group: str) -> CollaboratorGroup:
+        return self._groups.group(group)
+
+    def groups(self) -> list[CollaboratorGroup]:
+        return self._groups.groups()
+
+    def group_members(self, group: str) -> list[GroupMember]:
+        return self._groups.members(group)
+
+    def add_group_members(self, group: str, members: Iterable[Any]) -> list[GroupMember]:
+        return self._groups.add_members(group, members)
+
+    def set_group_members(self, group: str, members: Iterable[Any]) -> list[GroupMember]:
+        return self._groups.set_members(group, members)
+
+    def remove_group_member(self, group: str, collaborator: str) -> None:
+        self._groups.remove_member(group, collaborator)
+
+    def set_group_member_metadata(self, group: str, collaborator: str,
+                                  metadata: Mapping[str, Any]) -> GroupMember:
+        return self._groups.set_member_metadata(group, collaborator, metadata)
+
+    def bind_distributor(self, distributor: str, group: str | None) -> None:
+        """Bind a distributor to a group (``None`` unbinds)."""
+        self._bindings.bind("distributor", distributor, group)
+
+    def distributor_group(self, distributor: str) -> str | None:
+        """The group the distributor is bound to (``None``: unbound)."""
+        return self._bindings.bound_group("distributor", distributor)
+
+    def bind_program(self, program: str, group: str | None) -> None:
+        """Bind a program to a group (``None`` unbinds)."""
+        self._bindings.bind("program", program, group)
+
+    def create_program(self, id: str, *, name: str | None = None, status: str = "active",
+                       collaborators: Sequence[str] = ()) -> Program:
+        return self._programs.create(id, name=name, status=status,
+                                     collaborators=collaborators)
+
+    def set_program_status(self, id: str, status: str) -> None:
+        self._programs.set_status(id, status)
+
+    def program(self, id: str) -> Program:
+        return self._programs.program(id)
+
+    def programs(self) -> list[Program]:
+        return self._programs.programs()
+
+    def eligible_collaborators(self, *, distributor: str | None = None,
+                               program: str | None = None) -> list[str]:
+        return eligible_collaborators(self.engine, self.converter, distributor=distributor,
+                                      program=program)
+
+    def doctor(self) -> list[DoctorFinding]:
+        """Active distributors that would pay no one, and why (see docs/groups.md)."""
+        return self._group_doctor.findings()

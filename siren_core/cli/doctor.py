@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
-from siren_core.groups.service import DoctorFinding
+from siren_core.groups.values import DoctorFinding
 from siren_core.kernel import Kernel
 from siren_core.verify import Violation, verify
 

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
 import attrs
-from sqlalchemy.engine import Connection, Engine
 
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
@@ -36,10 +35,17 @@ from siren_core.events import (
     EventBus,
     ObligationIssued,
 )
-from siren_core.groups.service import cascade_problem
+from siren_core.groups.capabilities import cascade_problem
 from siren_core.plugins import PluginRegistry
 from siren_core.records import AllocationContext, PoolContext
-from siren_core.store import distribution_queries, obligation_queries, queries, unit_of_work
+from siren_core.store import (
+    Connection,
+    Engine,
+    distribution_queries,
+    obligation_queries,
+    queries,
+    unit_of_work,
+)
 
 
 @attrs.frozen

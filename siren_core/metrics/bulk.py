@@ -26,8 +26,6 @@ from itertools import islice
 from typing import Any
 
 import attrs
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from siren_core.catalog import Catalog
 from siren_core.errors import Conflict, InvalidInput, PluginError
@@ -35,8 +33,15 @@ from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.ingest import Ingestor, ParsedEvent, _CreditPlanner, _currency_code
 from siren_core.metrics.refunds import REFUND, ParsedRefund
 from siren_core.plugins import PluginRegistry
+from siren_core.store import (
+    Connection,
+    Engine,
+    IntegrityError,
+    OperationalError,
+    queries,
+    unit_of_work,
+)
 from siren_core.store import metrics_queries as mq
-from siren_core.store import queries, unit_of_work
 
 DEFAULT_BATCH_SIZE = 10_000
 

@@ -17,13 +17,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import cattrs
-from sqlalchemy.engine import Connection, Engine
 
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.groups.service import DistributorScopes, GroupViews
+from siren_core.groups.eligibility import DistributorScopes, GroupViews
 from siren_core.metrics.refunds import REFUND, Refunds
 from siren_core.metrics.shapes import Shapes
 from siren_core.plugins import PluginRegistry
@@ -36,7 +35,7 @@ from siren_core.records import (
     TransactionCompiler,
     TriggerStrategy,
 )
-from siren_core.store import queries, unit_of_work
+from siren_core.store import Connection, Engine, queries, unit_of_work
 
 
 class ParsedEvent(NamedTuple):

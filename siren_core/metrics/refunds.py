@@ -28,7 +28,6 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import attrs
-from sqlalchemy.engine import Connection, Engine
 
 from siren_core.domain import RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
@@ -36,8 +35,8 @@ from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.shapes import Shapes
 from siren_core.money import Currency, currency, format_minor, to_minor
 from siren_core.records import Metric
+from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
-from siren_core.store import queries, unit_of_work
 
 REFUND = "refund"
 """The source event type of refunds (reserved: no trigger strategy may use it)."""

@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import attrs
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from siren_core.catalog import Catalog
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
@@ -39,8 +37,8 @@ from siren_core.events import (
     PayoutPaid,
 )
 from siren_core.money import currency, format_minor
+from siren_core.store import Connection, Engine, IntegrityError, unit_of_work
 from siren_core.store import obligation_queries as oq
-from siren_core.store import unit_of_work
 
 STATUSES = ("pending", "approved", "fulfilled", "rejected", "cancelled")
 """Canonical obligation statuses."""

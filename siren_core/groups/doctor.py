@@ -1,0 +1,104 @@
+"""The doctor's findings about groups and eligibility: every active distributor that
+would pay no one (or credit no one in part), and why; and who may earn on a distributor or
+a program."""
+
+from __future__ import annotations
+
+import cattrs
+
+from siren_core.catalog import ConfiguredDistributor, configure
+from siren_core.config.converter import structure as structure_value
+from siren_core.domain import DistributorSpec
+from siren_core.errors import InvalidInput, NotFound, SirenError
+from siren_core.groups.capabilities import cascade_problem, group_rules
+from siren_core.groups.eligibility import eligible_names
+from siren_core.groups.values import DoctorFinding
+from siren_core.plugins import PluginRegistry
+from siren_core.store import Connection, Engine, queries, unit_of_work
+from siren_core.store import group_queries as gq
+
+
+def eligible_collaborators(engine: Engine, converter: cattrs.Converter, *,
+                       distributor: str | None = None,
+                       program: str | None = None) -> list[str]:
+    """Active collaborators who may earn on a distributor or program, by id.
+
+    Distributor with eligibility ``all_active``: every active collaborator. With
+    ``members``, and for programs: direct collaborators plus members of the bound group.
+    """
+    if (distributor is None) == (program is None):
+        raise InvalidInput("distributor", distributor, "give exactly one of distributor "
+                           "or program")
+    with unit_of_work(engine, write=False) as conn:
+        if distributor is not None:
+            rows = queries.distributor_rows(conn, external_id=distributor)
+            if not rows:
+                raise NotFound("distributor", distributor)
+            spec = structure_value(converter, rows[0][3], DistributorSpec)
+            direct = spec.collaborators if spec.eligibility == "members" else None
+            return eligible_names(conn, direct, gq.bound_group(conn, "distributor",
+                                                               rows[0][0]))
+        row = gq.find_program(conn, program) if isinstance(program, str) else None
+        if row is None:
+            raise NotFound("program", program)
+        return eligible_names(conn, gq.program_collaborators(conn, row[0]),
+                              gq.bound_group(conn, "program", row[0]))
+
+
+class GroupDoctor:
+    """Diagnoses distributors' eligibility and cascades on one store."""
+
+    def __init__(self, engine: Engine, registry: PluginRegistry,
+                 converter: cattrs.Converter) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._converter = converter
+
+    def findings(self) -> list[DoctorFinding]:
+        """Every active distributor that would pay no one (or credit no one in part), and why."""
+        findings: list[DoctorFinding] = []
+        with unit_of_work(self._engine, write=False) as conn:
+            for key, name, status, config, _version in queries.distributor_rows(conn):
+                if status != "active":
+                    continue
+                try:
+                    spec = structure_value(self._converter, config, DistributorSpec)
+                    configured = configure(spec, self._registry, self._converter, key=key)
+                except SirenError as exc:
+                    findings.append(DoctorFinding(name, "invalid_configuration", str(exc)))
+                    continue
+                findings += self._diagnose(conn, configured)
+        return findings
+
+    def _diagnose(self, conn: Connection, distributor: ConfiguredDistributor
+                  ) -> list[DoctorFinding]:
+        spec, found = distributor.spec, []
+        if not spec.metrics:
+            found.append(DoctorFinding(spec.id, "no_metrics", "tracks no metric type"))
+        problem = cascade_problem(conn, distributor, self._registry)
+        if problem is not None:
+            only_cascades = len(group_rules(spec, self._registry)) == len(spec.metrics)
+            found.append(DoctorFinding(spec.id, problem[0], problem[1], only_cascades))
+        bound = gq.bound_group(conn, "distributor", distributor.key)
+        direct = spec.collaborators if spec.eligibility == "members" else None
+        if not eligible_names(conn, direct, bound):
+            found.append(DoctorFinding(spec.id, "no_eligible_collaborators",
+                                       self._eligibility_detail(conn, spec, bound)))
+        return found
+
+    @staticmethod
+    def _eligibility_detail(conn: Connection, spec: DistributorSpec,
+                            bound: gq.GroupRow | None) -> str:
+        if spec.eligibility != "members":
+            return "eligibility 'all_active' and no collaborator is active"
+        statuses = gq.collaborator_statuses(conn, spec.collaborators)
+        parts = [f"{len(spec.collaborators)} direct collaborator(s), "
+                 f"{sum(1 for s in statuses.values() if s == 'active')} active"]
+        if bound is None:
+            parts.append("no group bound")
+        elif bound.status != "active":
+            parts.append(f"bound group {bound.id!r} was deleted")
+        else:
+            total, active = gq.member_counts(conn, bound.key)
+            parts.append(f"group {bound.id!r} has {total} member(s), {active} active")
+        return "eligibility 'members': " + "; ".join(parts)

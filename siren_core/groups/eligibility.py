@@ -1,0 +1,103 @@
+"""Eligibility: who may be credited on a distributor (its direct collaborators and the
+members of its bound group, a union) and walkable views of groups for the cascades."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from siren_core.catalog import ConfiguredDistributor
+from siren_core.plugins import PluginRegistry
+from siren_core.records import CollaboratorId, GroupView
+from siren_core.store import Connection, queries
+from siren_core.store import group_queries as gq
+
+
+class _Unwalkable:
+    """A group whose structure is not installed: members only, no layers."""
+
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, group_id: str, roster: Mapping[str, Any]) -> None:
+        self.id = group_id
+        self.members = frozenset(roster)
+
+    def upline(self, collaborator: CollaboratorId,
+               counts: Callable[[CollaboratorId], bool] | None = None,
+               ) -> Iterator[tuple[int, CollaboratorId]]:
+        return iter(())
+
+    downline = upline
+
+
+@attrs.frozen
+class Scope:
+    """Who may be credited on one distributor, and the group its cascades walk."""
+
+    group: GroupView | None
+    direct: frozenset[str] | None
+    """``None``: every active collaborator is eligible; else the direct collaborators."""
+
+    def allows(self, collaborator: str) -> bool:
+        if self.direct is None or collaborator in self.direct:
+            return True
+        return self.group is not None and collaborator in self.group.members
+
+
+class GroupViews:
+    """Walkable views of groups, rebuilt only when a group's version changes."""
+
+    def __init__(self, registry: PluginRegistry) -> None:
+        self._registry = registry
+        self._cache: dict[int, tuple[int, GroupView]] = {}
+
+    def view(self, conn: Connection, row: gq.GroupRow) -> GroupView | None:
+        if row.status != "active":
+            return None
+        cached = self._cache.get(row.key)
+        if cached is not None and cached[0] == row.version:
+            return cached[1]
+        roster = {name: metadata for name, _key, metadata, _status in gq.members(conn, row.key)}
+        found = self._registry.group_structures.get(row.structure)
+        view: GroupView = (found.build(row.id, roster) if found is not None
+                           else _Unwalkable(row.id, roster))
+        self._cache[row.key] = (row.version, view)
+        return view
+
+
+class DistributorScopes:
+    """Per-record helper for ingestion: each distributor's eligibility and bound group."""
+
+    def __init__(self, conn: Connection, views: GroupViews) -> None:
+        self._conn = conn
+        self._views = views
+        self._bindings: dict[int, gq.GroupRow] | None = None
+        self._scopes: dict[int, Scope] = {}
+
+    def scope(self, distributor: ConfiguredDistributor) -> Scope:
+        found = self._scopes.get(distributor.key)
+        if found is None:
+            if self._bindings is None:
+                self._bindings = gq.distributor_bindings(self._conn)
+            row = self._bindings.get(distributor.key)
+            group = self._views.view(self._conn, row) if row is not None else None
+            direct = (frozenset(distributor.spec.collaborators)
+                      if distributor.spec.eligibility == "members" else None)
+            found = self._scopes[distributor.key] = Scope(group, direct)
+        return found
+
+
+def eligible_names(conn: Connection, direct: Iterable[str] | None,
+                   bound: gq.GroupRow | None) -> list[str]:
+    """The active collaborators allowed by ``direct`` (``None``: everyone) and the members
+    of the ``bound`` group, by id."""
+    if direct is None:
+        return [c.id for c in queries.list_collaborators(conn) if c.status == "active"]
+    names = set(direct)
+    if bound is not None and bound.status == "active":
+        names.update(name for name, _key, _m, status in gq.members(conn, bound.key)
+                     if status == "active")
+    statuses = gq.collaborator_statuses(conn, names)
+    return sorted(name for name in names if statuses.get(name) == "active")
