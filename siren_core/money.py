@@ -261,6 +261,12 @@ def format_minor(minor: int, cur: Currency, *, field: str = "minor") -> str:
     return f"{sign}{whole}.{fraction:0{cur.exponent}d}"
 
 
+def amount_text(amount: int | None, units: str) -> str | None:
+    """``12345, "USD"`` → ``"123.45"``: an amount of ``units`` as decimal text for people
+    and for JSON (``None`` stays ``None``)."""
+    return None if amount is None else format_minor(amount, currency(units))
+
+
 def from_minor(minor: int, cur: Currency, *, field: str = "minor") -> Decimal:
     """The exact ``Decimal`` of ``minor`` units, with exactly ``cur.exponent`` decimals.
 

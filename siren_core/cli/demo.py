@@ -11,8 +11,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from siren_core.cli.common import amount_text, console
+from siren_core.cli.common import console
 from siren_core.kernel import Kernel
+from siren_core.money import amount_text
 
 DEMO_COLLABORATORS = (("alice", "Alice Moreau"), ("bob", "Bob Tanaka"),
                       ("carol", "Carol Okafor"), ("dan", "Dan Silva"))

@@ -12,12 +12,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, amount_text, console, iso_utc
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
+from siren_core.money import amount_text
+from siren_core.times import iso_utc
 
 
 def _when(value: str | None) -> datetime:

@@ -15,12 +15,13 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, amount_text, console, iso_utc
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
-from siren_core.money import currency, to_minor
+from siren_core.money import amount_text, currency, to_minor
 from siren_core.obligations.lifecycle import BulkResult, GenerateResult
+from siren_core.times import iso_utc
 
 ACTOR_OPTION = click.option("--actor", default=None,
                             help="Who is acting, for the audit log (default: cli:$USER).")

@@ -16,12 +16,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from siren_core.cli.common import amount_text, iso_utc
 from siren_core.config.apply import apply
 from siren_core.config.converter import parse_datetime
 from siren_core.config.files import parse_config
 from siren_core.errors import InvalidInput, SirenError
 from siren_core.kernel import Kernel
+from siren_core.money import amount_text
+from siren_core.times import iso_utc
 
 
 class SimulationError(SirenError):
