@@ -29,10 +29,17 @@ import attrs
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from siren_core.catalog import Catalog
+from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.ingest import Ingestor, ParsedEvent, _CreditPlanner, _currency_code
+from siren_core.ingest import (
+    Ingestor,
+    ParsedEvent,
+    _CreditPlanner,
+    _currency_code,
+    place_credits,
+    plan_credits,
+)
 from siren_core.plugins import PluginRegistry
 from siren_core.refunds import REFUND, ParsedRefund
 from siren_core.store import metrics_queries as mq
@@ -68,6 +75,9 @@ class BulkReport:
     inserted: int = 0
     duplicates: int = 0
     credits: int = 0
+    skipped: int = 0
+    """``credit_skip`` rows written: a tracking distributor credited nothing (see
+    :class:`~siren_core.domain.CreditSkipped`)."""
     rejected: list[Rejection] = attrs.Factory(list)
 
     @property
@@ -184,6 +194,7 @@ class BulkIngestor:
             report.inserted += outcome.inserted
             report.duplicates += outcome.duplicates
             report.credits += outcome.credits
+            report.skipped += outcome.skipped
             report.rejected.extend(outcome.rejected)
             return announce
         raise AssertionError("unreachable")
@@ -223,13 +234,14 @@ class BulkIngestor:
         wanted = {metric.collaborator for item in items for metric in _metrics(item)
                   if metric.collaborator is not None}
         known = queries.collaborator_keys(conn, wanted)
-        distributors = self._catalog.active(conn)
-        starts = queries.open_period_starts(conn, [d.key for d in distributors], lock=True)
-        windows = [(distributor, starts.get(distributor.key)) for distributor in distributors]
+        distributors = self._catalog.all(conn)
+        starts = queries.open_period_starts(
+            conn, [d.key for d in distributors if d.spec.status == "active"], lock=True)
         planners: dict[str, _CreditPlanner] = {}
         now = self._clock()
         sources: list[dict[str, Any]] = []
         credits: list[list[dict[str, Any]]] = []
+        skipped: list[list[dict[str, Any]]] = []
         written: list[_Item] = []
         for item in items:
             planner = planners.get(item.kind)
@@ -237,7 +249,7 @@ class BulkIngestor:
                 planner = planners[item.kind] = _CreditPlanner(
                     conn, item.kind, known, self._registry, self._ingestor.group_views)
             try:
-                source, rows = _plan(item, known, windows, planner, now)
+                source, rows, skips = _plan(item, known, distributors, starts, planner, now)
             except InvalidInput as exc:
                 report.rejected.append(_rejection(item.position, item, exc))
                 continue
@@ -247,13 +259,18 @@ class BulkIngestor:
                 continue
             sources.append(source)
             credits.append(rows)
+            skipped.append(skips)
             written.append(item)
         ids = mq.insert_source_events(conn, sources)
-        for key, rows in zip(ids, credits, strict=True):
+        for key, rows, skips in zip(ids, credits, skipped, strict=True):
             for row in rows:
                 row["source_event_id"] = key
+            for skip in skips:
+                skip["source_event_id"] = key
         mq.insert_credits(conn, [row for rows in credits for row in rows])
+        mq.insert_many(conn, queries.credit_skip, [skip for skips in skipped for skip in skips])
         report.inserted += len(written)
+        report.skipped += sum(map(len, skipped))
         report.credits += sum(1 for rows in credits for row in rows
                               if row["collaborator_id"] is not None)
         if not self._bus.listening:  # nobody would receive them: do not build them
@@ -291,11 +308,13 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
 
 
 def _plan(item: _Item, known: dict[str, tuple[int, str]],
-          windows: list[tuple[Any, datetime | None]], planner: _CreditPlanner,
-          now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The source event row and credit rows of one event (raises, writes nothing).
+          distributors: list[ConfiguredDistributor], starts: Mapping[int, datetime],
+          planner: _CreditPlanner, now: datetime
+          ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The source event row, credit rows and skip rows of one event (raises, writes
+    nothing), as :meth:`Ingestor.record` plans them.
 
-    ``windows`` pairs each active distributor with the start of its open period.
+    ``starts`` holds the start of each active distributor's open period.
     """
     parsed = item.parsed
     assert isinstance(parsed, ParsedEvent)
@@ -304,25 +323,15 @@ def _plan(item: _Item, known: dict[str, tuple[int, str]],
         if metric.collaborator is not None and metric.collaborator not in known:
             raise InvalidInput(f"{item.kind}.collaborator", metric.collaborator,
                                "is not a known collaborator")
-    rows = []
-    for distributor, start in windows:
-        for metric in metrics:
-            planned = planner.rows(distributor, metric)
-            if start is None or not planned:
-                continue
-            late = event.at < start
-            effective_at = start if late else event.at
-            for row in planned:  # fresh dictionaries of the planner: completed in place
-                row["late"] = late
-                row["effective_at"] = effective_at
-            rows += planned
+    planned, skips = plan_credits(planner, distributors, event.at, metrics)
+    rows = place_credits(planned, starts, event.at, skips)
     actor = known.get(metrics[0].collaborator or "") if metrics else None
     source = {"kind": item.kind, "key": event.id, "occurred_at": event.at, "recorded_at": now,
               "collaborator_id": actor[0] if actor else None,
               "amount": metrics[0].amount if metrics else None,
               "currency": _currency_code(metrics), "digest": parsed.digest,
               "payload": parsed.payload}
-    return source, rows
+    return source, rows, skips
 
 
 def _metrics(item: _Item) -> tuple[Any, ...]:

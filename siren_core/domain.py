@@ -211,18 +211,37 @@ class Obligation:
     """The open payout holding it, or the payout that fulfilled it (Siren's ``payoutId``)."""
 
 
+CREDIT_SKIP_REASONS = ("before_distributor_start", "distributor_inactive", "no_collaborator",
+                       "collaborator_not_eligible", "no_credit", "no_open_period")
+"""Why an event credited no one for a distributor that tracks its metric type."""
+
+
+@attrs.frozen
+class CreditSkipped:
+    """A distributor that tracks one of the event's metric types but got no credit from
+    it, and why (one of :data:`CREDIT_SKIP_REASONS`, stored as a ``credit_skip`` row)."""
+
+    distributor: str
+    metric_type: str
+    reason: str
+
+
 @attrs.frozen
 class RecordResult:
     """What recording one source event did.
 
     ``duplicate`` is true when the event's id had been recorded before with the same
-    content: nothing was written and ``credits`` repeats the first result.
+    content: nothing was written and ``credits`` and ``skipped`` repeat the first result.
+    ``skipped`` names the tracking distributors the event credited nothing, with the
+    reason (e.g. ``before_distributor_start`` for an event older than the distributor's
+    first period: it belongs to no period).
     """
 
     kind: str
     event_id: str
     credits: int
     duplicate: bool = False
+    skipped: tuple[CreditSkipped, ...] = ()
 
 
 @attrs.frozen

@@ -127,9 +127,9 @@ class Kernel(GroupOperations):
                                f"is not one of {COLLABORATOR_STATUSES}")
         value = Collaborator(id=id, name=name or id, status=status, email=email)
         with store.unit_of_work(self.engine) as conn:
-            if queries.collaborator_exists(conn, id):
+            # one statement decides, also against a concurrent create of the same id
+            if not queries.insert_collaborator_once(conn, value, self.clock()):
                 raise Conflict(f"collaborator {id!r} already exists")
-            queries.insert_collaborator(conn, value, self.clock())
         return value
 
     def set_collaborator_status(self, id: str, status: str) -> None:
