@@ -8,13 +8,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from siren_core.store.metrics_queries import sale_refund
 from siren_core.store.obligation_queries import payout, payout_item
 from siren_core.store.queries import (
     allocation,
+    credit_skip,
     distribution,
     distributor,
+    distributor_config,
     obligation,
     score_credit,
+    source_event,
 )
 
 Rows = list[tuple[Any, ...]]
@@ -119,6 +123,71 @@ def fulfilled_not_equal_to_paid(conn: Connection) -> Rows:
             if fulfilled.get(units, 0) != paid.get(units, 0)]
 
 
+def refunds_exceeding_their_sale(conn: Connection) -> Rows:
+    """Sales refunded for more than their amount: (sale key, amount, refunded)."""
+    r, e = sale_refund.c, source_event.c
+    refunded = sa.func.sum(r.amount)
+    return _rows(conn, sa.select(e.key, e.amount, refunded)
+                 .join(source_event, e.id == r.sale_event_id)
+                 .group_by(e.key, e.amount)
+                 .having(refunded > sa.func.coalesce(e.amount, 0)).order_by(e.key))
+
+
+def sale_credits_below_zero(conn: Connection) -> Rows:
+    """Credit groups of a refunded sale (distributor, collaborator, type, rule, layer)
+    whose points or revenue, net of the sale's refunds, are below zero."""
+    c, r = score_credit.c, sale_refund.c
+    group = [c.distributor_id, c.collaborator_id, c.metric_type, c.rule, c.layer]
+    own = sa.select(c.source_event_id.label("sale_id"), *group, c.points, c.revenue).where(
+        c.source_event_id.in_(sa.select(r.sale_event_id)))
+    reversed_ = (sa.select(r.sale_event_id.label("sale_id"), *group, c.points, c.revenue)
+                 .join(sale_refund, r.refund_event_id == c.source_event_id))
+    both = sa.union_all(own, reversed_).subquery()
+    keys = [both.c.sale_id, both.c.distributor_id, both.c.collaborator_id,
+            both.c.metric_type, both.c.rule, both.c.layer]
+    points, revenue = sa.func.sum(both.c.points), sa.func.sum(both.c.revenue)
+    return _rows(conn, sa.select(*keys, points, revenue).group_by(*keys)
+                 .having(sa.or_(points < 0, revenue < 0)).order_by(*keys))
+
+
+# -- accounting: every recorded event credited or skipped (see siren_core.verify) ------
+
+ConfigRow = tuple[int, str, str, Any, Any, dict[str, Any]]
+"""(distributor store id, external id, status, updated_at, config created_at, config)"""
+
+
+def distributor_configs(conn: Connection) -> list[ConfigRow]:
+    """Every configuration version of every distributor, oldest first per distributor."""
+    d, v = distributor.c, distributor_config.c
+    query = (sa.select(d.id, d.external_id, d.status, d.updated_at, v.created_at, v.config)
+             .join(distributor_config, v.distributor_id == d.id)
+             .order_by(d.id, v.version))
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(query)]
+
+
+EventRow = tuple[int, str, str, Any, str]
+"""(store id, kind, key, recorded_at, payload)"""
+
+
+def recorded_events(conn: Connection, after: int, limit: int) -> list[EventRow]:
+    """The next ``limit`` recorded events other than refunds with an id above ``after``."""
+    e = source_event.c
+    query = (sa.select(e.id, e.kind, e.key, e.recorded_at, e.payload)
+             .where(e.id > after, e.kind != "refund").order_by(e.id).limit(limit))
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
+
+def accounted(conn: Connection, first: int, last: int) -> set[tuple[int, int, str]]:
+    """(event id, distributor store id, metric type) that credited someone or were
+    skipped with a reason, for the events with ids in ``[first, last]``."""
+    c, s = score_credit.c, credit_skip.c
+    credited = sa.select(c.source_event_id, c.distributor_id, c.metric_type).where(
+        c.source_event_id.between(first, last))
+    skipped = sa.select(s.source_event_id, s.distributor_id, s.metric_type).where(
+        s.source_event_id.between(first, last))
+    return {(r[0], r[1], r[2]) for r in conn.execute(sa.union(credited, skipped))}
+
+
 CHECKS = {
     "allocations_sum_to_pool": allocations_not_summing_to_pool,
     "allocations_positive": non_positive_allocations,
@@ -131,4 +200,6 @@ CHECKS = {
     "obligation_paid_once": obligations_paid_more_than_once,
     "payout_equals_its_items": payouts_not_matching_their_items,
     "fulfilled_equals_paid": fulfilled_not_equal_to_paid,
+    "refunds_within_their_sale": refunds_exceeding_their_sale,
+    "sale_credits_not_below_zero": sale_credits_below_zero,
 }
