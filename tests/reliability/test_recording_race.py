@@ -29,6 +29,7 @@ SINGLE_WRITERS, SINGLE_SALES = 2, 400
 BULK_SALES, BULK_BATCH = 1_100, 25
 REFUND_SHARE = 0.12
 SECONDS = 60.0  # the bound of the whole race, far above its usual few seconds
+PACE, PACE_SECONDS = 40, 1.0  # writers wait for the next day every 40 sales (or 1 s)
 
 DAILY = {"id": "daily", "name": "Daily", "units": "USD", "schedule": "daily",
          "start": "2026-01-01", "pool": {"resolver": "fixed", "amount": "100.00"},
@@ -49,6 +50,20 @@ class Race:
         self.sales: dict[str, tuple[str | None, int, datetime]] = {}
         self.refunds: dict[str, int] = {}  # sale key → refunded amount
         self.lock = threading.Lock()
+        self.turned = threading.Condition()
+
+    def advance(self) -> None:
+        with self.turned:
+            self.day += 1
+            self.turned.notify_all()
+
+    def keep_pace(self) -> None:
+        """Wait (a bounded while) for the heartbeat to move to the next day: the writers
+        keep recording across many period ends, however the threads are scheduled."""
+        with self.turned:
+            seen = self.day
+            self.turned.wait_for(lambda: self.day != seen or not self.recording,
+                                 timeout=PACE_SECONDS)
 
     def moment(self, rng: random.Random) -> datetime:
         return START + timedelta(days=self.day, seconds=rng.randrange(86_400))
@@ -67,7 +82,7 @@ def _heartbeats(kernel: Kernel, race: Race) -> int:
     deadline = time.monotonic() + SECONDS
     beats = 0
     while race.recording and race.day < DAYS and time.monotonic() < deadline:
-        race.day += 1  # writers now date their events in the day about to close
+        race.advance()  # writers now date their events in the day about to close
         kernel.heartbeat(START + timedelta(days=race.day))
         beats += 1
         time.sleep(0.05)
@@ -78,6 +93,8 @@ def _single_writer(kernel: Kernel, race: Race, writer: int) -> None:
     rng = random.Random(writer)
     mine: list[str] = []
     for n in range(SINGLE_SALES):
+        if n % PACE == 0:
+            race.keep_pace()
         key = f"s{writer}-{n}"
         kernel.record("sale", race.sale(rng, key))
         mine.append(key)
@@ -98,6 +115,8 @@ def _refund(kernel: Kernel, race: Race, rng: random.Random, key: str) -> None:
 def _bulk_writer(kernel: Kernel, race: Race) -> None:
     rng = random.Random(99)
     for first in range(0, BULK_SALES, BULK_BATCH):
+        if first % (2 * BULK_BATCH) == 0:
+            race.keep_pace()
         batch = [{"type": "sale", **race.sale(rng, f"b-{n}")}
                  for n in range(first, first + BULK_BATCH)]
         report = kernel.record_many(batch)
@@ -171,7 +190,7 @@ def _check_sale(credits: Credits, skips: dict[tuple[str, str], str], key: str,
 def test_events_raced_against_heartbeats_are_each_accounted_for(
         make_kernel: Callable[..., Kernel]) -> None:
     kernel, race, beats = _run(make_kernel)
-    assert beats > 10  # the heartbeats did cross many period ends meanwhile
+    assert beats >= SINGLE_SALES // PACE // 2  # many period ends crossed meanwhile
     assert len(race.sales) == SINGLE_WRITERS * SINGLE_SALES + BULK_SALES
     credits, skips = _credits(kernel)
     for key, sale in race.sales.items():
