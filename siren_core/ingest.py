@@ -7,7 +7,14 @@ content it is a :class:`~siren_core.errors.Conflict`.
 Credits are computed when the event is recorded, with the distributor configuration in
 force then, and count in the period whose window holds the event's time. An event whose
 period was already distributed counts in the distributor's open period instead (it is
-marked ``late``); a distributed period never changes.
+marked ``late``); a distributed period never changes. An event recorded while a
+heartbeat closes its period waits for the close, then counts late (see
+:func:`~siren_core.store.queries.open_period_starts`); an event dated before a
+distributor's first period belongs to no period there.
+
+Every distributor that tracks one of the event's metric types gets credit rows or a
+``credit_skip`` row with the reason it got none (:func:`plan_credits`), so that every
+recorded event can be accounted for.
 """
 
 from __future__ import annotations
