@@ -33,7 +33,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from siren_core.catalog import Catalog
-from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
+from siren_core.domain import (
+    MAX_AMOUNT,
+    STORABLE_MAX,
+    Fulfillment,
+    Obligation,
+    ObligationChange,
+    Payout,
+    check_bounded,
+)
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
     Event,
@@ -158,6 +166,7 @@ def check_minimum(minimum: Mapping[str, int] | None) -> dict[str, int]:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise InvalidInput(f"minimum.{code}", amount,
                                "is not an int of minor units, 0 or more")
+        check_bounded(f"minimum.{code}", amount, 0, MAX_AMOUNT)
         result[code] = amount
     return result
 
@@ -254,6 +263,20 @@ def _group(rows: Sequence[oq.CandidateRow]
     return dict(sorted(groups.items()))
 
 
+def _storable(items: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """``items`` (obligation id, amount) cut, in id order, into runs whose totals the store
+    can keep: one run (one payout) unless the total exceeds 2**63 - 1."""
+    runs: list[list[tuple[int, int]]] = [[]]
+    total = 0
+    for item in items:
+        if runs[-1] and total + item[1] > STORABLE_MAX:
+            runs.append([])
+            total = 0
+        runs[-1].append(item)
+        total += item[1]
+    return runs
+
+
 def _cutoff(now: datetime, hold_days: int) -> datetime | None:
     """Obligations issued at or before this moment have served ``hold_days``; ``None``
     when that moment is before the calendar's first day (a hold stored before holds were
@@ -328,6 +351,7 @@ class ObligationService:
         """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidInput("amount", amount, "is not a positive int of minor units")
+        check_bounded("amount", amount, 1, MAX_AMOUNT)
         currency(units, field="units")
         _text(source, "source", limit=32, required=True)
         if source == "allocation":
@@ -549,7 +573,7 @@ class ObligationService:
                 carried.append(CarriedForward(collaborator, units, total, floor,
                                               tuple(key for key, _amount in items)))
             else:
-                payable.append((collaborator_key, units, items))
+                payable.extend((collaborator_key, units, part) for part in _storable(items))
         return carried, payable
 
     @staticmethod

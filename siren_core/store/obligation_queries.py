@@ -20,7 +20,13 @@ from sqlalchemy.engine import Connection
 from siren_core import domain
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
-from siren_core.store.queries import allocation, collaborator, distribution, obligation
+from siren_core.store.queries import (
+    allocation,
+    collaborator,
+    distribution,
+    obligation,
+    sums_by,
+)
 
 _CHUNK = 500
 
@@ -435,16 +441,13 @@ def list_fulfillments(conn: Connection, *, status: str | None = None
 
 def fulfilled_totals(conn: Connection) -> dict[str, int]:
     """Sum of fulfilled obligations per currency."""
-    query = (sa.select(obligation.c.units, sa.func.sum(obligation.c.amount))
-             .where(obligation.c.status == "fulfilled").group_by(obligation.c.units))
-    return {row[0]: int(row[1]) for row in conn.execute(query)}
+    return sums_by(conn, obligation.c.units, obligation.c.amount,
+                   obligation.c.status == "fulfilled")
 
 
 def paid_totals(conn: Connection) -> dict[str, int]:
     """Sum of paid payouts per currency."""
-    query = (sa.select(payout.c.units, sa.func.sum(payout.c.amount))
-             .where(payout.c.status == "paid").group_by(payout.c.units))
-    return {row[0]: int(row[1]) for row in conn.execute(query)}
+    return sums_by(conn, payout.c.units, payout.c.amount, payout.c.status == "paid")
 
 
 def collaborator_key(conn: Connection, external_id: str) -> int | None:
