@@ -44,6 +44,8 @@ MAX_CATCH_UP_LIMIT = 100_000
 """Periods one heartbeat distributes for one distributor."""
 MAX_LAYERS = 1_000
 """Layers a cascade walks (``max_layers``)."""
+MAX_INTERVAL = 1_000
+"""Frequencies to a period (``every``)."""
 
 
 def check_bounded(field: str, value: Any, low: int, high: int) -> int:

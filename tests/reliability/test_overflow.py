@@ -37,6 +37,8 @@ def _cascade(points: int) -> dict[str, Any]:
     (monthly(pool={"resolver": "revenue_percentage", "percent": "1E-1000000"}),
      "pool.percent"),
     (_cascade(10**7), "metrics[0].credit.layers[0]"),
+    (monthly(every=10**9), "every"),
+    (monthly(start="9999-12-01"), "start"),
 ])
 def test_configured_numbers_are_bounded(kernel: Kernel, spec: dict[str, Any],
                                         field: str) -> None:
