@@ -129,8 +129,8 @@ def lock_obligations(conn: Connection, ids: Sequence[int]) -> dict[int, StateRow
 
 
 def held_obligations(conn: Connection, distributor_key: int, cutoff: datetime) -> list[int]:
-    """Pending obligations of a distributor's distributions issued at or before ``cutoff``,
-    locked for update."""
+    """Pending obligations of a distributor's distributions issued at or before ``cutoff``
+    (not locked: the caller locks those of every distributor in one ascending pass)."""
     o = obligation
     query = (sa.select(o.c.id)
              .join(allocation, sa.and_(o.c.source == "allocation",
@@ -139,7 +139,7 @@ def held_obligations(conn: Connection, distributor_key: int, cutoff: datetime) -
              .where(distribution.c.distributor_id == distributor_key, o.c.status == "pending",
                     o.c.created_at <= cutoff)
              .order_by(o.c.id))
-    return [row[0] for row in conn.execute(_locked(conn, query, o))]
+    return [row[0] for row in conn.execute(query)]
 
 
 # -- audit log -------------------------------------------------------------------------

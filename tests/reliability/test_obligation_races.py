@@ -20,26 +20,41 @@ from siren_core.store import is_sqlite, unit_of_work
 from siren_core.store.engine import retrying
 from siren_core.verify import verify
 
+from conftest import at, monthly, sale
+
 THREADS = 6
 OPERATIONS = 80
 OBLIGATIONS = 60
 TIME_LIMIT_S = 40.0
 ACTIONS = ("approve", "approve", "reject", "cancel", "markPending")
+NOW = at("2026-02-01")
 
 
 def _populate(kernel: Kernel) -> list[int]:
+    """Obligations issued directly, and pending ones of two distributors with a hold of
+    0 days whose periods alternate (so their ids interleave): each heartbeat approves
+    those across both distributors."""
     with kernel.transaction():
         for number in range(8):
             kernel.create_collaborator(f"c{number}")
-    return [kernel.issue_obligation(f"c{n % 8}", 100 + n, "USD", source="bonus",
-                                    source_id=n + 1).id for n in range(OBLIGATIONS)]
+        for name in ("held-a", "held-b"):
+            kernel.create_distributor(monthly(name, schedule="weekly", hold_days=0))
+    kernel.record_many([sale(f"s{n}", f"c{n % 8}", "10.00", f"2026-01-{1 + n % 28:02d}T10:00Z")
+                        for n in range(56)])
+    kernel.heartbeat(NOW)
+    kernel.obligation_action("markPending", [o.id for o in kernel.obligations()])
+    issued = [kernel.issue_obligation(f"c{n % 8}", 100 + n, "USD", source="bonus",
+                                      source_id=n + 1).id for n in range(OBLIGATIONS)]
+    return [o.id for o in kernel.obligations() if o.source == "allocation"] + issued
 
 
 def _operate(kernel: Kernel, rng: random.Random, ids: list[int]) -> None:
     """One random operation on a random, shuffled, overlapping subset of ``ids``."""
-    choice = rng.randrange(6)
+    choice = rng.randrange(7)
     chosen = rng.sample(ids, rng.randint(1, len(ids) // 2))
-    if choice <= 1:
+    if choice == 6:
+        kernel.heartbeat(NOW)  # approves the held obligations
+    elif choice <= 1:
         kernel.obligation_action(rng.choice(ACTIONS), chosen, actor="race")
     elif choice == 2:
         kernel.generate_fulfillment(None if rng.random() < 0.3 else chosen, actor="race")
@@ -85,7 +100,7 @@ def _history_consistent(kernel: Kernel, key: int) -> bool:
     changes = kernel.obligation_history(key)
     chained = all(before.to_status == after.from_status
                   for before, after in itertools.pairwise(changes))
-    current = kernel.obligations(source="bonus")
+    current = kernel.obligations()
     status = next(o.status for o in current if o.id == key)
     return bool(changes) and changes[0].from_status is None and chained and (
         changes[-1].to_status == status)
