@@ -34,16 +34,18 @@ from cattrs.errors import (
 )
 
 from siren_core.domain import (
+    MAX_INTERVAL,
     CalculatorChoice,
     CreditChoice,
     DistributorSpec,
     MetricTypeSpec,
     PoolChoice,
     RevenueSpec,
+    check_bounded,
     text_problem,
 )
 from siren_core.errors import InvalidInput
-from siren_core.schedule import Schedule, parse_siren_schedule
+from siren_core.schedule import Schedule, parse_siren_schedule, period
 
 T = TypeVar("T")
 Path = list[str | int]
@@ -172,15 +174,23 @@ def _schedule_of(entry: _DistributorEntry) -> Schedule:
     if not isinstance(entry.schedule, str | list):
         raise InvalidInput("schedule", entry.schedule,
                            "is neither a frequency nor a list of Siren modifiers")
+    check_bounded("every", entry.every, 1, MAX_INTERVAL)
     try:
         if isinstance(entry.schedule, list):
-            return parse_siren_schedule(entry.schedule, start, entry.timezone)
-        return Schedule(frequency=entry.schedule, start=start, timezone=entry.timezone,
-                        interval=entry.every)
+            schedule = parse_siren_schedule(entry.schedule, start, entry.timezone)
+        else:
+            schedule = Schedule(frequency=entry.schedule, start=start,
+                                timezone=entry.timezone, interval=entry.every)
     except InvalidInput as exc:
         where = exc.field.split(".")[-1].split("[")[0]
         raise InvalidInput(_SCHEDULE_FIELDS.get(where, "schedule"), exc.value,
                            exc.problem) from None
+    try:
+        period(schedule, 0)
+    except InvalidInput:
+        raise InvalidInput("start", start.isoformat(), "is too late: the first period would "
+                           "end after the last representable date") from None
+    return schedule
 
 
 def _structure_distributor(converter: cattrs.Converter, data: Any) -> DistributorSpec:

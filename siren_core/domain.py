@@ -14,6 +14,7 @@ from typing import Any, cast
 import attrs
 
 from siren_core.errors import InvalidInput
+from siren_core.money import INT64_MAX
 from siren_core.schedule import Schedule
 
 COLLABORATOR_STATUSES = ("active", "pending", "inactive", "rejected", "deleted")
@@ -23,6 +24,38 @@ ELIGIBILITIES = ("all_active", "members")
 
 IDENTIFIER_LENGTH = 255
 """The longest external id (collaborator, distributor, group, event) the store keeps."""
+
+# -- numeric bounds ----------------------------------------------------------------------
+# Every configured number is bounded where it is accepted. The bounds are far above what a
+# real program uses, and low enough that their products and sums over millions of rows
+# stay below 2**63 - 1, the largest integer the store keeps (docs/configuration.md).
+
+STORABLE_MAX = INT64_MAX
+"""The largest integer a store column holds (signed 64-bit)."""
+MAX_POINTS = 1_000_000
+"""Points per event of a metric type, and per layer of a cascade."""
+MAX_QUANTITY = 1_000_000
+"""The quantity of one manual credit (points × quantity ≤ 10**12 per credit)."""
+MAX_AMOUNT = 10**15
+"""Minor units of a fixed pool, a minimum payout or an issued obligation (10**13 dollars)."""
+MAX_HOLD_DAYS = 36_500
+"""A hold period of a hundred years."""
+MAX_CATCH_UP_LIMIT = 100_000
+"""Periods one heartbeat distributes for one distributor."""
+MAX_LAYERS = 1_000
+"""Layers a cascade walks (``max_layers``)."""
+MAX_INTERVAL = 1_000
+"""Frequencies to a period (``every``)."""
+
+
+def check_bounded(field: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is an int (not a bool) in ``[low, high]``, else an
+    :class:`InvalidInput` naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, value, "is not an integer")
+    if not low <= value <= high:
+        raise InvalidInput(field, value, f"must lie between {low:_} and {high:_}")
+    return value
 
 
 def text_problem(value: str) -> str | None:
@@ -142,6 +175,17 @@ class DistributorSpec:
     after they were issued (``None``: only manual approval)."""
     collaborators: tuple[str, ...] = ()
     """Collaborators bound directly (``eligibility = "members"``: these plus the bound group)."""
+
+
+def check_spec_bounds(spec: DistributorSpec) -> DistributorSpec:
+    """The numeric bounds of a distributor's own fields (its plugins check theirs)."""
+    for index, metric in enumerate(spec.metrics):
+        check_bounded(f"metrics[{index}].points", metric.points, 0, MAX_POINTS)
+    if spec.hold_days is not None:
+        check_bounded("hold_days", spec.hold_days, 0, MAX_HOLD_DAYS)
+    if spec.catch_up_limit is not None:
+        check_bounded("catch_up_limit", spec.catch_up_limit, 1, MAX_CATCH_UP_LIMIT)
+    return spec
 
 
 @attrs.frozen

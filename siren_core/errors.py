@@ -37,6 +37,17 @@ class Conflict(SirenError):
     """The request contradicts what is already recorded (e.g. a reused idempotency key)."""
 
 
+class Unstorable(SirenError):
+    """A result (a pool, a score, a payout total) exceeds the largest integer the store
+    keeps (2**63 - 1); nothing was written."""
+
+    def __init__(self, what: str, value: int) -> None:
+        self.what = what
+        self.value = value
+        super().__init__(f"{what} {value} exceeds the largest storable integer (2**63 - 1); "
+                         "nothing was written")
+
+
 class PluginError(SirenError):
     """A plugin is broken, misregistered, or failed while the engine called it."""
 

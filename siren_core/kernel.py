@@ -42,6 +42,7 @@ from siren_core.domain import (
     Payout,
     RecordResult,
     check_identifier,
+    check_spec_bounds,
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
@@ -158,9 +159,9 @@ class Kernel(GroupOperations):
     # -- distributors ----------------------------------------------------------------
 
     def _spec(self, spec: DistributorSpec | Mapping[str, Any]) -> DistributorSpec:
-        if isinstance(spec, DistributorSpec):
-            return spec
-        return structure(self.converter, spec, DistributorSpec)
+        value = spec if isinstance(spec, DistributorSpec) else structure(
+            self.converter, spec, DistributorSpec)
+        return check_spec_bounds(value)
 
     def create_distributor(self, spec: DistributorSpec | Mapping[str, Any]) -> Distributor:
         """Create a distributor and open its first period (starting at its ``start``)."""

@@ -381,28 +381,87 @@ ScoreRow = tuple[int, str, str, int]
 """(collaborator store id, external id, status, points)"""
 
 
+def sqlite_overflowed(error: sa.exc.OperationalError) -> bool:
+    """Whether SQLite refused a ``SUM`` whose total left the signed 64-bit range.
+
+    (PostgreSQL's ``SUM`` of a ``BIGINT`` is a ``NUMERIC`` and never overflows; SQLite
+    raises. The callers then sum the rows in Python, exactly; the normal case costs
+    nothing.)"""
+    return "integer overflow" in str(error.orig)
+
+
+def sums_by(conn: Connection, key: sa.ColumnElement[Any], value: sa.ColumnElement[Any],
+            where: sa.ColumnElement[bool]) -> dict[Any, int]:
+    """``SUM(value) GROUP BY key`` over the rows matching ``where``, exact at any size."""
+    query = sa.select(key, sa.func.sum(value)).where(where).group_by(key)
+    try:
+        return {row[0]: int(row[1]) for row in conn.execute(query)}
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    totals: dict[Any, int] = {}
+    for group, amount in conn.execute(sa.select(key, value).where(where)):
+        totals[group] = totals.get(group, 0) + amount
+    return totals
+
+
+def _window(distributor_key: int, start: datetime, end: datetime
+            ) -> list[sa.ColumnElement[bool]]:
+    c = score_credit
+    return [c.c.distributor_id == distributor_key, c.c.effective_at >= start,
+            c.c.effective_at < end]
+
+
 def period_scores(conn: Connection, distributor_key: int, start: datetime,
                   end: datetime) -> list[ScoreRow]:
-    """Every collaborator's net points in ``[start, end)``, above zero only."""
+    """Every collaborator's net points in ``[start, end)``, above zero only.
+
+    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
     c = score_credit
     points = sa.func.sum(c.c.points)
     totals = (sa.select(c.c.collaborator_id, points.label("points"))
-              .where(c.c.distributor_id == distributor_key, c.c.effective_at >= start,
-                     c.c.effective_at < end, c.c.collaborator_id.is_not(None))
+              .where(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
               .group_by(c.c.collaborator_id).having(points > 0).subquery())
     query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
                        totals.c.points)
              .join(totals, totals.c.collaborator_id == collaborator.c.id)
              .order_by(collaborator.c.external_id))
-    return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+    try:
+        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    return _period_scores_in_python(conn, distributor_key, start, end)
+
+
+def _period_scores_in_python(conn: Connection, distributor_key: int, start: datetime,
+                             end: datetime) -> list[ScoreRow]:
+    c = score_credit
+    where = sa.and_(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
+    totals = {key: points for key, points
+              in sums_by(conn, c.c.collaborator_id, c.c.points, where).items() if points > 0}
+    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status)
+             .where(collaborator.c.id.in_(sa.bindparam("keys", expanding=True))))
+    rows: list[ScoreRow] = []
+    keys = sorted(totals)
+    for first in range(0, len(keys), 500):
+        rows.extend((r[0], r[1], r[2], totals[r[0]])
+                    for r in conn.execute(query, {"keys": keys[first:first + 500]}))
+    return sorted(rows, key=lambda row: row[1])
 
 
 def period_revenue(conn: Connection, distributor_key: int, start: datetime,
                    end: datetime) -> int:
+    """The net qualifying revenue in ``[start, end)``; it may lie outside 64 bits."""
     c = score_credit
-    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(
-        c.c.distributor_id == distributor_key, c.c.effective_at >= start, c.c.effective_at < end)
-    return int(conn.execute(query).scalar_one())
+    where = sa.and_(*_window(distributor_key, start, end))
+    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(where)
+    try:
+        return int(conn.execute(query).scalar_one())
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    return sum(amount or 0 for (amount,) in conn.execute(sa.select(c.c.revenue).where(where)))
 
 
 def insert_allocations(conn: Connection, distribution_id: int,

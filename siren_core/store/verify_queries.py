@@ -19,6 +19,7 @@ from siren_core.store.queries import (
     obligation,
     score_credit,
     source_event,
+    sums_by,
 )
 
 Rows = list[tuple[Any, ...]]
@@ -113,11 +114,9 @@ def payouts_not_matching_their_items(conn: Connection) -> Rows:
 
 def fulfilled_not_equal_to_paid(conn: Connection) -> Rows:
     """Per currency: the sum of fulfilled obligations against the sum of paid payouts."""
-    o, p = obligation.c, payout.c
-    fulfilled = dict(conn.execute(sa.select(o.units, sa.func.sum(o.amount))
-                                  .where(o.status == "fulfilled").group_by(o.units)).all())
-    paid = dict(conn.execute(sa.select(p.units, sa.func.sum(p.amount))
-                             .where(p.status == "paid").group_by(p.units)).all())
+    o, p = obligation.c, payout.c  # summed exactly, even beyond 64 bits
+    fulfilled = sums_by(conn, o.units, o.amount, o.status == "fulfilled")
+    paid = sums_by(conn, p.units, p.amount, p.status == "paid")
     return [(units, fulfilled.get(units, 0), paid.get(units, 0))
             for units in sorted(fulfilled.keys() | paid.keys())
             if fulfilled.get(units, 0) != paid.get(units, 0)]
