@@ -15,6 +15,7 @@ from rich.table import Table
 from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkReport
 from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.errors import InvalidInput
+from siren_core.jsontext import json_problem, load_json
 from siren_core.kernel import Kernel
 
 
@@ -29,16 +30,28 @@ class _Lines:
         with self.path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 self.bytes_read += len(raw)
-                text = raw.decode("utf-8", errors="replace").strip()
-                if not text:
-                    continue
-                try:
-                    yield number, json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, InvalidInput("line", text[:80],
-                                               f"is not valid JSON ({exc.msg})")
-                except RecursionError:
-                    yield number, InvalidInput("line", text[:80], "is nested too deeply")
+                yield from _parsed(number, raw)
+
+
+def _parsed(number: int, raw: bytes) -> Iterator[tuple[int, Any]]:
+    """The line's JSON value, or the ``InvalidInput`` saying why it has none.
+
+    Undecodable bytes are refused, not replaced: two ids that differ only in their bad
+    bytes would both become ``\ufffd`` and the second sale would pass for a duplicate.
+    """
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        shown = raw.decode("utf-8", errors="backslashreplace").strip()[:80]
+        yield number, InvalidInput("line", shown, f"is not valid UTF-8 (byte {exc.start + 1} "
+                                                  f"of the line)")
+        return
+    if not text:
+        return
+    try:
+        yield number, load_json(text)
+    except (ValueError, RecursionError) as exc:
+        yield number, InvalidInput("line", text[:80], json_problem(exc))
 
 
 def _report_json(report: BulkReport) -> dict[str, Any]:
