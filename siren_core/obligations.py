@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from siren_core.catalog import Catalog
-from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
+from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout, text_problem
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
     Event,
@@ -116,6 +116,9 @@ def _text(value: Any, field: str, *, limit: int = MAX_TEXT, required: bool = Fal
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise InvalidInput(field, value, f"must be a non-empty string of at most {limit} "
                            "characters")
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(field, value, problem)
     return value
 
 

@@ -318,3 +318,19 @@ def test_siren_apply_refuses_a_long_name_in_one_line(database_url: str,
     config.write_text(f'[[collaborators]]\nid = "ann"\nname = "{"n" * 300}"\n')
     _refused_in_one_line(_invoke("apply", str(config), "--database", database_url),
                          "collaborator.name", "255")
+
+
+def test_metadata_and_audit_text_refuse_nul_and_lone_surrogates(kernel: Kernel) -> None:
+    kernel.create_collaborator("ann")
+    kernel.create_group("team")
+    before = kernel.table_counts()
+    for metadata in ({"note": "a\x00b"}, {"a\x00": 1}, {"deep": [{"x": "\udcff"}]}):
+        with pytest.raises(InvalidInput) as error:
+            kernel.add_group_members("team", [{"collaborator": "ann", **metadata}])
+        assert error.value.field.startswith("members[0]")
+        with pytest.raises(InvalidInput):
+            kernel.create_group("crew", members=[{"collaborator": "ann", "metadata": metadata}])
+    for text_field in ("reason", "actor"):
+        _refused(text_field, kernel.issue_obligation, "ann", 100, "USD", source="manual",
+                 source_id=1, **{text_field: "a\x00"})
+    assert kernel.table_counts() == before
