@@ -35,7 +35,7 @@ from siren_core.catalog import configure
 from siren_core.config import structure
 from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec
 from siren_core.errors import InvalidInput
-from siren_core.jsontext import json_problem, load_json
+from siren_core.jsontext import DuplicateKey, json_problem, load_json
 from siren_core.plugins import PluginRegistry
 
 
@@ -99,6 +99,9 @@ def read_config_text(text: str, *, name: str = "config") -> dict[str, Any]:
         data = load_json(text) if text.lstrip().startswith("{") else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(name, None, f"is not valid TOML or JSON: {exc}") from None
+    except DuplicateKey as exc:
+        raise InvalidInput(name, exc.key, "is a key given more than once in one object "
+                           "(JSON keeps only the last)") from None
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(name, None, json_problem(exc)) from None
     if not isinstance(data, dict):

@@ -235,7 +235,7 @@ def test_siren_apply_refuses_a_json_configuration_with_a_key_twice(database_url:
     config = tmp_path / "siren.json"
     config.write_text('{"collaborators": [{"id": "ann", "name": "Ann", "name": "Bob"}]}')
     _refused_in_one_line(_invoke("apply", str(config), "--database", database_url),
-                         "'name' more than once")
+                         "'name' is a key given more than once")
     toml = tmp_path / "siren.toml"
     toml.write_text('[[collaborators]]\nid = "ann"\nname = "Ann"\nname = "Bob"\n')
     _refused_in_one_line(_invoke("apply", str(toml), "--database", database_url))
@@ -334,3 +334,14 @@ def test_metadata_and_audit_text_refuse_nul_and_lone_surrogates(kernel: Kernel) 
         _refused(text_field, kernel.issue_obligation, "ann", 100, "USD", source="manual",
                  source_id=1, **{text_field: "a\x00"})
     assert kernel.table_counts() == before
+
+
+@pytest.mark.parametrize("text", [
+    '[[collaborators]]\nid = "ann"\nname = ' + "1" * 5000 + "\n",
+    '{"collaborators": [{"id": "ann", "name": ' + "1" * 5000 + "}]}",
+], ids=["toml", "json"])
+def test_siren_apply_refuses_an_integer_too_long_to_read(tmp_path: Path, text: str) -> None:
+    config = tmp_path / "siren.conf"
+    config.write_text(text)
+    _refused_in_one_line(_invoke("apply", str(config), "--database",
+                                 f"sqlite:///{tmp_path / 'siren.db'}"), "4300 digits")
