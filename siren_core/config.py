@@ -43,7 +43,7 @@ from siren_core.domain import (
     text_problem,
 )
 from siren_core.errors import InvalidInput
-from siren_core.money import PLAIN_DECIMAL, decimal_text_problem
+from siren_core.money import PLAIN_DECIMAL, decimal_text_problem, plain_text
 from siren_core.schedule import Schedule, parse_siren_schedule
 
 T = TypeVar("T")
@@ -139,19 +139,6 @@ def _strings(value: Any, _type: Any = None) -> tuple[str, ...]:
     return tuple(value)
 
 
-# A Decimal's exponent beyond this is written as given (and refused as exponent
-# notation) rather than spelled out in a string of that many digits.
-_PLAIN_EXPONENT = 64
-
-
-def _decimal_text(value: Decimal) -> str:
-    """A Decimal as the plain text it stands for (``Decimal("1E+3")`` is ``"1000"``)."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and abs(exponent) <= _PLAIN_EXPONENT:
-        return format(value, "f")
-    return str(value)
-
-
 def _plain_values(data: Any) -> Any:
     """``data`` with every Decimal (at any depth) as its decimal text.
 
@@ -159,7 +146,7 @@ def _plain_values(data: Any) -> Any:
     class parses the text back exactly, so a Decimal is accepted wherever text is.
     """
     if isinstance(data, Decimal):
-        return _decimal_text(data)
+        return plain_text(data)
     if isinstance(data, Mapping):
         return {key: _plain_values(value) for key, value in data.items()}
     if isinstance(data, list | tuple):

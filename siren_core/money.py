@@ -65,6 +65,7 @@ __all__ = [
     "decimal_text_problem",
     "format_minor",
     "from_minor",
+    "plain_text",
     "split",
     "split_equally",
     "to_minor",
@@ -149,6 +150,20 @@ PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 """The documented decimal text: an optional ``-``, ASCII digits, optionally ``.`` and
 digits. ``[0-9]`` (not ``\\d``) so that Arabic-Indic or full-width digits are refused."""
 _MONEY_TYPES_HINT = "give money as a string or Decimal (e.g. '12.50')"
+
+
+# A Decimal's exponent beyond this is written as given (and then refused as exponent
+# notation) rather than spelled out in a string of that many digits.
+_PLAIN_EXPONENT = 64
+
+
+def plain_text(value: Decimal) -> str:
+    """A Decimal as the plain decimal text it stands for: ``Decimal("5E+1")`` is ``"50"``,
+    ``Decimal("1.50")`` is ``"1.50"``; so a Decimal is accepted wherever that text is."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and abs(exponent) <= _PLAIN_EXPONENT:
+        return format(value, "f")
+    return str(value)
 
 
 def decimal_text_problem(text: str) -> str:

@@ -208,6 +208,9 @@ def test_decimal_pool_amounts_are_accepted_like_their_text(kernel: Kernel) -> No
                                                          "amount": Decimal("1.005")}))
     assert error.value.field == "pool.amount"
     with pytest.raises(InvalidInput):
+        kernel.create_distributor(monthly("huge", pool={"resolver": "fixed",
+                                                        "amount": Decimal("1E+999999999")}))
+    with pytest.raises(InvalidInput):
         kernel.create_distributor(monthly("float", pool={"resolver": "fixed", "amount": 5.0}))
     assert kernel.distributor("exact").spec.pool.config == {"amount": "500.00"}
     kernel.record("sale", sale("o-1", "ann", "80.00"))
@@ -345,3 +348,15 @@ def test_siren_apply_refuses_an_integer_too_long_to_read(tmp_path: Path, text: s
     config.write_text(text)
     _refused_in_one_line(_invoke("apply", str(config), "--database",
                                  f"sqlite:///{tmp_path / 'siren.db'}"), "4300 digits")
+
+
+def test_a_decimal_refund_amount_is_accepted_like_its_text(kernel: Kernel) -> None:
+    kernel.create_collaborator("ann")
+    kernel.create_distributor(monthly())
+    kernel.record("sale", sale("o-1", "ann", "100.00"))
+    kernel.record("refund", {"id": "r-1", "at": WHEN, "sale": "o-1", "amount": Decimal("5E+1")})
+    kernel.record("refund", {"id": "r-2", "at": WHEN, "sale": "o-1", "amount": Decimal("25.00")})
+    with pytest.raises(InvalidInput) as error:
+        kernel.record("refund", {"id": "r-3", "at": WHEN, "sale": "o-1",
+                                 "amount": Decimal("30")})
+    assert error.value.problem.startswith("exceeds what remains")
