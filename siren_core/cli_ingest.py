@@ -63,6 +63,14 @@ def _report_json(report: BulkReport) -> dict[str, Any]:
                            for r in report.rejected]}
 
 
+def _shown(text: str | None) -> str:
+    """``text`` for a table cell: a NUL, a control character or a lone surrogate (what a
+    rejected line may hold) is shown escaped, as in the reason, not written raw."""
+    if text is None:
+        return ""
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _print_report(report: BulkReport, out: Console, show: int) -> None:
     out.print(f"inserted {report.inserted}, duplicates {report.duplicates}, "
               f"rejected {len(report.rejected)} ({report.credits} score credits)")
@@ -70,7 +78,7 @@ def _print_report(report: BulkReport, out: Console, show: int) -> None:
         return
     table = Table("line", "type", "id", "reason", title="Rejected lines")
     for rejection in report.rejected[:show]:
-        table.add_row(str(rejection.position), rejection.type or "", rejection.id or "",
+        table.add_row(str(rejection.position), _shown(rejection.type), _shown(rejection.id),
                       rejection.reason)
     out.print(table)
     if len(report.rejected) > show:

@@ -360,3 +360,16 @@ def test_a_decimal_refund_amount_is_accepted_like_its_text(kernel: Kernel) -> No
         kernel.record("refund", {"id": "r-3", "at": WHEN, "sale": "o-1",
                                  "amount": Decimal("30")})
     assert error.value.problem.startswith("exceeds what remains")
+
+
+def test_the_rejection_table_shows_unprintable_ids_escaped(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'siren.db'}"
+    _prepare(database)
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "sale", "id": "\\udcff", "at": "' + WHEN + '"}\n'
+                      '{"type": "sale\\u0000", "id": "a\\u0000b"}\n')
+    result = CliRunner().invoke(cli, ["ingest", str(events), "--database", database],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "\x00" not in result.stdout and "\\udcff" in result.stdout
+    assert "a\\x00b" in result.stdout
