@@ -136,6 +136,10 @@ def _strings(value: Any, _type: Any = None) -> tuple[str, ...]:
     """A list of strings (a bare string is refused, not split into characters)."""
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ValueError("is not a list of strings")
+    for text in value:
+        problem = text_problem(text)
+        if problem:
+            raise ValueError(f"holds {text!r}, which {problem}")
     return tuple(value)
 
 

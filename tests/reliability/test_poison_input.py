@@ -304,6 +304,8 @@ def test_text_longer_than_its_column_is_refused_on_both_stores(kernel: Kernel) -
     _refused("name", kernel.update_distributor, monthly(name="a\x00"))
     _refused("description", kernel.create_distributor,
              monthly("other", description="d" * 2001))
+    _refused("revenue.skus", kernel.create_distributor,
+             monthly("other", revenue={"skus": ["sku-1", "a\x00"]}))
     _refused("group.name", kernel.create_group, "crew", name=long)
     _refused("group.description", kernel.create_group, "crew", description="\x00")
     _refused("name", kernel.rename_group, "team", long)
