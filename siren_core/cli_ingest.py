@@ -85,6 +85,18 @@ def _print_report(report: BulkReport, out: Console, show: int) -> None:
         out.print(f"… and {len(report.rejected) - show} more (--show N, or --json)")
 
 
+MAX_BATCH_SIZE = 1_000_000
+"""The most events per transaction ``siren ingest`` takes (a batch is held in memory)."""
+
+
+def _check_options(batch_size: int, show: int) -> None:
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidInput("--batch-size", batch_size,
+                           f"must be between 1 and {MAX_BATCH_SIZE:,} events")
+    if show < 0:
+        raise InvalidInput("--show", show, "must be 0 or more")
+
+
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @DATABASE_OPTION
@@ -99,6 +111,7 @@ def ingest(file: Path, database: str, batch_size: int, show: int, as_json: bool)
     reason (a bad line rejects only itself). Exit code 0 if no line was rejected, 1 if
     some were.
     """
+    _check_options(batch_size, show)
     lines = _Lines(file)
     progress = Progress(TextColumn("ingesting"), BarColumn(), TextColumn("{task.fields[n]} events"),
                         TimeElapsedColumn(), console=Console(stderr=True), disable=as_json)

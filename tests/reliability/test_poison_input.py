@@ -375,3 +375,13 @@ def test_the_rejection_table_shows_unprintable_ids_escaped(tmp_path: Path) -> No
     assert result.exit_code == 1, result.output
     assert "\x00" not in result.stdout and "\\udcff" in result.stdout
     assert "a\\x00b" in result.stdout
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--batch-size", "0"), ("--batch-size", str(2**70)), ("--show", "-1")])
+def test_siren_ingest_refuses_options_out_of_range(tmp_path: Path, option: str,
+                                                   value: str) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(_sale_line("o-1") + b"\n")
+    _refused_in_one_line(_invoke("ingest", str(events), "--database",
+                                 f"sqlite:///{tmp_path / 'siren.db'}", option, value), option)
