@@ -14,7 +14,7 @@ from rich.table import Table
 
 from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkReport
 from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, console
-from siren_core.errors import InvalidInput
+from siren_core.errors import InvalidInput, shown
 from siren_core.jsontext import json_problem, load_json
 from siren_core.kernel import Kernel
 
@@ -59,7 +59,7 @@ def _report_json(report: BulkReport) -> dict[str, Any]:
             "credits": report.credits, "rejected": len(report.rejected),
             "rejections": [{"line": r.position, "type": r.type, "id": r.id, "field": r.field,
                             "value": r.value if isinstance(r.value, str | int | None)
-                            else repr(r.value), "problem": r.problem}
+                            else shown(r.value), "problem": r.problem}
                            for r in report.rejected]}
 
 

@@ -385,3 +385,27 @@ def test_siren_ingest_refuses_options_out_of_range(tmp_path: Path, option: str,
     events.write_bytes(_sale_line("o-1") + b"\n")
     _refused_in_one_line(_invoke("ingest", str(events), "--database",
                                  f"sqlite:///{tmp_path / 'siren.db'}", option, value), option)
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_garbage_nested_thousands_deep_is_a_clear_refusal(kernel: Kernel) -> None:
+    """Through the API nothing limits nesting (JSON text stops at Python's recursion
+    limit): the error must still be raised, not a RecursionError while printing it."""
+    kernel.create_collaborator("ann")
+    kernel.create_distributor(monthly())
+    deep = _nested(5000)
+    for key in ("amount", "id", "lines"):
+        with pytest.raises(InvalidInput) as error:
+            kernel.record("sale", {**sale(f"deep-{key}", "ann", "1.00"), key: deep})
+        assert "nested too deeply to show" in str(error.value)
+    report = kernel.record_many([{"type": "sale", **sale("deep", "ann", "1.00"), "amount": deep},
+                                 {"type": "sale", **sale("fine", "ann", "1.00")}])
+    assert report.inserted == 1
+    assert [r.position for r in report.rejected] == [0]
+    assert "nested too deeply" in report.rejected[0].reason
