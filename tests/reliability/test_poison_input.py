@@ -409,3 +409,14 @@ def test_garbage_nested_thousands_deep_is_a_clear_refusal(kernel: Kernel) -> Non
     assert report.inserted == 1
     assert [r.position for r in report.rejected] == [0]
     assert "nested too deeply" in report.rejected[0].reason
+
+
+@pytest.mark.parametrize("arguments", [
+    ["allocations", str(2**64)], ["obligations", "show", str(2**63)],
+    ["obligations", "approve", "1", "99999999999999999999"], ["fulfill", "show", str(2**64)],
+    ["obligations", "list", "--payout", str(2**70)], ["allocations", "\u0661"]])
+def test_cli_ids_beyond_64_bits_are_refused_in_one_line(tmp_path: Path,
+                                                        arguments: list[str]) -> None:
+    database = f"sqlite:///{tmp_path / 'siren.db'}"
+    Kernel(database).close()
+    _refused_in_one_line(_invoke(*arguments, "--database", database), "is not an id")
