@@ -42,8 +42,8 @@ def _parsed(number: int, raw: bytes) -> Iterator[tuple[int, Any]]:
     try:
         text = raw.decode("utf-8").strip()
     except UnicodeDecodeError as exc:
-        shown = raw.decode("utf-8", errors="backslashreplace").strip()[:80]
-        yield number, InvalidInput("line", shown, f"is not valid UTF-8 (byte {exc.start + 1} "
+        visible = raw.decode("utf-8", errors="backslashreplace").strip()[:80]
+        yield number, InvalidInput("line", visible, f"is not valid UTF-8 (byte {exc.start + 1} "
                                                   f"of the line)")
         return
     if not text:

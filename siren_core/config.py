@@ -153,8 +153,10 @@ def _plain_values(data: Any) -> Any:
         return plain_text(data)
     if isinstance(data, Mapping):
         return {key: _plain_values(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
+    if isinstance(data, list):
         return [_plain_values(value) for value in data]
+    if isinstance(data, tuple):
+        return tuple(_plain_values(value) for value in data)
     return data
 
 
