@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from siren_core.catalog import Catalog, ConfiguredDistributor
-from siren_core.errors import Conflict, InvalidInput, PluginError
+from siren_core.errors import Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.ingest import (
     Ingestor,
@@ -65,7 +65,7 @@ class Rejection:
 
     @property
     def reason(self) -> str:
-        return f"{self.field}: {self.value!r} {self.problem}"
+        return f"{self.field}: {shown(self.value)} {self.problem}"
 
 
 @attrs.define

@@ -18,11 +18,14 @@ from sqlalchemy.engine import Connection
 
 from siren_core.config import structure
 from siren_core.domain import (
+    DESCRIPTION_LENGTH,
     DISTRIBUTOR_STATUSES,
     ELIGIBILITIES,
+    NAME_LENGTH,
     DistributorSpec,
     MetricTypeSpec,
     check_identifier,
+    check_text,
 )
 from siren_core.errors import InvalidInput, NotFound
 from siren_core.money import Currency, currency
@@ -84,6 +87,8 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
               *, key: int = 0, version: int = 0) -> ConfiguredDistributor:
     """Check ``spec`` against the plugins and structure every plugin configuration."""
     check_identifier("id", spec.id)
+    check_text("name", spec.name, NAME_LENGTH)
+    check_text("description", spec.description, DESCRIPTION_LENGTH)
     if spec.status not in DISTRIBUTOR_STATUSES:
         raise InvalidInput("status", spec.status, f"is not one of {DISTRIBUTOR_STATUSES}")
     if spec.eligibility not in ELIGIBILITIES:

@@ -12,7 +12,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli_common import DATABASE_OPTION, JSON_OPTION, amount_text, console, iso_utc
+from siren_core.cli_common import (
+    DATABASE_OPTION,
+    JSON_OPTION,
+    STORE_ID,
+    amount_text,
+    console,
+    iso_utc,
+)
 from siren_core.config import parse_datetime
 from siren_core.distribute import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
@@ -136,7 +143,7 @@ def distributions(database: str, distributor: str | None, status: str | None,
 
 @click.command()
 @DATABASE_OPTION
-@click.argument("distribution", type=int)
+@click.argument("distribution", type=STORE_ID)
 @JSON_OPTION
 def allocations(database: str, distribution: int, as_json: bool) -> None:
     """List the allocations of DISTRIBUTION (its id), with the inputs that explain them."""

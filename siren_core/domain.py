@@ -82,6 +82,35 @@ def check_identifier(field: str, value: Any) -> str:
     return cast(str, value)
 
 
+NAME_LENGTH = 255
+"""The longest name (collaborator, distributor, group, program) the store keeps: the
+length of its ``VARCHAR`` column."""
+EMAIL_LENGTH = 255
+"""The longest collaborator e-mail the store keeps."""
+DESCRIPTION_LENGTH = 2000
+"""The longest description (distributor, group) accepted."""
+
+
+def check_text(field: str, value: Any, limit: int, *, required: bool = False) -> str:
+    """A text field bounded like its column: a string of at most ``limit`` characters
+    without NUL or lone surrogate (``required``: not blank).
+
+    PostgreSQL would refuse a longer one with a raw error and SQLite would keep it, so
+    both stores are held to the same bound here, where the value is accepted.
+    """
+    if not isinstance(value, str):
+        problem: str | None = "must be a string"
+    elif required and not value.strip():
+        problem = "must be a non-empty string"
+    elif len(value) > limit:
+        problem = f"is longer than {limit} characters ({len(value)})"
+    else:
+        problem = text_problem(value)
+    if problem:
+        raise InvalidInput(field, value, problem)
+    return cast(str, value)
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return dict(value or {})
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message; a value nested too deeply to print (a list of a list
+    of … thousands deep, given through the API) is named by its type instead."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+
+
 class SirenError(Exception):
     """Base class of every error siren-core raises on purpose."""
 
@@ -21,7 +30,7 @@ class InvalidInput(SirenError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{field}: {value!r} {problem}")
+        super().__init__(f"{field}: {shown(value)} {problem}")
 
 
 class NotFound(SirenError, LookupError):

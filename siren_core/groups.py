@@ -24,7 +24,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from siren_core.catalog import ConfiguredDistributor, configure
 from siren_core.config import structure as structure_value
-from siren_core.domain import DistributorSpec, check_identifier
+from siren_core.domain import (
+    DESCRIPTION_LENGTH,
+    NAME_LENGTH,
+    DistributorSpec,
+    check_identifier,
+    check_text,
+    text_problem,
+)
 from siren_core.errors import Conflict, InvalidInput, NotFound, SirenError
 from siren_core.events import (
     CollaboratorAddedToCollaboratorGroup,
@@ -108,9 +115,27 @@ def _json_ready(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput(field, value, "is not a table of metadata")
     try:
-        return dict(json.loads(json.dumps(dict(value))))
+        ready = dict(json.loads(json.dumps(dict(value))))
     except (TypeError, ValueError):
         raise InvalidInput(field, value, "is not JSON-serialisable metadata") from None
+    _check_metadata_text(ready, field)
+    return ready
+
+
+def _check_metadata_text(value: Any, field: str) -> None:
+    """Every key and string of metadata is storable text (no NUL, no lone surrogate), as
+    every other text field: PostgreSQL's JSON functions refuse ``\\u0000``."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise InvalidInput(field, value, problem)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _check_metadata_text(key, field)
+            _check_metadata_text(inner, f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _check_metadata_text(inner, f"{field}[{index}]")
 
 
 def member_entries(items: Iterable[Any], field: str = "members") -> dict[str, dict[str, Any]]:
@@ -289,10 +314,12 @@ def _group_value(row: gq.GroupRow) -> CollaboratorGroup:
                              description=row.description)
 
 
-def _non_empty(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, value, "must be a non-empty string")
-    return value
+def _name(field: str, value: Any) -> str:
+    return check_text(field, value, NAME_LENGTH, required=True)
+
+
+def _description(field: str, value: Any) -> str:
+    return check_text(field, value, DESCRIPTION_LENGTH)
 
 
 class GroupService:
@@ -353,7 +380,8 @@ class GroupService:
         elif not isinstance(spec, GroupSpec):
             spec = structure_value(self._converter, dict(spec), GroupSpec, prefix="group")
         check_identifier("group.id", spec.id)
-        name = spec.id if spec.name is None else _non_empty("group.name", spec.name)
+        name = spec.id if spec.name is None else _name("group.name", spec.name)
+        _description("group.description", spec.description)
         shape = self._structure(spec.structure, "group.structure")
         entries = member_entries(spec.members, "group.members")
         now = self._clock()
@@ -374,10 +402,11 @@ class GroupService:
         with unit_of_work(self._engine) as conn:
             row = self._group(conn, group, lock=True)
             values: dict[str, Any] = {}
-            if name is not None and _non_empty("name", name) != row.name:
+            if name is not None and _name("name", name) != row.name:
                 values["name"] = name
                 events.append(CollaboratorGroupRenamed(row.id, row.name, name))
-            if description is not None and description != row.description:
+            if description is not None and _description("description",
+                                                        description) != row.description:
                 values["description"] = description
             if structure is not None and structure != row.structure:
                 shape = self._structure(structure)
@@ -570,6 +599,8 @@ class GroupService:
     def create_program(self, id: str, *, name: str | None = None, status: str = "active",
                        collaborators: Sequence[str] = ()) -> Program:
         check_identifier("program.id", id)
+        if name is not None:
+            check_text("program.name", name, NAME_LENGTH)
         if status not in PROGRAM_STATUSES:
             raise InvalidInput("program.status", status, f"is not one of {PROGRAM_STATUSES}")
         names = list(dict.fromkeys(collaborators))

@@ -31,6 +31,8 @@ from siren_core.config import make_converter, structure, unstructure_distributor
 from siren_core.distribute import DistributionRunner, HeartbeatReport, Preview, first_period
 from siren_core.domain import (
     COLLABORATOR_STATUSES,
+    EMAIL_LENGTH,
+    NAME_LENGTH,
     Allocation,
     Collaborator,
     Distribution,
@@ -43,6 +45,7 @@ from siren_core.domain import (
     RecordResult,
     check_identifier,
     check_spec_bounds,
+    check_text,
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
@@ -55,6 +58,14 @@ from siren_core.store import queries
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _collaborator_name(name: str | None) -> str | None:
+    return None if name is None else check_text("collaborator.name", name, NAME_LENGTH)
+
+
+def _collaborator_email(email: str | None) -> str | None:
+    return None if email is None else check_text("collaborator.email", email, EMAIL_LENGTH)
 
 
 class Kernel(GroupOperations):
@@ -123,6 +134,8 @@ class Kernel(GroupOperations):
     def create_collaborator(self, id: str, *, name: str | None = None,
                             status: str = "active", email: str | None = None) -> Collaborator:
         check_identifier("collaborator.id", id)
+        name = _collaborator_name(name)
+        email = _collaborator_email(email)
         if status not in COLLABORATOR_STATUSES:
             raise InvalidInput("collaborator.status", status,
                                f"is not one of {COLLABORATOR_STATUSES}")
@@ -147,6 +160,8 @@ class Kernel(GroupOperations):
                             email: str | None = None) -> None:
         """Change a collaborator's name, email and status (status through
         :meth:`set_collaborator_status`, so a deletion leaves every group)."""
+        name = check_text("collaborator.name", name, NAME_LENGTH)
+        email = _collaborator_email(email)
         with self.transaction(), store.unit_of_work(self.engine) as conn:
             if not queries.rename_collaborator(conn, id, name, email, self.clock()):
                 raise NotFound("collaborator", id)

@@ -41,6 +41,7 @@ from siren_core.domain import (
     ObligationChange,
     Payout,
     check_bounded,
+    text_problem,
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
@@ -134,6 +135,9 @@ def _text(value: Any, field: str, *, limit: int = MAX_TEXT, required: bool = Fal
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise InvalidInput(field, value, f"must be a non-empty string of at most {limit} "
                            "characters")
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(field, value, problem)
     return value
 
 

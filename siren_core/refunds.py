@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from siren_core.domain import RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.money import Currency, currency, format_minor, to_minor
+from siren_core.money import Currency, currency, format_minor, plain_text, to_minor
 from siren_core.records import Metric
 from siren_core.shapes import Shapes
 from siren_core.store import metrics_queries as mq
@@ -146,7 +146,7 @@ class Refunds:
             raise InvalidInput("refund.sale", refund.sale, "is already fully refunded")
         if refund.amount is None:
             return remaining
-        amount = to_minor(str(refund.amount), unit, field="refund.amount")
+        amount = to_minor(plain_text(refund.amount), unit, field="refund.amount")
         if amount == 0:
             raise InvalidInput("refund.amount", str(refund.amount), "must be more than 0")
         if amount > remaining:
