@@ -11,7 +11,10 @@ per row). A bad event is rejected with its position and reason and rejects only 
 an id seen before (earlier in the input or in the store) with the same content is
 counted as a duplicate, with other content it is rejected as a conflict. Refunds in a
 batch are written after the batch's other events, so a refund may follow its sale in the
-same batch. ``MetricsTriggered`` fires for every inserted event after its batch commits.
+same batch; refunds are written one by one, so a batch's transaction stops taking them
+after about a second and the rest go in further transactions (a batch of many refunds
+is several transactions; each is all-or-nothing, and sending the batch again records only
+what is missing). ``MetricsTriggered`` fires for every inserted event after its batch commits.
 Python's cyclic garbage collector is paused while a batch is parsed and written (see
 :func:`_collector_paused`).
 """
@@ -19,6 +22,7 @@ Python's cyclic garbage collector is paused while a batch is parsed and written 
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -42,8 +46,8 @@ from siren_core.ingest import (
 )
 from siren_core.plugins import PluginRegistry
 from siren_core.refunds import REFUND, ParsedRefund
+from siren_core.store import is_sqlite, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
-from siren_core.store import queries, unit_of_work
 
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -179,14 +183,28 @@ class BulkIngestor:
     # -- writing ---------------------------------------------------------------------------
 
     def _write_batch(self, items: list[_Item], report: BulkReport) -> list[MetricsTriggered]:
-        """Write one batch in one transaction; retried when a concurrent writer recorded
-        one of its keys first (or, on PostgreSQL, the two deadlocked): the keys are then
-        found in the store and counted as duplicates or conflicts."""
+        """Write one batch: its events and as many refunds as fit in the lock budget in one
+        transaction, the remaining refunds in further transactions (see
+        :data:`_LOCK_BUDGET_S`)."""
+        announce: list[MetricsTriggered] = []
+        pending = items
+        while pending:
+            if pending is not items and is_sqlite(self._engine):
+                time.sleep(_SQLITE_TURN_S)
+            written, pending = self._write_retrying(pending, report)
+            announce += written
+        return announce
+
+    def _write_retrying(self, items: list[_Item], report: BulkReport
+                        ) -> tuple[list[MetricsTriggered], list[_Item]]:
+        """Write one transaction, retried when a concurrent writer recorded one of its keys
+        first (or, on PostgreSQL, the two deadlocked): the keys are then found in the
+        store and counted as duplicates or conflicts. Returns the refunds left over."""
         for attempt in range(1, _ATTEMPTS + 1):
             outcome = BulkReport()
             try:
                 with unit_of_work(self._engine) as conn:
-                    announce = self._write(conn, items, outcome)
+                    announce, left = self._write(conn, items, outcome)
             except (IntegrityError, OperationalError) as exc:
                 if attempt == _ATTEMPTS or not _retryable(exc):
                     raise
@@ -196,18 +214,21 @@ class BulkIngestor:
             report.credits += outcome.credits
             report.skipped += outcome.skipped
             report.rejected.extend(outcome.rejected)
-            return announce
+            return announce, left
         raise AssertionError("unreachable")
 
-    def _write(self, conn: Connection, items: list[_Item],
-               report: BulkReport) -> list[MetricsTriggered]:
+    def _write(self, conn: Connection, items: list[_Item], report: BulkReport
+               ) -> tuple[list[MetricsTriggered], list[_Item]]:
+        deadline = time.monotonic() + _LOCK_BUDGET_S
         fresh = self._not_recorded(conn, items, report)
         events = [item for item in fresh if isinstance(item.parsed, ParsedEvent)]
         announce = self._write_events(conn, events, report)
-        for item in fresh:
-            if isinstance(item.parsed, ParsedRefund):
-                announce += self._write_refund(conn, item, report)
-        return announce
+        refunds = [item for item in fresh if isinstance(item.parsed, ParsedRefund)]
+        for index, item in enumerate(refunds):
+            if index and time.monotonic() > deadline:
+                return announce, refunds[index:]
+            announce += self._write_refund(conn, item, report)
+        return announce, []
 
     def _not_recorded(self, conn: Connection, items: list[_Item],
                       report: BulkReport) -> list[_Item]:
@@ -299,6 +320,13 @@ class BulkIngestor:
 
 
 _ATTEMPTS = 5
+_LOCK_BUDGET_S = 1.0
+"""A transaction stops taking refunds after this long: each refund reads and writes
+credits one by one, and a batch of them must not hold SQLite's write lock (or, on
+PostgreSQL, the open periods' share locks a heartbeat waits for) for minutes."""
+_SQLITE_TURN_S = 0.12
+"""The pause between two refund transactions on SQLite, so that a writer waiting for the
+lock gets it (SQLite's busy handler tries again every 100 ms at most)."""
 _RETRY_STATES = {"23505", "40P01", "40001"}  # unique violation, deadlock, serialization
 
 

@@ -37,7 +37,7 @@ from siren_core.records import (
     PoolResolver,
     TransactionCompiler,
 )
-from siren_core.store import queries
+from siren_core.store import distribution_queries, queries
 
 METRIC_VALUES = ("points", "amount")
 
@@ -144,6 +144,28 @@ def _compilers(spec: DistributorSpec, registry: PluginRegistry) -> tuple[Transac
                 raise InvalidInput(f"revenue.{name}", list(value),
                                    "is a line-item filter: enable the 'line_items' compiler")
     return tuple(found)
+
+
+def change_units(conn: Connection, distributor_key: int, units: Currency) -> None:
+    """Give a distributor new units, refused while its open period holds any credit.
+
+    Amounts already stored keep the units they were stored in: past periods, their
+    allocations and obligations. The open period follows the change only while nothing
+    counts in it (nor after it): a pool or revenue in the old units must not be paid in
+    the new ones. Call inside the transaction that stores the new configuration.
+    """
+    current = distribution_queries.distributor_units(conn, distributor_key)
+    if current == units.code:
+        return
+    opened = distribution_queries.open_period_for_update(conn, distributor_key)
+    if opened is not None and distribution_queries.holds_credits_from(
+            conn, distributor_key, opened[1]):
+        raise InvalidInput("units", units.code, (
+            f"cannot replace {current!r} while the open period (from "
+            f"{opened[1].isoformat()}) holds credits or revenue in {current!r}: let that "
+            "period close first (heartbeat), then change the units before the next event"))
+    distribution_queries.change_units(conn, distributor_key,
+                                      opened[0] if opened else None, units.code)
 
 
 class Catalog:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from siren_core import store
 from siren_core.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
-from siren_core.catalog import Catalog, configure
+from siren_core.catalog import Catalog, change_units, configure
 from siren_core.config import make_converter, structure, unstructure_distributor
 from siren_core.distribute import DistributionRunner, HeartbeatReport, Preview, first_period
 from siren_core.domain import (
@@ -197,9 +197,14 @@ class Kernel(GroupOperations):
         return Distributor(value, 1)
 
     def update_distributor(self, spec: DistributorSpec | Mapping[str, Any]) -> Distributor:
-        """Store a new configuration; periods already distributed are not touched."""
+        """Store a new configuration; periods already distributed are not touched.
+
+        A change of ``units`` is refused while the open period holds any credit or
+        revenue; otherwise the open period takes the new units (see
+        :func:`siren_core.catalog.change_units`).
+        """
         value = self._spec(spec)
-        configure(value, self.registry, self.converter)
+        configured = configure(value, self.registry, self.converter)
         with store.unit_of_work(self.engine) as conn:
             rows = queries.distributor_rows(conn, external_id=value.id)
             if not rows:
@@ -207,6 +212,8 @@ class Kernel(GroupOperations):
             self._groups.check_distributor(conn, value)  # cascades need a layered group
             version = queries.update_distributor(conn, rows[0][0], value.name, value.status,
                                                  unstructure_distributor(value), self.clock())
+            # the open period is locked after the distributor row, as status changes do
+            change_units(conn, rows[0][0], configured.currency)
         return Distributor(value, version)
 
     def distributor(self, id: str) -> Distributor:

@@ -13,6 +13,9 @@ Connection settings for PostgreSQL come from the environment (or keyword argumen
 * ``SIREN_DB_STATEMENT_TIMEOUT_MS`` — a statement running longer is cancelled (default:
   the server's setting).
 
+For SQLite, ``SIREN_SQLITE_BUSY_TIMEOUT_MS`` is how long a writer waits for another
+writer's lock before "database is locked" (default 60,000).
+
 Anything else the driver understands can go in the URL's query string.
 """
 
@@ -94,6 +97,10 @@ def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = No
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    busy_timeout_ms = _env_int("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
+    if busy_timeout_ms is None:
+        busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -102,7 +109,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -92,6 +92,15 @@ def allocation_scores_not_matching_credits(conn: Connection) -> Rows:
                  .where(credited != a.score))
 
 
+def obligations_in_other_units_than_their_distribution(conn: Connection) -> Rows:
+    """Obligations issued from an allocation whose units differ from the period's."""
+    o, a, d = obligation.c, allocation.c, distribution.c
+    return _rows(conn, sa.select(o.id, o.units, d.id, d.units)
+                 .join(allocation, a.id == o.source_id)
+                 .join(distribution, d.id == a.distribution_id)
+                 .where(o.source == "allocation", o.units != d.units))
+
+
 def obligations_in_several_open_payouts(conn: Connection) -> Rows:
     i = payout_item.c
     return _rows(conn, sa.select(i.obligation_id, sa.func.count()).where(i.is_open)
@@ -192,6 +201,8 @@ CHECKS = {
     "allocations_positive": non_positive_allocations,
     "one_obligation_per_allocation": allocations_without_one_matching_obligation,
     "obligation_has_allocation": obligations_without_allocation,
+    "obligation_units_equal_distribution_units":
+        obligations_in_other_units_than_their_distribution,
     "periods_contiguous": broken_period_chains,
     "one_open_period_per_distributor": distributors_without_one_open_period,
     "scores_reset_at_period_bounds": allocation_scores_not_matching_credits,
