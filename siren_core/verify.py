@@ -89,7 +89,7 @@ def unaccounted_events(kernel: Kernel, conn: Connection) -> Iterator[tuple[Any, 
     credited nor skipped a distributor tracking its metric type when it was recorded."""
     distributors = _distributors(kernel, conn)
     shapes = Shapes(kernel.converter)
-    after = 0
+    after = max(vq.accounting_horizon(conn) - 1, 0)
     while chunk := vq.recorded_events(conn, after, _CHUNK):
         after = chunk[-1][0]
         done = vq.accounted(conn, chunk[0][0], after)

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from siren_core.store import tables
 from siren_core.store.metrics_queries import sale_refund
 from siren_core.store.obligation_queries import payout, payout_item
 from siren_core.store.queries import (
@@ -22,6 +23,7 @@ from siren_core.store.queries import (
     sums_by,
 )
 
+store_setting = tables.table(tables.StoreSetting)
 Rows = list[tuple[Any, ...]]
 
 
@@ -183,6 +185,13 @@ def recorded_events(conn: Connection, after: int, limit: int) -> list[EventRow]:
     query = (sa.select(e.id, e.kind, e.key, e.recorded_at, e.payload)
              .where(e.id > after, e.kind != "refund").order_by(e.id).limit(limit))
     return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
+
+
+def accounting_horizon(conn: Connection) -> int:
+    """The first source event id whose credits are accounted for (0: all of them)."""
+    value = conn.execute(sa.select(store_setting.c.value).where(
+        store_setting.c.key == "credits_accounted_from_event")).scalar_one_or_none()
+    return int(value) if value is not None else 0
 
 
 def accounted(conn: Connection, first: int, last: int) -> set[tuple[int, int, str]]:
