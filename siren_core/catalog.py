@@ -21,6 +21,7 @@ from siren_core.domain import (
     DESCRIPTION_LENGTH,
     DISTRIBUTOR_STATUSES,
     ELIGIBILITIES,
+    METRIC_TYPE_LENGTH,
     NAME_LENGTH,
     DistributorSpec,
     MetricTypeSpec,
@@ -106,6 +107,7 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
     metrics: dict[str, list[ConfiguredMetric]] = {}
     for index, metric in enumerate(spec.metrics):
         path = f"metrics[{index}]"
+        check_text(f"{path}.type", metric.type, METRIC_TYPE_LENGTH, required=True)
         if metric.value not in METRIC_VALUES:
             raise InvalidInput(f"{path}.value", metric.value, f"is not one of {METRIC_VALUES}")
         if metric.points < 0:

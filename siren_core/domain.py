@@ -87,6 +87,8 @@ NAME_LENGTH = 255
 length of its ``VARCHAR`` column."""
 EMAIL_LENGTH = 255
 """The longest collaborator e-mail the store keeps."""
+METRIC_TYPE_LENGTH = 64
+"""The longest metric type name: the length of ``score_credit.metric_type``."""
 DESCRIPTION_LENGTH = 2000
 """The longest description (distributor, group) accepted."""
 

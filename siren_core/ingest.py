@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from siren_core import schedule
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
-from siren_core.domain import CreditSkipped, RecordResult, check_identifier
+from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups import DistributorScopes, GroupViews
@@ -368,6 +368,10 @@ class _CreditPlanner:
                 points = metric.amount or 0
             else:
                 points = entry.spec.points * metric.quantity
+                if points > STORABLE_MAX:  # a configuration stored before points were bounded
+                    raise InvalidInput(f"{self._kind}.quantity", metric.quantity,
+                                       f"gives {points} points on distributor "
+                                       f"{distributor.spec.id!r}, more than the store holds")
             context = CreditContext(distributor=distributor.spec.id,
                                     metric_type=metric.metric_type, actor=actor,
                                     points=points, is_eligible=eligible, group=group,
@@ -389,7 +393,8 @@ class _CreditPlanner:
                               plugin=self._registry.owner("credit_rules", entry.rule.id),
                               hook="siren_credit_rules") from exc
         for credit in credits:
-            if not isinstance(credit, Credit) or type(credit.points) is not int:
+            if (not isinstance(credit, Credit) or type(credit.points) is not int
+                    or abs(credit.points) > STORABLE_MAX):
                 raise PluginError(f"credit rule {entry.rule.id!r} returned {credit!r}",
                                   plugin=self._registry.owner("credit_rules", entry.rule.id),
                                   hook="siren_credit_rules")

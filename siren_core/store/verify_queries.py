@@ -20,6 +20,7 @@ from siren_core.store.queries import (
     obligation,
     score_credit,
     source_event,
+    sqlite_overflowed,
     sums_by,
 )
 
@@ -89,9 +90,25 @@ def allocation_scores_not_matching_credits(conn: Connection) -> Rows:
     credited = (sa.select(sa.func.coalesce(sa.func.sum(c.points), 0)).where(
         c.distributor_id == d.distributor_id, c.collaborator_id == a.collaborator_id,
         c.effective_at >= d.period_start, c.effective_at < d.period_end).scalar_subquery())
-    return _rows(conn, sa.select(a.id, a.score, credited)
-                 .join(distribution, distribution.c.id == a.distribution_id)
-                 .where(credited != a.score))
+    try:
+        return _rows(conn, sa.select(a.id, a.score, credited)
+                     .join(distribution, distribution.c.id == a.distribution_id)
+                     .where(credited != a.score))
+    except sa.exc.OperationalError as exc:  # SQLite's SUM past 64 bits: sum exactly instead
+        if not sqlite_overflowed(exc):
+            raise
+    found: Rows = []
+    periods = conn.execute(sa.select(d.id, d.distributor_id, d.period_start, d.period_end)
+                           .where(d.status == "completed"))
+    for key, distributor_key, start, end in periods.all():
+        totals = sums_by(conn, c.collaborator_id, c.points, sa.and_(
+            c.distributor_id == distributor_key, c.effective_at >= start,
+            c.effective_at < end))
+        for allocation_id, collaborator_id, score in conn.execute(
+                sa.select(a.id, a.collaborator_id, a.score).where(a.distribution_id == key)):
+            if totals.get(collaborator_id, 0) != score:
+                found.append((allocation_id, score, totals.get(collaborator_id, 0)))
+    return found
 
 
 def obligations_in_other_units_than_their_distribution(conn: Connection) -> Rows:

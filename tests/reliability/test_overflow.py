@@ -153,3 +153,36 @@ def test_sums_beyond_64_bits_are_exact(kernel: Kernel) -> None:
     assert [(name, points) for _key, name, _status, points in scores] == [
         ("alice", 10**19), ("bob", 100)]
     assert revenue == 10**19 + 100
+
+
+def test_verify_sums_a_period_past_64_bits_exactly(kernel: Kernel) -> None:
+    """Credits whose running sum passes 2**63 though the period's total does not (a huge
+    sale refunded): the period pays, and ``verify`` checks its scores without overflowing."""
+    kernel.create_distributor(monthly(metrics=[{"type": "sale", "value": "amount"}]))
+    _two_huge_sales(kernel)
+    kernel.record("refund", {"id": "r1", "at": "2026-01-07T10:00:00Z", "sale": "s2"})
+
+    (completed,) = kernel.heartbeat(at("2026-02-01")).completed
+
+    assert [a.score for a in kernel.allocations(completed.id)] == [5 * 10**18]
+    assert verify(kernel) == []
+
+
+def test_points_beyond_the_store_from_a_configuration_stored_earlier_are_refused(
+        kernel: Kernel) -> None:
+    kernel.create_collaborator("alice")
+    kernel.create_distributor(monthly(metrics=[{"type": "manual", "points": 10}]))
+    with unit_of_work(kernel.engine) as conn:  # a store written before points were bounded
+        for stored in (queries.distributor, table(DistributorConfig)):
+            (key, config), = conn.execute(sa.select(stored.c.id, stored.c.config))
+            metrics = [{**config["metrics"][0], "points": 10**14}]
+            conn.execute(stored.update().where(stored.c.id == key)
+                         .values(config={**config, "metrics": metrics}))
+    later = Kernel(kernel.engine.url.render_as_string(hide_password=False))
+    try:
+        with pytest.raises(InvalidInput) as raised:
+            later.credit_metric("alice", id="m1", at=at("2026-01-05"), quantity=10**6)
+        assert raised.value.field == "manual.quantity"
+        assert later.table_counts()["source_event"] == 0
+    finally:
+        later.close()

@@ -311,6 +311,8 @@ def test_text_longer_than_its_column_is_refused_on_both_stores(kernel: Kernel) -
     _refused("name", kernel.rename_group, "team", long)
     _refused("description", kernel.update_group, "team", description="d" * 2001)
     _refused("program.name", kernel.create_program, "prog", name=long)
+    _refused("metrics[0].type", kernel.create_distributor,
+             monthly("other", metrics=[{"type": "t" * 65, "points": 1}]))
     assert kernel.table_counts() == before
     [ann] = kernel.collaborators()
     assert (ann.name, ann.email) == (fits, "e" * 255)
