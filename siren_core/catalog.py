@@ -17,11 +17,15 @@ import cattrs
 
 from siren_core.config.converter import structure
 from siren_core.domain import (
+    DESCRIPTION_LENGTH,
     DISTRIBUTOR_STATUSES,
     ELIGIBILITIES,
+    METRIC_TYPE_LENGTH,
+    NAME_LENGTH,
     DistributorSpec,
     MetricTypeSpec,
     check_identifier,
+    check_text,
 )
 from siren_core.errors import InvalidInput, NotFound
 from siren_core.money import Currency, currency
@@ -33,7 +37,7 @@ from siren_core.records import (
     PoolResolver,
     TransactionCompiler,
 )
-from siren_core.store import Connection, queries
+from siren_core.store import Connection, distribution_queries, queries
 
 METRIC_VALUES = ("points", "amount")
 
@@ -83,6 +87,8 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
               *, key: int = 0, version: int = 0) -> ConfiguredDistributor:
     """Check ``spec`` against the plugins and structure every plugin configuration."""
     check_identifier("id", spec.id)
+    check_text("name", spec.name, NAME_LENGTH)
+    check_text("description", spec.description, DESCRIPTION_LENGTH)
     if spec.status not in DISTRIBUTOR_STATUSES:
         raise InvalidInput("status", spec.status, f"is not one of {DISTRIBUTOR_STATUSES}")
     if spec.eligibility not in ELIGIBILITIES:
@@ -100,6 +106,7 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
     metrics: dict[str, list[ConfiguredMetric]] = {}
     for index, metric in enumerate(spec.metrics):
         path = f"metrics[{index}]"
+        check_text(f"{path}.type", metric.type, METRIC_TYPE_LENGTH, required=True)
         if metric.value not in METRIC_VALUES:
             raise InvalidInput(f"{path}.value", metric.value, f"is not one of {METRIC_VALUES}")
         if metric.points < 0:
@@ -138,6 +145,28 @@ def _compilers(spec: DistributorSpec, registry: PluginRegistry) -> tuple[Transac
                 raise InvalidInput(f"revenue.{name}", list(value),
                                    "is a line-item filter: enable the 'line_items' compiler")
     return tuple(found)
+
+
+def change_units(conn: Connection, distributor_key: int, units: Currency) -> None:
+    """Give a distributor new units, refused while its open period holds any credit.
+
+    Amounts already stored keep the units they were stored in: past periods, their
+    allocations and obligations. The open period follows the change only while nothing
+    counts in it (nor after it): a pool or revenue in the old units must not be paid in
+    the new ones. Call inside the transaction that stores the new configuration.
+    """
+    current = distribution_queries.distributor_units(conn, distributor_key)
+    if current == units.code:
+        return
+    opened = distribution_queries.open_period_for_update(conn, distributor_key)
+    if opened is not None and distribution_queries.holds_credits_from(
+            conn, distributor_key, opened[1]):
+        raise InvalidInput("units", units.code, (
+            f"cannot replace {current!r} while the open period (from "
+            f"{opened[1].isoformat()}) holds credits or revenue in {current!r}: let that "
+            "period close first (heartbeat), then change the units before the next event"))
+    distribution_queries.change_units(conn, distributor_key,
+                                      opened[0] if opened else None, units.code)
 
 
 class Catalog:

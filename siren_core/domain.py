@@ -14,6 +14,7 @@ from typing import Any, cast
 import attrs
 
 from siren_core.errors import InvalidInput
+from siren_core.money import INT64_MAX
 from siren_core.schedule import Schedule
 
 COLLABORATOR_STATUSES = ("active", "pending", "inactive", "rejected", "deleted")
@@ -23,6 +24,38 @@ ELIGIBILITIES = ("all_active", "members")
 
 IDENTIFIER_LENGTH = 255
 """The longest external id (collaborator, distributor, group, event) the store keeps."""
+
+# -- numeric bounds ----------------------------------------------------------------------
+# Every configured number is bounded where it is accepted. The bounds are far above what a
+# real program uses, and low enough that their products and sums over millions of rows
+# stay below 2**63 - 1, the largest integer the store keeps (docs/configuration.md).
+
+STORABLE_MAX = INT64_MAX
+"""The largest integer a store column holds (signed 64-bit)."""
+MAX_POINTS = 1_000_000
+"""Points per event of a metric type, and per layer of a cascade."""
+MAX_QUANTITY = 1_000_000
+"""The quantity of one manual credit (points × quantity ≤ 10**12 per credit)."""
+MAX_AMOUNT = 10**15
+"""Minor units of a fixed pool, a minimum payout or an issued obligation (10**13 dollars)."""
+MAX_HOLD_DAYS = 36_500
+"""A hold period of a hundred years."""
+MAX_CATCH_UP_LIMIT = 100_000
+"""Periods one heartbeat distributes for one distributor."""
+MAX_LAYERS = 1_000
+"""Layers a cascade walks (``max_layers``)."""
+MAX_INTERVAL = 1_000
+"""Frequencies to a period (``every``)."""
+
+
+def check_bounded(field: str, value: Any, low: int, high: int) -> int:
+    """``value`` if it is an int (not a bool) in ``[low, high]``, else an
+    :class:`InvalidInput` naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, value, "is not an integer")
+    if not low <= value <= high:
+        raise InvalidInput(field, value, f"must lie between {low:_} and {high:_}")
+    return value
 
 
 def text_problem(value: str) -> str | None:
@@ -42,6 +75,37 @@ def check_identifier(field: str, value: Any) -> str:
         problem: str | None = "must be a non-empty string"
     elif len(value) > IDENTIFIER_LENGTH:
         problem = f"is longer than {IDENTIFIER_LENGTH} characters"
+    else:
+        problem = text_problem(value)
+    if problem:
+        raise InvalidInput(field, value, problem)
+    return cast(str, value)
+
+
+NAME_LENGTH = 255
+"""The longest name (collaborator, distributor, group, program) the store keeps: the
+length of its ``VARCHAR`` column."""
+EMAIL_LENGTH = 255
+"""The longest collaborator e-mail the store keeps."""
+METRIC_TYPE_LENGTH = 64
+"""The longest metric type name: the length of ``score_credit.metric_type``."""
+DESCRIPTION_LENGTH = 2000
+"""The longest description (distributor, group) accepted."""
+
+
+def check_text(field: str, value: Any, limit: int, *, required: bool = False) -> str:
+    """A text field bounded like its column: a string of at most ``limit`` characters
+    without NUL or lone surrogate (``required``: not blank).
+
+    PostgreSQL would refuse a longer one with a raw error and SQLite would keep it, so
+    both stores are held to the same bound here, where the value is accepted.
+    """
+    if not isinstance(value, str):
+        problem: str | None = "must be a string"
+    elif required and not value.strip():
+        problem = "must be a non-empty string"
+    elif len(value) > limit:
+        problem = f"is longer than {limit} characters ({len(value)})"
     else:
         problem = text_problem(value)
     if problem:
@@ -144,6 +208,17 @@ class DistributorSpec:
     """Collaborators bound directly (``eligibility = "members"``: these plus the bound group)."""
 
 
+def check_spec_bounds(spec: DistributorSpec) -> DistributorSpec:
+    """The numeric bounds of a distributor's own fields (its plugins check theirs)."""
+    for index, metric in enumerate(spec.metrics):
+        check_bounded(f"metrics[{index}].points", metric.points, 0, MAX_POINTS)
+    if spec.hold_days is not None:
+        check_bounded("hold_days", spec.hold_days, 0, MAX_HOLD_DAYS)
+    if spec.catch_up_limit is not None:
+        check_bounded("catch_up_limit", spec.catch_up_limit, 1, MAX_CATCH_UP_LIMIT)
+    return spec
+
+
 @attrs.frozen
 class Distributor:
     spec: DistributorSpec
@@ -211,18 +286,37 @@ class Obligation:
     """The open payout holding it, or the payout that fulfilled it (Siren's ``payoutId``)."""
 
 
+CREDIT_SKIP_REASONS = ("before_distributor_start", "distributor_inactive", "no_collaborator",
+                       "collaborator_not_eligible", "no_credit", "no_open_period")
+"""Why an event credited no one for a distributor that tracks its metric type."""
+
+
+@attrs.frozen
+class CreditSkipped:
+    """A distributor that tracks one of the event's metric types but got no credit from
+    it, and why (one of :data:`CREDIT_SKIP_REASONS`, stored as a ``credit_skip`` row)."""
+
+    distributor: str
+    metric_type: str
+    reason: str
+
+
 @attrs.frozen
 class RecordResult:
     """What recording one source event did.
 
     ``duplicate`` is true when the event's id had been recorded before with the same
-    content: nothing was written and ``credits`` repeats the first result.
+    content: nothing was written and ``credits`` and ``skipped`` repeat the first result.
+    ``skipped`` names the tracking distributors the event credited nothing, with the
+    reason (e.g. ``before_distributor_start`` for an event older than the distributor's
+    first period: it belongs to no period).
     """
 
     kind: str
     event_id: str
     credits: int
     duplicate: bool = False
+    skipped: tuple[CreditSkipped, ...] = ()
 
 
 @attrs.frozen

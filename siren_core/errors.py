@@ -5,6 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message; a value nested too deeply to print (a list of a list
+    of … thousands deep, given through the API) is named by its type instead."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+
+
 class SirenError(Exception):
     """Base class of every error siren-core raises on purpose."""
 
@@ -21,7 +30,7 @@ class InvalidInput(SirenError, ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{field}: {value!r} {problem}")
+        super().__init__(f"{field}: {shown(value)} {problem}")
 
 
 class NotFound(SirenError, LookupError):
@@ -35,6 +44,17 @@ class NotFound(SirenError, LookupError):
 
 class Conflict(SirenError):
     """The request contradicts what is already recorded (e.g. a reused idempotency key)."""
+
+
+class Unstorable(SirenError):
+    """A result (a pool, a score, a payout total) exceeds the largest integer the store
+    keeps (2**63 - 1); nothing was written."""
+
+    def __init__(self, what: str, value: int) -> None:
+        self.what = what
+        self.value = value
+        super().__init__(f"{what} {value} exceeds the largest storable integer (2**63 - 1); "
+                         "nothing was written")
 
 
 class PluginError(SirenError):

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from siren_core import store
-from siren_core.catalog import Catalog, configure
+from siren_core.catalog import Catalog, change_units, configure
 from siren_core.config.converter import make_converter, structure, unstructure_distributor
 from siren_core.distribution.runner import (
     DistributionRunner,
@@ -34,6 +34,8 @@ from siren_core.distribution.runner import (
 )
 from siren_core.domain import (
     COLLABORATOR_STATUSES,
+    EMAIL_LENGTH,
+    NAME_LENGTH,
     Allocation,
     Collaborator,
     Distribution,
@@ -45,6 +47,8 @@ from siren_core.domain import (
     Payout,
     RecordResult,
     check_identifier,
+    check_spec_bounds,
+    check_text,
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
@@ -68,6 +72,14 @@ from siren_core.store import IntegrityError, queries
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _collaborator_name(name: str | None) -> str | None:
+    return None if name is None else check_text("collaborator.name", name, NAME_LENGTH)
+
+
+def _collaborator_email(email: str | None) -> str | None:
+    return None if email is None else check_text("collaborator.email", email, EMAIL_LENGTH)
 
 
 class Kernel:
@@ -140,14 +152,16 @@ class Kernel:
     def create_collaborator(self, id: str, *, name: str | None = None,
                             status: str = "active", email: str | None = None) -> Collaborator:
         check_identifier("collaborator.id", id)
+        name = _collaborator_name(name)
+        email = _collaborator_email(email)
         if status not in COLLABORATOR_STATUSES:
             raise InvalidInput("collaborator.status", status,
                                f"is not one of {COLLABORATOR_STATUSES}")
         value = Collaborator(id=id, name=name or id, status=status, email=email)
         with store.unit_of_work(self.engine) as conn:
-            if queries.collaborator_exists(conn, id):
+            # one statement decides, also against a concurrent create of the same id
+            if not queries.insert_collaborator_once(conn, value, self.clock()):
                 raise Conflict(f"collaborator {id!r} already exists")
-            queries.insert_collaborator(conn, value, self.clock())
         return value
 
     def set_collaborator_status(self, id: str, status: str) -> None:
@@ -164,6 +178,8 @@ class Kernel:
                             email: str | None = None) -> None:
         """Change a collaborator's name, email and status (status through
         :meth:`set_collaborator_status`, so a deletion leaves every group)."""
+        name = check_text("collaborator.name", name, NAME_LENGTH)
+        email = _collaborator_email(email)
         with self.transaction(), store.unit_of_work(self.engine) as conn:
             if not queries.rename_collaborator(conn, id, name, email, self.clock()):
                 raise NotFound("collaborator", id)
@@ -176,9 +192,9 @@ class Kernel:
     # -- distributors ----------------------------------------------------------------
 
     def _spec(self, spec: DistributorSpec | Mapping[str, Any]) -> DistributorSpec:
-        if isinstance(spec, DistributorSpec):
-            return spec
-        return structure(self.converter, spec, DistributorSpec)
+        value = spec if isinstance(spec, DistributorSpec) else structure(
+            self.converter, spec, DistributorSpec)
+        return check_spec_bounds(value)
 
     def create_distributor(self, spec: DistributorSpec | Mapping[str, Any]) -> Distributor:
         """Create a distributor and open its first period (starting at its ``start``)."""
@@ -199,9 +215,14 @@ class Kernel:
         return Distributor(value, 1)
 
     def update_distributor(self, spec: DistributorSpec | Mapping[str, Any]) -> Distributor:
-        """Store a new configuration; periods already distributed are not touched."""
+        """Store a new configuration; periods already distributed are not touched.
+
+        A change of ``units`` is refused while the open period holds any credit or
+        revenue; otherwise the open period takes the new units (see
+        :func:`siren_core.catalog.change_units`).
+        """
         value = self._spec(spec)
-        configure(value, self.registry, self.converter)
+        configured = configure(value, self.registry, self.converter)
         with store.unit_of_work(self.engine) as conn:
             rows = queries.distributor_rows(conn, external_id=value.id)
             if not rows:
@@ -209,6 +230,8 @@ class Kernel:
             self._bindings.check_distributor(conn, value)  # cascades need a layered group
             version = queries.update_distributor(conn, rows[0][0], value.name, value.status,
                                                  unstructure_distributor(value), self.clock())
+            # the open period is locked after the distributor row, as status changes do
+            change_units(conn, rows[0][0], configured.currency)
         return Distributor(value, version)
 
     def distributor(self, id: str) -> Distributor:

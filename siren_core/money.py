@@ -58,11 +58,14 @@ from siren_core.errors import InvalidInput
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "PLAIN_DECIMAL",
     "POINTS",
     "Currency",
     "currency",
+    "decimal_text_problem",
     "format_minor",
     "from_minor",
+    "plain_text",
     "split",
     "split_equally",
     "to_minor",
@@ -143,21 +146,44 @@ def currency(code: str, *, field: str = "currency") -> Currency:
 # Amounts
 # ---------------------------------------------------------------------------
 
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+"""The documented decimal text: an optional ``-``, ASCII digits, optionally ``.`` and
+digits. ``[0-9]`` (not ``\\d``) so that Arabic-Indic or full-width digits are refused."""
 _MONEY_TYPES_HINT = "give money as a string or Decimal (e.g. '12.50')"
 
 
-def _bad_string_problem(text: str) -> str:
+# A Decimal's exponent beyond this is written as given (and then refused as exponent
+# notation) rather than spelled out in a string of that many digits.
+_PLAIN_EXPONENT = 64
+
+
+def plain_text(value: Decimal) -> str:
+    """A Decimal as the plain decimal text it stands for: ``Decimal("5E+1")`` is ``"50"``,
+    ``Decimal("1.50")`` is ``"1.50"``; so a Decimal is accepted wherever that text is."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and abs(exponent) <= _PLAIN_EXPONENT:
+        return format(value, "f")
+    return str(value)
+
+
+def decimal_text_problem(text: str) -> str:
     """Say as specifically as possible why ``text`` is not a plain decimal."""
     if text != text.strip():
         return "has leading or trailing whitespace; give a plain decimal such as '12.50'"
     lowered = text.lower().lstrip("+-")
     if lowered in {"nan", "snan", "inf", "infinity"}:
         return "is not a finite amount"
+    if text.startswith("+"):
+        return "has a '+' sign; write a plain decimal such as '12.50'"
     if "," in text:
         return "uses ','; write a plain decimal with '.' and no thousands separators ('1234.50')"
+    if "_" in text:
+        return "uses '_'; write a plain decimal with no digit separators ('1234.50')"
     if "e" in lowered and re.fullmatch(r"[0-9.]+e[-+]?[0-9]+", lowered):
         return "uses exponent notation; write the amount out in full (e.g. '1000.00')"
+    if not text.isascii():
+        return "has characters other than ASCII digits, '-' and '.'; write a plain decimal " \
+            "such as '12.50'"
     return "is not a plain decimal number (digits, an optional '-' and '.', e.g. '12.50')"
 
 
@@ -232,8 +258,8 @@ def to_minor(amount: str | Decimal | int, cur: Currency, *, field: str,
             raise InvalidInput(field, amount, "is not a finite amount")
         return _decimal_to_minor(amount, amount, cur, field, allow_negative)
     if isinstance(amount, str):
-        if not _PLAIN_DECIMAL.fullmatch(amount):
-            raise InvalidInput(field, amount, _bad_string_problem(amount))
+        if not PLAIN_DECIMAL.fullmatch(amount):
+            raise InvalidInput(field, amount, decimal_text_problem(amount))
         return _decimal_to_minor(Decimal(amount), amount, cur, field, allow_negative)
     raise InvalidInput(field, amount,
                        f"is {_a_type(amount)}; {_MONEY_TYPES_HINT}")

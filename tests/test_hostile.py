@@ -3,6 +3,7 @@ half-written, and no traceback reaches a command-line user."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ NASTY_TEXT = st.sampled_from([
     "'; DROP TABLE collaborator; --", "\" OR 1=1 --", "\x00", "🙂" * 50, "a" * 10_000,
     "2026-13-45T99:99:99Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00",
     "2026-01-05T10:00:00", "2026-01-05", "USD", "usd", "alice", "-1.00", "99999999999999999999",
+    "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "+1.00", " 1.00", "1_000.00",
+    "\uff11.\uff10\uff10", "\u0661.\u0660", "n" * 256,
 ])
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**200), max_value=2**200),
@@ -34,6 +37,16 @@ VALUES = st.recursive(SCALARS, lambda children: st.lists(children, max_size=3)
                       max_leaves=10)
 KEYS = ["id", "at", "amount", "currency", "collaborator", "sale", "lines", "quantity", "note",
         "kind", "sku"]
+
+
+# A valid event of each type, so that fuzzing one key reaches that key's own checks.
+BASES: dict[str, dict[str, Any]] = {
+    "sale": {"at": "2026-01-05T10:00:00Z", "amount": "10.00", "currency": "USD",
+             "collaborator": "alice"},
+    "visit": {"at": "2026-01-05T10:00:00Z", "collaborator": "alice"},
+    "manual": {"at": "2026-01-05T10:00:00Z", "collaborator": "alice"},
+    "refund": {"at": "2026-01-05T10:00:00Z", "sale": "o-1"},
+}
 
 
 def _event(draw_keys: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +90,23 @@ def test_fuzzed_events_get_a_clear_error_and_write_nothing(
     except SirenError as error:
         assert str(error)
         assert fuzz_kernel.table_counts() == before
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(["sale", "visit", "manual", "refund", "teleport"]),
+       changes=st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=4))
+def test_a_fuzzed_event_in_a_batch_rejects_only_itself(
+        fuzz_kernel: Kernel, kind: str, changes: dict[str, Any]) -> None:
+    """``record_many``: the fuzzed event is inserted or rejected at its position; the good
+    events around it go in."""
+    tag = hashlib.sha256(json.dumps(changes, sort_keys=True, default=repr).encode()).hexdigest()
+    good = [{"type": "visit", "id": f"good-{tag}-{n}", "at": "2026-01-05T10:00:00Z",
+             "collaborator": "alice"} for n in (0, 1)]
+    fuzzed = {"type": kind, **BASES.get(kind, BASES["sale"]), "id": f"bulk-{tag}", **changes}
+    report = fuzz_kernel.record_many([good[0], fuzzed, good[1]])
+    assert report.inserted + report.duplicates + len(report.rejected) == 3
+    assert [r.position for r in report.rejected] in ([], [1])
+    assert all(r.reason for r in report.rejected)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

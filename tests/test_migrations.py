@@ -16,6 +16,7 @@ from siren_core import Kernel, store
 from siren_core.cli import cli
 from siren_core.store import migrate
 from siren_core.store.tables import metadata
+from siren_core.verify import verify
 
 
 def _differences(engine: sa.Engine) -> list[object]:
@@ -87,6 +88,31 @@ def test_a_store_of_the_previous_schema_is_upgraded_keeping_its_data(database_ur
             ("ann", 1000)]
         (obligation,) = kernel.obligations()
         assert obligation.payout_id is None
+
+
+def test_events_recorded_before_credit_accounting_are_not_held_to_it(
+        database_url: str) -> None:
+    """Revision 0003 introduced credit_skip: an organic sale recorded before it (no credit,
+    no skip row) is not an unaccounted event; one recorded after it is accounted for."""
+    engine = store.open_engine(database_url)
+    _old_store(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO source_event (id, kind, key, occurred_at, recorded_at, "
+            "collaborator_id, amount, currency, digest, payload) VALUES (2, 'sale', 'o-2', :t, "
+            ":t, NULL, 700, 'USD', 'y', :p)"),
+            {"t": datetime(2026, 1, 21), "p": json.dumps(
+                {"id": "o-2", "at": "2026-01-21T00:00:00Z", "amount": "7.00",
+                 "currency": "USD"})})
+        if engine.dialect.name == "postgresql":  # the rows above were given their ids
+            connection.execute(sa.text(
+                "SELECT setval(pg_get_serial_sequence('source_event', 'id'), 2)"))
+    engine.dispose()
+    with Kernel(database_url) as kernel:
+        assert verify(kernel) == []
+        kernel.record("sale", {"id": "o-3", "at": "2026-01-22T00:00:00Z", "amount": "7.00",
+                               "currency": "USD"})
+        assert verify(kernel) == []
 
 
 def test_a_store_made_before_migrations_existed_is_recognised(database_url: str) -> None:

@@ -23,6 +23,7 @@ from itertools import takewhile
 
 import attrs
 
+from siren_core.domain import MAX_LAYERS, MAX_POINTS, check_bounded
 from siren_core.errors import InvalidInput
 from siren_core.records import CollaboratorId, Credit, CreditContext, CreditRule, GroupView
 
@@ -35,16 +36,17 @@ def _layers_valid(instance: CascadeConfig, _attribute: object, value: tuple[int,
     if not value:
         raise InvalidInput("layers", list(value), "must give the points of at least one layer")
     for index, points in enumerate(value):
-        if points < 0:
-            raise InvalidInput(f"layers[{index}]", points, "must not be negative")
+        check_bounded(f"layers[{index}]", points, 0, MAX_POINTS)
 
 
 @attrs.frozen
 class CascadeConfig:
-    """``layers``: points per layer, nearest first (``[100, 50]``).
+    """``layers``: points per layer, nearest first (``[100, 50]``), each 0 to
+    ``domain.MAX_POINTS``.
 
-    ``max_layers`` (default 5, as Siren's ``pointsAtLayer1..5``) bounds ``layers``; raise
-    it to walk deeper. ``compress`` overrides the direction's default (see module doc).
+    ``max_layers`` (default 5, as Siren's ``pointsAtLayer1..5``; at most
+    ``domain.MAX_LAYERS``) bounds ``layers``; raise it to walk deeper. ``compress``
+    overrides the direction's default (see module doc).
     """
 
     layers: tuple[int, ...] = attrs.field(validator=_layers_valid)
@@ -52,8 +54,7 @@ class CascadeConfig:
     compress: bool | None = None
 
     def __attrs_post_init__(self) -> None:
-        if self.max_layers < 1:
-            raise InvalidInput("max_layers", self.max_layers, "must be at least 1")
+        check_bounded("max_layers", self.max_layers, 1, MAX_LAYERS)
         if len(self.layers) > self.max_layers:
             raise InvalidInput("layers", list(self.layers),
                                f"has {len(self.layers)} layers, more than max_layers = "

@@ -14,13 +14,14 @@ from datetime import datetime
 import attrs
 
 from siren_core import hookimpl
-from siren_core.errors import InvalidInput
+from siren_core.domain import MAX_QUANTITY, check_bounded
 from siren_core.records import Metric, TriggerStrategy
 
 
 @attrs.frozen
 class ManualCredit:
-    """A manual credit: ``quantity`` times the distributor's points for ``manual``."""
+    """A manual credit: ``quantity`` (1 to ``domain.MAX_QUANTITY``) times the
+    distributor's points for ``manual``."""
 
     id: str
     at: datetime
@@ -30,8 +31,7 @@ class ManualCredit:
 
 
 def manual_metrics(event: ManualCredit) -> list[Metric]:
-    if event.quantity < 1:
-        raise InvalidInput("manual.quantity", event.quantity, "must be at least 1")
+    check_bounded("manual.quantity", event.quantity, 1, MAX_QUANTITY)
     return [Metric(metric_type="manual", collaborator=event.collaborator,
                    quantity=event.quantity)]
 

@@ -21,6 +21,8 @@ from siren_core.money import Currency
 from siren_core.records import PoolContext, PoolResolver
 
 _HUNDRED = Decimal(100)
+MAX_PERCENT_PLACES = 12
+"""Decimal places a percentage may have (``"12.5"`` has one)."""
 
 
 @attrs.frozen
@@ -31,6 +33,10 @@ class RevenuePercentage:
 def check(config: RevenuePercentage, _units: Currency) -> None:
     if not Decimal(0) <= config.percent <= _HUNDRED:
         raise InvalidInput("pool.percent", str(config.percent), "must lie between 0 and 100")
+    exponent = config.percent.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_PERCENT_PLACES:
+        raise InvalidInput("pool.percent", str(config.percent),
+                           f"has more than {MAX_PERCENT_PLACES} decimal places")
 
 
 def pool_of(revenue: int, percent: Decimal) -> int:

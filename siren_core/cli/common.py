@@ -3,8 +3,14 @@ are formatted by ``siren_core.money.amount_text`` and ``siren_core.times.iso_utc
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING, Any
+
 import click
 from rich.console import Console
+
+from siren_core.errors import InvalidInput
+from siren_core.money import INT64_MAX
 
 DATABASE_OPTION = click.option(
     "--database", envvar="SIREN_DATABASE_URL", default="sqlite:///siren.db", show_default=True,
@@ -14,3 +20,43 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def console() -> Console:
     return Console(highlight=False)
+
+
+if TYPE_CHECKING:  # generic only in newer click (the minimum is 8.1)
+    _IntParamType = click.ParamType[int]
+else:
+    _IntParamType = click.ParamType
+
+
+class _StoreId(_IntParamType):
+    """An id the store gave (a distribution, obligation, payout…): a whole number from 1 to
+    the largest 64-bit integer. Anything else is refused naming the option, in one line;
+    a larger number was an internal error (the database driver cannot send it)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and _DIGITS.fullmatch(value) and len(value) <= 19:
+            number = int(value)
+        else:
+            number = 0
+        if not 1 <= number <= INT64_MAX:
+            raise InvalidInput(_name_of(param), value,
+                               f"is not an id (a whole number from 1 to {INT64_MAX})")
+        return number
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _name_of(param: click.Parameter | None) -> str:
+    if isinstance(param, click.Option):
+        return param.opts[0]
+    return param.human_readable_name if param is not None else "id"
+
+
+STORE_ID = _StoreId()
+"""The click type of every option or argument that names a stored row by its id."""

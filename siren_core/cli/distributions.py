@@ -12,13 +12,14 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console
 from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.money import amount_text
+from siren_core.store import DatabaseError, one_line, transient
 from siren_core.times import iso_utc
 
 
@@ -93,6 +94,23 @@ class _Stop:
         self.requested = True
 
 
+_RETRY_FIRST_S = 0.5
+_RETRY_MAX_S = 30.0
+_ONCE_ATTEMPTS = 5
+
+
+def _wait(stop: _Stop, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop.requested and time.monotonic() < deadline:
+        time.sleep(min(0.2, seconds))
+
+
+def _beat(kernel: Kernel, as_json: bool) -> None:
+    report = kernel.heartbeat(datetime.now(UTC))
+    if report.completed or report.failed or as_json:
+        _echo_report(report, as_json)
+
+
 @click.command()
 @DATABASE_OPTION
 @click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
@@ -103,21 +121,36 @@ def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
     """Fire the heartbeat every INTERVAL seconds until stopped (SIGINT/SIGTERM).
 
     Safe to run several at once, on several hosts: each period is claimed by exactly one
-    worker and distributed once.
+    worker and distributed once. A database error that may pass (a lost connection, a
+    restart, a lock) is logged in one line on stderr and the heartbeat is tried again after
+    a pause that doubles from 0.5 s up to 30 s (with --once: five tries at most).
     """
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with Kernel(database) as kernel:
+    failures = 0
+    kernel: Kernel | None = None
+    try:
         while not stop.requested:
-            report = kernel.heartbeat(datetime.now(UTC))
-            if report.completed or report.failed or as_json:
-                _echo_report(report, as_json)
+            try:
+                kernel = kernel or Kernel(database)  # opening the store may fail too
+                _beat(kernel, as_json)
+            except DatabaseError as exc:
+                failures += 1
+                if not transient(exc) or (once and failures >= _ONCE_ATTEMPTS):
+                    raise
+                delay = min(_RETRY_FIRST_S * 2 ** min(failures - 1, 8), _RETRY_MAX_S)
+                click.echo(f"worker: heartbeat failed ({one_line(exc)}); retrying in "
+                           f"{delay:.1f} s", err=True)
+                _wait(stop, delay)
+                continue
+            failures = 0
             if once:
                 return
-            deadline = time.monotonic() + interval
-            while not stop.requested and time.monotonic() < deadline:
-                time.sleep(min(0.2, interval))
+            _wait(stop, interval)
+    finally:
+        if kernel is not None:
+            kernel.close()
 
 
 @click.command()
@@ -138,7 +171,7 @@ def distributions(database: str, distributor: str | None, status: str | None,
 
 @click.command()
 @DATABASE_OPTION
-@click.argument("distribution", type=int)
+@click.argument("distribution", type=STORE_ID)
 @JSON_OPTION
 def allocations(database: str, distribution: int, as_json: bool) -> None:
     """List the allocations of DISTRIBUTION (its id), with the inputs that explain them."""

@@ -13,7 +13,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
-from siren_core.errors import InvalidInput
+from siren_core.errors import InvalidInput, shown
+from siren_core.jsontext import json_problem, load_json
 from siren_core.kernel import Kernel
 from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkReport
 
@@ -29,16 +30,28 @@ class _Lines:
         with self.path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 self.bytes_read += len(raw)
-                text = raw.decode("utf-8", errors="replace").strip()
-                if not text:
-                    continue
-                try:
-                    yield number, json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield number, InvalidInput("line", text[:80],
-                                               f"is not valid JSON ({exc.msg})")
-                except RecursionError:
-                    yield number, InvalidInput("line", text[:80], "is nested too deeply")
+                yield from _parsed(number, raw)
+
+
+def _parsed(number: int, raw: bytes) -> Iterator[tuple[int, Any]]:
+    """The line's JSON value, or the ``InvalidInput`` saying why it has none.
+
+    Undecodable bytes are refused, not replaced: two ids that differ only in their bad
+    bytes would both become ``\ufffd`` and the second sale would pass for a duplicate.
+    """
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        visible = raw.decode("utf-8", errors="backslashreplace").strip()[:80]
+        yield number, InvalidInput("line", visible, f"is not valid UTF-8 (byte {exc.start + 1} "
+                                                  f"of the line)")
+        return
+    if not text:
+        return
+    try:
+        yield number, load_json(text)
+    except (ValueError, RecursionError) as exc:
+        yield number, InvalidInput("line", text[:80], json_problem(exc))
 
 
 def _report_json(report: BulkReport) -> dict[str, Any]:
@@ -46,8 +59,16 @@ def _report_json(report: BulkReport) -> dict[str, Any]:
             "credits": report.credits, "rejected": len(report.rejected),
             "rejections": [{"line": r.position, "type": r.type, "id": r.id, "field": r.field,
                             "value": r.value if isinstance(r.value, str | int | None)
-                            else repr(r.value), "problem": r.problem}
+                            else shown(r.value), "problem": r.problem}
                            for r in report.rejected]}
+
+
+def _shown(text: str | None) -> str:
+    """``text`` for a table cell: a NUL, a control character or a lone surrogate (what a
+    rejected line may hold) is shown escaped, as in the reason, not written raw."""
+    if text is None:
+        return ""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _print_report(report: BulkReport, out: Console, show: int) -> None:
@@ -57,11 +78,23 @@ def _print_report(report: BulkReport, out: Console, show: int) -> None:
         return
     table = Table("line", "type", "id", "reason", title="Rejected lines")
     for rejection in report.rejected[:show]:
-        table.add_row(str(rejection.position), rejection.type or "", rejection.id or "",
+        table.add_row(str(rejection.position), _shown(rejection.type), _shown(rejection.id),
                       rejection.reason)
     out.print(table)
     if len(report.rejected) > show:
         out.print(f"… and {len(report.rejected) - show} more (--show N, or --json)")
+
+
+MAX_BATCH_SIZE = 1_000_000
+"""The most events per transaction ``siren ingest`` takes (a batch is held in memory)."""
+
+
+def _check_options(batch_size: int, show: int) -> None:
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidInput("--batch-size", batch_size,
+                           f"must be between 1 and {MAX_BATCH_SIZE:,} events")
+    if show < 0:
+        raise InvalidInput("--show", show, "must be 0 or more")
 
 
 @click.command()
@@ -78,6 +111,7 @@ def ingest(file: Path, database: str, batch_size: int, show: int, as_json: bool)
     reason (a bad line rejects only itself). Exit code 0 if no line was rejected, 1 if
     some were.
     """
+    _check_options(batch_size, show)
     lines = _Lines(file)
     progress = Progress(TextColumn("ingesting"), BarColumn(), TextColumn("{task.fields[n]} events"),
                         TimeElapsedColumn(), console=Console(stderr=True), disable=as_json)

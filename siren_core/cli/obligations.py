@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
@@ -102,7 +102,7 @@ def obligations() -> None:
               "cancelled (aliases: complete, draft...).")
 @click.option("--collaborator", default=None, help="A collaborator id.")
 @click.option("--award-type", default=None, help="e.g. distribution, manual, commission.")
-@click.option("--payout", type=int, default=None, help="Obligations in this payout.")
+@click.option("--payout", type=STORE_ID, default=None, help="Obligations in this payout.")
 @click.option("--source", default=None, help="e.g. allocation.")
 @JSON_OPTION
 def list_obligations(database: str, status: str | None, collaborator: str | None,
@@ -120,7 +120,7 @@ def list_obligations(database: str, status: str | None, collaborator: str | None
 
 @obligations.command("show")
 @DATABASE_OPTION
-@click.argument("obligation_id", type=int)
+@click.argument("obligation_id", type=STORE_ID)
 @JSON_OPTION
 def show_obligation(database: str, obligation_id: int, as_json: bool) -> None:
     """One obligation and its audit log."""
@@ -159,7 +159,7 @@ def _echo_bulk(result: BulkResult, as_json: bool) -> None:
 def _bulk_command(name: str, action: str, summary: str) -> click.Command:
     @click.command(name, help=summary)
     @DATABASE_OPTION
-    @click.argument("ids", nargs=-1, type=int, required=True)
+    @click.argument("ids", nargs=-1, type=STORE_ID, required=True)
     @ACTOR_OPTION
     @REASON_OPTION
     @JSON_OPTION
@@ -247,7 +247,7 @@ def fulfill() -> None:
 
 @fulfill.command("generate")
 @DATABASE_OPTION
-@click.option("--obligation", "obligation_ids", type=int, multiple=True,
+@click.option("--obligation", "obligation_ids", type=STORE_ID, multiple=True,
               help="Only these obligations (repeatable); default: every approved one.")
 @click.option("--minimum", multiple=True, metavar="CURRENCY=AMOUNT",
               help="Minimum payout per currency, e.g. USD=50.00 (repeatable); smaller "
@@ -280,7 +280,7 @@ def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
 
 @fulfill.command("show")
 @DATABASE_OPTION
-@click.argument("fulfillment_id", type=int)
+@click.argument("fulfillment_id", type=STORE_ID)
 @JSON_OPTION
 def show_fulfillment(database: str, fulfillment_id: int, as_json: bool) -> None:
     """One fulfillment and its payouts."""
@@ -295,7 +295,7 @@ def show_fulfillment(database: str, fulfillment_id: int, as_json: bool) -> None:
 
 @fulfill.command("export")
 @DATABASE_OPTION
-@click.argument("fulfillment_id", type=int)
+@click.argument("fulfillment_id", type=STORE_ID)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write the CSV here instead of standard output.")
 @click.option("--all", "all_payouts", is_flag=True,
@@ -313,9 +313,9 @@ def export(database: str, fulfillment_id: int, output: Path | None, all_payouts:
 def _mark_command(name: str, status: str, summary: str) -> click.Command:
     @click.command(name, help=summary)
     @DATABASE_OPTION
-    @click.option("--fulfillment", "fulfillment_id", type=int, default=None,
+    @click.option("--fulfillment", "fulfillment_id", type=STORE_ID, default=None,
                   help="Every open payout of this fulfillment.")
-    @click.option("--payout", "payout_ids", type=int, multiple=True,
+    @click.option("--payout", "payout_ids", type=STORE_ID, multiple=True,
                   help="This payout (repeatable).")
     @click.option("--reference", default=None, help="The payment provider's reference.")
     @ACTOR_OPTION

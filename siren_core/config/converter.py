@@ -21,8 +21,8 @@ they were issued; absent or ``None``: approval is manual only).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
@@ -34,37 +34,51 @@ from cattrs.errors import (
 )
 
 from siren_core.domain import (
+    MAX_INTERVAL,
     CalculatorChoice,
     CreditChoice,
     DistributorSpec,
     MetricTypeSpec,
     PoolChoice,
     RevenueSpec,
+    check_bounded,
     text_problem,
 )
 from siren_core.errors import InvalidInput
-from siren_core.schedule import Schedule, parse_siren_schedule
+from siren_core.money import PLAIN_DECIMAL, decimal_text_problem, plain_text
+from siren_core.schedule import Schedule, parse_siren_schedule, period
 
 T = TypeVar("T")
 Path = list[str | int]
 
 
 def parse_decimal(value: Any) -> Decimal:
-    """A decimal from a string, an int or a Decimal; floats and other text are refused."""
+    """A decimal from a string, an int or a Decimal; floats and other text are refused.
+
+    Text must be a plain decimal (:data:`~siren_core.money.PLAIN_DECIMAL`: an optional
+    ``-``, ASCII digits, optionally ``.`` and digits), not whatever ``Decimal()`` takes:
+    it also takes ``"+1"``, ``" 1"``, ``"1_000"``, ``"1e3"`` and non-ASCII digits.
+    """
     if isinstance(value, bool | float):
         raise ValueError("is a float; write decimals as strings (e.g. '12.5')")
     if isinstance(value, Decimal | int):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            raise ValueError("is not a decimal") from None
+        if PLAIN_DECIMAL.fullmatch(value) is None:
+            raise ValueError(_not_a_decimal(value))
+        result = Decimal(value)
     else:
         raise ValueError("is not a decimal")
     if not result.is_finite():
         raise ValueError("is not a finite decimal")
     return result
+
+
+def _not_a_decimal(text: str) -> str:
+    problem = decimal_text_problem(text)
+    if problem.startswith("is not"):
+        return "is not a decimal (digits, an optional '-' and '.', e.g. '12.5')"
+    return f"is not a decimal: it {problem}"
 
 
 def parse_date(value: Any) -> date:
@@ -91,6 +105,11 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError("is not a date and time")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("has no timezone (add 'Z' or an offset such as '+02:00')")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC "
+                         "(give an instant between years 1 and 9999 UTC)") from None
     return value
 
 
@@ -119,7 +138,28 @@ def _strings(value: Any, _type: Any = None) -> tuple[str, ...]:
     """A list of strings (a bare string is refused, not split into characters)."""
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ValueError("is not a list of strings")
+    for text in value:
+        problem = text_problem(text)
+        if problem:
+            raise ValueError(f"holds {text!r}, which {problem}")
     return tuple(value)
+
+
+def _plain_values(data: Any) -> Any:
+    """``data`` with every Decimal (at any depth) as its decimal text.
+
+    A plugin's configuration is stored as JSON, which has no decimals; the plugin's own
+    class parses the text back exactly, so a Decimal is accepted wherever text is.
+    """
+    if isinstance(data, Decimal):
+        return plain_text(data)
+    if isinstance(data, Mapping):
+        return {key: _plain_values(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_plain_values(value) for value in data]
+    if isinstance(data, tuple):
+        return tuple(_plain_values(value) for value in data)
+    return data
 
 
 def _split_choice(data: Any, key: str) -> tuple[str, dict[str, Any]]:
@@ -127,7 +167,7 @@ def _split_choice(data: Any, key: str) -> tuple[str, dict[str, Any]]:
         return data, {}
     if not isinstance(data, Mapping):
         raise ValueError(f"is not a table with a {key!r} key")
-    rest = dict(data)
+    rest = _plain_values(dict(data))
     if key not in rest:
         raise ValueError(f"has no {key!r} key")
     chosen = rest.pop(key)
@@ -172,15 +212,23 @@ def _schedule_of(entry: _DistributorEntry) -> Schedule:
     if not isinstance(entry.schedule, str | list):
         raise InvalidInput("schedule", entry.schedule,
                            "is neither a frequency nor a list of Siren modifiers")
+    check_bounded("every", entry.every, 1, MAX_INTERVAL)
     try:
         if isinstance(entry.schedule, list):
-            return parse_siren_schedule(entry.schedule, start, entry.timezone)
-        return Schedule(frequency=entry.schedule, start=start, timezone=entry.timezone,
-                        interval=entry.every)
+            schedule = parse_siren_schedule(entry.schedule, start, entry.timezone)
+        else:
+            schedule = Schedule(frequency=entry.schedule, start=start,
+                                timezone=entry.timezone, interval=entry.every)
     except InvalidInput as exc:
         where = exc.field.split(".")[-1].split("[")[0]
         raise InvalidInput(_SCHEDULE_FIELDS.get(where, "schedule"), exc.value,
                            exc.problem) from None
+    try:
+        period(schedule, 0)
+    except InvalidInput:
+        raise InvalidInput("start", start.isoformat(), "is too late: the first period would "
+                           "end after the last representable date") from None
+    return schedule
 
 
 def _structure_distributor(converter: cattrs.Converter, data: Any) -> DistributorSpec:

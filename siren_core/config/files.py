@@ -35,6 +35,7 @@ from siren_core.catalog import configure
 from siren_core.config.converter import structure
 from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec
 from siren_core.errors import InvalidInput
+from siren_core.jsontext import DuplicateKey, json_problem, load_json
 from siren_core.plugins import PluginRegistry
 
 
@@ -95,9 +96,14 @@ class _File:
 def read_config_text(text: str, *, name: str = "config") -> dict[str, Any]:
     """Parse TOML, or JSON when the text starts with ``{``."""
     try:
-        data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+        data = load_json(text) if text.lstrip().startswith("{") else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(name, None, f"is not valid TOML or JSON: {exc}") from None
+    except DuplicateKey as exc:
+        raise InvalidInput(name, exc.key, "is a key given more than once in one object "
+                           "(JSON keeps only the last)") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(name, None, json_problem(exc)) from None
     if not isinstance(data, dict):
         raise InvalidInput(name, data, "is not a table")
     return data

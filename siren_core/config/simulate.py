@@ -20,6 +20,7 @@ from siren_core.config.apply import apply
 from siren_core.config.converter import parse_datetime
 from siren_core.config.files import parse_config
 from siren_core.errors import InvalidInput, SirenError
+from siren_core.jsontext import json_problem, load_json
 from siren_core.kernel import Kernel
 from siren_core.money import amount_text
 from siren_core.times import iso_utc
@@ -43,13 +44,13 @@ class _Clock:
 
 def _event(line_number: int, text: str) -> tuple[str, dict[str, Any], datetime]:
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise SimulationError(line_number, InvalidInput("line", text[:80],
                                                         f"is not JSON ({exc.msg})")) from None
-    except RecursionError:
+    except (ValueError, RecursionError) as exc:
         raise SimulationError(line_number, InvalidInput("line", text[:80],
-                                                        "is nested too deeply")) from None
+                                                        json_problem(exc))) from None
     if not isinstance(data, dict):
         raise SimulationError(line_number, InvalidInput("line", data, "is not a JSON object"))
     kind = data.pop("type", None)

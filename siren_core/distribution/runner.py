@@ -19,15 +19,15 @@ cascades have no usable group, those two give way to ``cascade_without_group``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import attrs
 
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
-from siren_core.domain import DISTRIBUTOR_STATUSES, Allocation, Distribution
-from siren_core.errors import InvalidInput, NotFound, PluginError, SirenError
+from siren_core.domain import DISTRIBUTOR_STATUSES, STORABLE_MAX, Allocation, Distribution
+from siren_core.errors import InvalidInput, NotFound, PluginError, SirenError, Unstorable
 from siren_core.events import (
     AllocationCompleted,
     DistributionCompleted,
@@ -148,6 +148,8 @@ def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: dateti
     pool = plugins.pool(distributor, PoolContext(
         distributor=distributor.spec.id, currency=distributor.currency, period_start=start,
         period_end=end, revenue=max(revenue, 0)))
+    if pool > STORABLE_MAX:
+        raise Unstorable(f"the pool of {distributor.spec.id} for {start.isoformat()}", pool)
     eligible = {row[1]: row for row in scores if row[2] == "active"}
     reason = ("zero_pool" if pool == 0 else "no_scores" if not scores
               else "no_eligible_collaborators" if not eligible else None)
@@ -161,6 +163,18 @@ def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: dateti
     allocations = tuple((eligible[name][0], name, eligible[name][3], amount)
                         for name, amount in sorted(amounts.items()) if amount > 0)
     return Outcome(pool, revenue, None, allocations)
+
+
+def _check_storable(distributor: ConfiguredDistributor, start: datetime,
+                    scores: Sequence[queries.ScoreRow], revenue: int) -> None:
+    """Refuse a period whose scores or revenue the store cannot keep (sums of credits
+    beyond 64 bits): a SirenError, so it fails alone and the heartbeat goes on."""
+    where = f"{distributor.spec.id} for {start.isoformat()}"
+    if abs(revenue) > STORABLE_MAX:
+        raise Unstorable(f"the revenue of {where}", revenue)
+    for _key, name, _status, points in scores:
+        if points > STORABLE_MAX:
+            raise Unstorable(f"the score of {name} in {where}", points)
 
 
 def _allocations(distribution: Distribution, outcome: Outcome,
@@ -290,6 +304,7 @@ class DistributionRunner:
         scores = queries.period_scores(conn, distributor.key, start, end)
         revenue = (queries.period_revenue(conn, distributor.key, start, end)
                    if distributor.pool_resolver.uses_revenue else 0)
+        _check_storable(distributor, start, scores, revenue)
         problem = cascade_problem(conn, distributor, self._plugins._registry)
         return compute(distributor, self._plugins, start, end, scores, revenue,
                        fail_closed=problem[0] if problem else None)

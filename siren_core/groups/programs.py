@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from siren_core.domain import check_identifier
+from siren_core.domain import NAME_LENGTH, check_identifier, check_text
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.groups.bindings import owner_key
 from siren_core.groups.values import PROGRAM_STATUSES, Program
@@ -24,6 +24,8 @@ class ProgramService:
     def create(self, id: str, *, name: str | None = None, status: str = "active",
                        collaborators: Sequence[str] = ()) -> Program:
         check_identifier("program.id", id)
+        if name is not None:
+            check_text("program.name", name, NAME_LENGTH)
         if status not in PROGRAM_STATUSES:
             raise InvalidInput("program.status", status, f"is not one of {PROGRAM_STATUSES}")
         names = list(dict.fromkeys(collaborators))

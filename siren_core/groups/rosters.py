@@ -15,7 +15,7 @@ from typing import Any
 import cattrs
 
 from siren_core.config.converter import structure as structure_value
-from siren_core.domain import check_identifier
+from siren_core.domain import DESCRIPTION_LENGTH, NAME_LENGTH, check_identifier, check_text
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
     CollaboratorAddedToCollaboratorGroup,
@@ -56,10 +56,12 @@ def _group_value(row: gq.GroupRow) -> CollaboratorGroup:
                              description=row.description)
 
 
-def _non_empty(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, value, "must be a non-empty string")
-    return value
+def _name(field: str, value: Any) -> str:
+    return check_text(field, value, NAME_LENGTH, required=True)
+
+
+def _description(field: str, value: Any) -> str:
+    return check_text(field, value, DESCRIPTION_LENGTH)
 
 
 class GroupService:
@@ -108,7 +110,8 @@ class GroupService:
         elif not isinstance(spec, GroupSpec):
             spec = structure_value(self._converter, dict(spec), GroupSpec, prefix="group")
         check_identifier("group.id", spec.id)
-        name = spec.id if spec.name is None else _non_empty("group.name", spec.name)
+        name = spec.id if spec.name is None else _name("group.name", spec.name)
+        _description("group.description", spec.description)
         shape = self._structure(spec.structure, "group.structure")
         entries = member_entries(spec.members, "group.members")
         now = self._clock()
@@ -129,10 +132,11 @@ class GroupService:
         with unit_of_work(self._engine) as conn:
             row = group_row(conn, group, lock=True)
             values: dict[str, Any] = {}
-            if name is not None and _non_empty("name", name) != row.name:
+            if name is not None and _name("name", name) != row.name:
                 values["name"] = name
                 events.append(CollaboratorGroupRenamed(row.id, row.name, name))
-            if description is not None and description != row.description:
+            if description is not None and _description("description",
+                                                        description) != row.description:
                 values["description"] = description
             if structure is not None and structure != row.structure:
                 shape = self._structure(structure)

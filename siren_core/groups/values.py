@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from siren_core.domain import text_problem
 from siren_core.errors import InvalidInput
 from siren_core.records import CollaboratorId
 
@@ -70,9 +71,27 @@ def json_ready(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput(field, value, "is not a table of metadata")
     try:
-        return dict(json.loads(json.dumps(dict(value))))
+        ready = dict(json.loads(json.dumps(dict(value))))
     except (TypeError, ValueError):
         raise InvalidInput(field, value, "is not JSON-serialisable metadata") from None
+    _check_metadata_text(ready, field)
+    return ready
+
+
+def _check_metadata_text(value: Any, field: str) -> None:
+    """Every key and string of metadata is storable text (no NUL, no lone surrogate), as
+    every other text field: PostgreSQL's JSON functions refuse ``\\u0000``."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise InvalidInput(field, value, problem)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            _check_metadata_text(key, field)
+            _check_metadata_text(inner, f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _check_metadata_text(inner, f"{field}[{index}]")
 
 
 def member_entries(items: Iterable[Any], field: str = "members") -> dict[str, dict[str, Any]]:

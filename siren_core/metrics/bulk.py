@@ -11,7 +11,10 @@ per row). A bad event is rejected with its position and reason and rejects only 
 an id seen before (earlier in the input or in the store) with the same content is
 counted as a duplicate, with other content it is rejected as a conflict. Refunds in a
 batch are written after the batch's other events, so a refund may follow its sale in the
-same batch. ``MetricsTriggered`` fires for every inserted event after its batch commits.
+same batch; refunds are written one by one, so a batch's transaction stops taking them
+after about a second and the rest go in further transactions (a batch of many refunds
+is several transactions; each is all-or-nothing, and sending the batch again records only
+what is missing). ``MetricsTriggered`` fires for every inserted event after its batch commits.
 Python's cyclic garbage collector is paused while a batch is parsed and written (see
 :func:`_collector_paused`).
 """
@@ -19,6 +22,7 @@ Python's cyclic garbage collector is paused while a batch is parsed and written 
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,10 +31,17 @@ from typing import Any
 
 import attrs
 
-from siren_core.catalog import Catalog
-from siren_core.errors import Conflict, InvalidInput, PluginError
+from siren_core.catalog import Catalog, ConfiguredDistributor
+from siren_core.errors import Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.metrics.ingest import Ingestor, ParsedEvent, _CreditPlanner, _currency_code
+from siren_core.metrics.ingest import (
+    Ingestor,
+    ParsedEvent,
+    _CreditPlanner,
+    _currency_code,
+    place_credits,
+    plan_credits,
+)
 from siren_core.metrics.refunds import REFUND, ParsedRefund
 from siren_core.plugins import PluginRegistry
 from siren_core.store import (
@@ -38,6 +49,7 @@ from siren_core.store import (
     Engine,
     IntegrityError,
     OperationalError,
+    is_sqlite,
     queries,
     unit_of_work,
 )
@@ -63,7 +75,7 @@ class Rejection:
 
     @property
     def reason(self) -> str:
-        return f"{self.field}: {self.value!r} {self.problem}"
+        return f"{self.field}: {shown(self.value)} {self.problem}"
 
 
 @attrs.define
@@ -73,6 +85,9 @@ class BulkReport:
     inserted: int = 0
     duplicates: int = 0
     credits: int = 0
+    skipped: int = 0
+    """``credit_skip`` rows written: a tracking distributor credited nothing (see
+    :class:`~siren_core.domain.CreditSkipped`)."""
     rejected: list[Rejection] = attrs.Factory(list)
 
     @property
@@ -174,14 +189,28 @@ class BulkIngestor:
     # -- writing ---------------------------------------------------------------------------
 
     def _write_batch(self, items: list[_Item], report: BulkReport) -> list[MetricsTriggered]:
-        """Write one batch in one transaction; retried when a concurrent writer recorded
-        one of its keys first (or, on PostgreSQL, the two deadlocked): the keys are then
-        found in the store and counted as duplicates or conflicts."""
+        """Write one batch: its events and as many refunds as fit in the lock budget in one
+        transaction, the remaining refunds in further transactions (see
+        :data:`_LOCK_BUDGET_S`)."""
+        announce: list[MetricsTriggered] = []
+        pending = items
+        while pending:
+            if pending is not items and is_sqlite(self._engine):
+                time.sleep(_SQLITE_TURN_S)
+            written, pending = self._write_retrying(pending, report)
+            announce += written
+        return announce
+
+    def _write_retrying(self, items: list[_Item], report: BulkReport
+                        ) -> tuple[list[MetricsTriggered], list[_Item]]:
+        """Write one transaction, retried when a concurrent writer recorded one of its keys
+        first (or, on PostgreSQL, the two deadlocked): the keys are then found in the
+        store and counted as duplicates or conflicts. Returns the refunds left over."""
         for attempt in range(1, _ATTEMPTS + 1):
             outcome = BulkReport()
             try:
                 with unit_of_work(self._engine) as conn:
-                    announce = self._write(conn, items, outcome)
+                    announce, left = self._write(conn, items, outcome)
             except (IntegrityError, OperationalError) as exc:
                 if attempt == _ATTEMPTS or not _retryable(exc):
                     raise
@@ -189,19 +218,23 @@ class BulkIngestor:
             report.inserted += outcome.inserted
             report.duplicates += outcome.duplicates
             report.credits += outcome.credits
+            report.skipped += outcome.skipped
             report.rejected.extend(outcome.rejected)
-            return announce
+            return announce, left
         raise AssertionError("unreachable")
 
-    def _write(self, conn: Connection, items: list[_Item],
-               report: BulkReport) -> list[MetricsTriggered]:
+    def _write(self, conn: Connection, items: list[_Item], report: BulkReport
+               ) -> tuple[list[MetricsTriggered], list[_Item]]:
+        deadline = time.monotonic() + _LOCK_BUDGET_S
         fresh = self._not_recorded(conn, items, report)
         events = [item for item in fresh if isinstance(item.parsed, ParsedEvent)]
         announce = self._write_events(conn, events, report)
-        for item in fresh:
-            if isinstance(item.parsed, ParsedRefund):
-                announce += self._write_refund(conn, item, report)
-        return announce
+        refunds = [item for item in fresh if isinstance(item.parsed, ParsedRefund)]
+        for index, item in enumerate(refunds):
+            if index and time.monotonic() > deadline:
+                return announce, refunds[index:]
+            announce += self._write_refund(conn, item, report)
+        return announce, []
 
     def _not_recorded(self, conn: Connection, items: list[_Item],
                       report: BulkReport) -> list[_Item]:
@@ -228,13 +261,14 @@ class BulkIngestor:
         wanted = {metric.collaborator for item in items for metric in _metrics(item)
                   if metric.collaborator is not None}
         known = queries.collaborator_keys(conn, wanted)
-        distributors = self._catalog.active(conn)
-        starts = queries.open_period_starts(conn, [d.key for d in distributors], lock=True)
-        windows = [(distributor, starts.get(distributor.key)) for distributor in distributors]
+        distributors = self._catalog.all(conn)
+        starts = queries.open_period_starts(
+            conn, [d.key for d in distributors if d.spec.status == "active"], lock=True)
         planners: dict[str, _CreditPlanner] = {}
         now = self._clock()
         sources: list[dict[str, Any]] = []
         credits: list[list[dict[str, Any]]] = []
+        skipped: list[list[dict[str, Any]]] = []
         written: list[_Item] = []
         for item in items:
             planner = planners.get(item.kind)
@@ -242,7 +276,7 @@ class BulkIngestor:
                 planner = planners[item.kind] = _CreditPlanner(
                     conn, item.kind, known, self._registry, self._ingestor.group_views)
             try:
-                source, rows = _plan(item, known, windows, planner, now)
+                source, rows, skips = _plan(item, known, distributors, starts, planner, now)
             except InvalidInput as exc:
                 report.rejected.append(_rejection(item.position, item, exc))
                 continue
@@ -252,13 +286,18 @@ class BulkIngestor:
                 continue
             sources.append(source)
             credits.append(rows)
+            skipped.append(skips)
             written.append(item)
         ids = mq.insert_source_events(conn, sources)
-        for key, rows in zip(ids, credits, strict=True):
+        for key, rows, skips in zip(ids, credits, skipped, strict=True):
             for row in rows:
                 row["source_event_id"] = key
+            for skip in skips:
+                skip["source_event_id"] = key
         mq.insert_credits(conn, [row for rows in credits for row in rows])
+        mq.insert_many(conn, queries.credit_skip, [skip for skips in skipped for skip in skips])
         report.inserted += len(written)
+        report.skipped += sum(map(len, skipped))
         report.credits += sum(1 for rows in credits for row in rows
                               if row["collaborator_id"] is not None)
         if not self._bus.listening:  # nobody would receive them: do not build them
@@ -287,6 +326,13 @@ class BulkIngestor:
 
 
 _ATTEMPTS = 5
+_LOCK_BUDGET_S = 1.0
+"""A transaction stops taking refunds after this long: each refund reads and writes
+credits one by one, and a batch of them must not hold SQLite's write lock (or, on
+PostgreSQL, the open periods' share locks a heartbeat waits for) for minutes."""
+_SQLITE_TURN_S = 0.12
+"""The pause between two refund transactions on SQLite, so that a writer waiting for the
+lock gets it (SQLite's busy handler tries again every 100 ms at most)."""
 _RETRY_STATES = {"23505", "40P01", "40001"}  # unique violation, deadlock, serialization
 
 
@@ -296,11 +342,13 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
 
 
 def _plan(item: _Item, known: dict[str, tuple[int, str]],
-          windows: list[tuple[Any, datetime | None]], planner: _CreditPlanner,
-          now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The source event row and credit rows of one event (raises, writes nothing).
+          distributors: list[ConfiguredDistributor], starts: Mapping[int, datetime],
+          planner: _CreditPlanner, now: datetime
+          ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The source event row, credit rows and skip rows of one event (raises, writes
+    nothing), as :meth:`Ingestor.record` plans them.
 
-    ``windows`` pairs each active distributor with the start of its open period.
+    ``starts`` holds the start of each active distributor's open period.
     """
     parsed = item.parsed
     assert isinstance(parsed, ParsedEvent)
@@ -309,25 +357,15 @@ def _plan(item: _Item, known: dict[str, tuple[int, str]],
         if metric.collaborator is not None and metric.collaborator not in known:
             raise InvalidInput(f"{item.kind}.collaborator", metric.collaborator,
                                "is not a known collaborator")
-    rows = []
-    for distributor, start in windows:
-        for metric in metrics:
-            planned = planner.rows(distributor, metric)
-            if start is None or not planned:
-                continue
-            late = event.at < start
-            effective_at = start if late else event.at
-            for row in planned:  # fresh dictionaries of the planner: completed in place
-                row["late"] = late
-                row["effective_at"] = effective_at
-            rows += planned
+    planned, skips = plan_credits(planner, distributors, event.at, metrics)
+    rows = place_credits(planned, starts, event.at, skips)
     actor = known.get(metrics[0].collaborator or "") if metrics else None
     source = {"kind": item.kind, "key": event.id, "occurred_at": event.at, "recorded_at": now,
               "collaborator_id": actor[0] if actor else None,
               "amount": metrics[0].amount if metrics else None,
               "currency": _currency_code(metrics), "digest": parsed.digest,
               "payload": parsed.payload}
-    return source, rows
+    return source, rows, skips
 
 
 def _metrics(item: _Item) -> tuple[Any, ...]:

@@ -7,7 +7,14 @@ content it is a :class:`~siren_core.errors.Conflict`.
 Credits are computed when the event is recorded, with the distributor configuration in
 force then, and count in the period whose window holds the event's time. An event whose
 period was already distributed counts in the distributor's open period instead (it is
-marked ``late``); a distributed period never changes.
+marked ``late``); a distributed period never changes. An event recorded while a
+heartbeat closes its period waits for the close, then counts late (see
+:func:`~siren_core.store.queries.open_period_starts`); an event dated before a
+distributor's first period belongs to no period there.
+
+Every distributor that tracks one of the event's metric types gets credit rows or a
+``credit_skip`` row with the reason it got none (:func:`plan_credits`), so that every
+recorded event can be accounted for.
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from typing import Any, NamedTuple
 
 import cattrs
 
+from siren_core import schedule
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
-from siren_core.domain import RecordResult, check_identifier
+from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups.eligibility import DistributorScopes, GroupViews
@@ -102,32 +110,42 @@ class Ingestor:
         kind, event = parsed.strategy.id, parsed.event
         existing = queries.find_source_event(conn, kind, event.id)
         if existing is not None:
-            key, digest = existing
-            if digest != parsed.digest:
-                raise Conflict(f"{kind} {event.id!r} was already recorded with other content")
-            return RecordResult(kind, event.id, queries.count_credits(conn, key), duplicate=True)
+            return self._first_result(conn, parsed, existing)
         actors = self._actors(conn, kind, parsed.metrics)
         planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views)
-        planned = [(d, row) for d in self._catalog.active(conn)
-                   for metric in parsed.metrics for row in planner.rows(d, metric)]
-        starts = queries.open_period_starts(conn, sorted({d.key for d, _ in planned}), lock=True)
+        distributors = self._catalog.all(conn)
+        planned, skips = plan_credits(planner, distributors, event.at, parsed.metrics)
+        starts = queries.open_period_starts(conn, sorted({d.key for d, _, _ in planned}),
+                                            lock=True)
+        rows = place_credits(planned, starts, event.at, skips)
         actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
-        source_id = queries.insert_source_event(conn, {
+        source_id = queries.insert_source_event_once(conn, {
             "kind": kind, "key": event.id, "occurred_at": event.at, "recorded_at": self._clock(),
             "collaborator_id": actor[0] if actor else None,
             "amount": parsed.metrics[0].amount if parsed.metrics else None,
             "currency": _currency_code(parsed.metrics),
             "digest": parsed.digest, "payload": parsed.payload})
-        rows = []
-        for distributor, row in planned:
-            start = starts.get(distributor.key)
-            if start is None:
-                continue
-            late = event.at < start
-            rows.append({**row, "source_event_id": source_id, "late": late,
-                         "effective_at": start if late else event.at})
+        if source_id is None:  # a concurrent recording of the same id committed first
+            existing = queries.find_source_event(conn, kind, event.id)
+            assert existing is not None
+            return self._first_result(conn, parsed, existing)
+        for row in (*rows, *skips):
+            row["source_event_id"] = source_id
         queries.insert_credits(conn, rows)
-        return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]))
+        queries.insert_credit_skips(conn, skips)
+        return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
+                            skipped=_skipped(distributors, skips))
+
+    @staticmethod
+    def _first_result(conn: Connection, parsed: ParsedEvent,
+                      existing: tuple[int, str]) -> RecordResult:
+        kind, event = parsed.strategy.id, parsed.event
+        key, digest = existing
+        if digest != parsed.digest:
+            raise Conflict(f"{kind} {event.id!r} was already recorded with other content")
+        skipped = tuple(CreditSkipped(*row) for row in queries.credit_skips(conn, key))
+        return RecordResult(kind, event.id, queries.count_credits(conn, key), duplicate=True,
+                            skipped=skipped)
 
     @staticmethod
     def _actors(conn: Connection, kind: str,
@@ -167,6 +185,78 @@ def _includes(compiler: TransactionCompiler, line: RevenueLine, context: Compile
                           hook="siren_transaction_compilers") from exc
 
 
+Planned = list[tuple[ConfiguredDistributor, Metric, list[dict[str, Any]]]]
+"""The credit rows of an event per distributor and metric, before they get a period."""
+
+
+def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistributor],
+                 at: datetime, metrics: Sequence[Metric]
+                 ) -> tuple[Planned, list[dict[str, Any]]]:
+    """The credit rows and ``credit_skip`` rows of one event (without its store id).
+
+    Every distributor that tracks one of the event's metric types (see
+    :meth:`_CreditPlanner.tracks`) gets credit rows for it, or a skip row saying why not:
+    paused (``distributor_inactive``), an event older than its first period
+    (``before_distributor_start``: it belongs to no period), or nothing to credit.
+    Deleted distributors track nothing. :func:`place_credits` then puts the rows in a
+    period.
+    """
+    planned: Planned = []
+    skips: list[dict[str, Any]] = []
+    for distributor in distributors:
+        status = distributor.spec.status
+        if status == "deleted":
+            continue
+        for metric in metrics:
+            if not planner.tracks(distributor, metric):
+                continue
+            if status != "active":
+                _skip(skips, distributor, metric, "distributor_inactive")
+            elif at < planner.first_start(distributor):
+                _skip(skips, distributor, metric, "before_distributor_start")
+            elif rows := planner.rows(distributor, metric):
+                planned.append((distributor, metric, rows))
+            else:
+                _skip(skips, distributor, metric, planner.why_nothing(distributor, metric))
+    return planned, skips
+
+
+def place_credits(planned: Planned, starts: Mapping[int, datetime], at: datetime,
+                  skips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The planned rows, in the period holding ``at``: the open period of each
+    distributor (``starts``), or, if that one starts later (its period was distributed),
+    at the open period's start, ``late``. A distributor without an open period gets a
+    ``no_open_period`` skip (an active one always has one)."""
+    rows: list[dict[str, Any]] = []
+    for distributor, metric, planned_rows in planned:
+        start = starts.get(distributor.key)
+        if start is None:
+            _skip(skips, distributor, metric, "no_open_period")
+            continue
+        late = at < start
+        effective_at = start if late else at
+        for row in planned_rows:  # fresh dictionaries of the planner: completed in place
+            row["late"] = late
+            row["effective_at"] = effective_at
+        rows += planned_rows
+    return rows
+
+
+def _skip(skips: list[dict[str, Any]], distributor: ConfiguredDistributor, metric: Metric,
+          reason: str) -> None:
+    skip = {"distributor_id": distributor.key, "metric_type": metric.metric_type,
+            "reason": reason}
+    if skip not in skips:
+        skips.append(skip)
+
+
+def _skipped(distributors: Sequence[ConfiguredDistributor],
+             skips: Sequence[Mapping[str, Any]]) -> tuple[CreditSkipped, ...]:
+    names = {d.key: d.spec.id for d in distributors}
+    return tuple(CreditSkipped(names[s["distributor_id"]], s["metric_type"], s["reason"])
+                 for s in skips)
+
+
 def _currency_code(metrics: Sequence[Metric]) -> str | None:
     for metric in metrics:
         if metric.currency is not None:
@@ -185,6 +275,7 @@ class _CreditPlanner:
         self._registry = registry
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry))
         self._eligible: dict[int, Callable[[str], bool]] = {}
+        self._first_starts: dict[int, datetime] = {}
 
     def _lookup(self, collaborator: str) -> tuple[int, str] | None:
         found = self._known.get(collaborator)
@@ -211,6 +302,29 @@ class _CreditPlanner:
                 lambda collaborator: scope.allows(collaborator)
                 and self.is_eligible(collaborator))
         return found
+
+    @staticmethod
+    def tracks(distributor: ConfiguredDistributor, metric: Metric) -> bool:
+        """Whether the distributor takes the metric into account: it scores its type, or
+        its pool uses revenue and the metric has some."""
+        return metric.metric_type in distributor.metrics or (
+            bool(metric.revenue) and distributor.pool_resolver.uses_revenue)
+
+    def first_start(self, distributor: ConfiguredDistributor) -> datetime:
+        """The start of the distributor's first period: nothing before it is credited."""
+        found = self._first_starts.get(distributor.key)
+        if found is None:
+            found = self._first_starts[distributor.key] = schedule.period(
+                distributor.spec.schedule, 0)[0]
+        return found
+
+    def why_nothing(self, distributor: ConfiguredDistributor, metric: Metric) -> str:
+        """The reason a tracked metric gave the distributor no credit row."""
+        if metric.collaborator is None:
+            return "no_collaborator"
+        if not self.eligible_for(distributor)(metric.collaborator):
+            return "collaborator_not_eligible"
+        return "no_credit"
 
     def rows(self, distributor: ConfiguredDistributor, metric: Metric) -> list[dict[str, Any]]:
         revenue = self._revenue(distributor, metric)
@@ -253,6 +367,10 @@ class _CreditPlanner:
                 points = metric.amount or 0
             else:
                 points = entry.spec.points * metric.quantity
+                if points > STORABLE_MAX:  # a configuration stored before points were bounded
+                    raise InvalidInput(f"{self._kind}.quantity", metric.quantity,
+                                       f"gives {points} points on distributor "
+                                       f"{distributor.spec.id!r}, more than the store holds")
             context = CreditContext(distributor=distributor.spec.id,
                                     metric_type=metric.metric_type, actor=actor,
                                     points=points, is_eligible=eligible, group=group,
@@ -274,7 +392,8 @@ class _CreditPlanner:
                               plugin=self._registry.owner("credit_rules", entry.rule.id),
                               hook="siren_credit_rules") from exc
         for credit in credits:
-            if not isinstance(credit, Credit) or type(credit.points) is not int:
+            if (not isinstance(credit, Credit) or type(credit.points) is not int
+                    or abs(credit.points) > STORABLE_MAX):
                 raise PluginError(f"credit rule {entry.rule.id!r} returned {credit!r}",
                                   plugin=self._registry.owner("credit_rules", entry.rule.id),
                                   hook="siren_credit_rules")

@@ -33,7 +33,7 @@ from siren_core.domain import RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.shapes import Shapes
-from siren_core.money import Currency, currency, format_minor, to_minor
+from siren_core.money import Currency, currency, format_minor, plain_text, to_minor
 from siren_core.records import Metric
 from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
@@ -85,22 +85,29 @@ class Refunds:
     def write(self, conn: Connection, parsed: ParsedRefund) -> tuple[RecordResult, Metric | None]:
         """Write one refund in ``conn``'s transaction; the metric to announce (or ``None``)."""
         refund = parsed.refund
-        existing = queries.find_source_event(conn, REFUND, refund.id)
-        if existing is not None:
-            if existing[1] != parsed.digest:
-                raise Conflict(f"refund {refund.id!r} was already recorded with other content")
-            return RecordResult(REFUND, refund.id, queries.count_credits(conn, existing[0]),
-                                duplicate=True), None
+        first = self._first_result(conn, parsed)
+        if first is not None:
+            return first, None
+        # The sale's row is locked (PostgreSQL; SQLite writers are serialized already)
+        # before what was refunded is read: concurrent refunds of one sale take turns,
+        # and each sees what the ones before it took back.
         sale = self._sale(conn, refund)
+        first = self._first_result(conn, parsed)  # the same refund, committed meanwhile
+        if first is not None:
+            return first, None
         unit = currency(sale.currency or "POINTS", field="refund.currency")
         refunded = mq.refunded_total(conn, sale.id)
         amount = self._amount(refund, unit, sale.amount - refunded)
         rows = self._reversals(conn, refund, sale.id, refunded + amount, sale.amount)
-        source_id = queries.insert_source_event(conn, {
+        source_id = queries.insert_source_event_once(conn, {
             "kind": REFUND, "key": refund.id, "occurred_at": refund.at,
             "recorded_at": self._clock(), "collaborator_id": sale.collaborator_id,
             "amount": amount, "currency": unit.code, "digest": parsed.digest,
             "payload": parsed.payload})
+        if source_id is None:  # recorded concurrently under another sale's lock
+            first = self._first_result(conn, parsed)
+            assert first is not None
+            return first, None
         mq.insert_sale_refund(conn, source_id, sale.id, amount)
         queries.insert_credits(conn, [{**row, "source_event_id": source_id} for row in rows])
         credits = sum(1 for row in rows if row["collaborator_id"] is not None)
@@ -108,8 +115,20 @@ class Refunds:
                 Metric(metric_type=REFUND, collaborator=None, amount=amount, currency=unit))
 
     @staticmethod
+    def _first_result(conn: Connection, parsed: ParsedRefund) -> RecordResult | None:
+        """The result of the refund's first recording, if its id is recorded already."""
+        refund = parsed.refund
+        existing = queries.find_source_event(conn, REFUND, refund.id)
+        if existing is None:
+            return None
+        if existing[1] != parsed.digest:
+            raise Conflict(f"refund {refund.id!r} was already recorded with other content")
+        return RecordResult(REFUND, refund.id, queries.count_credits(conn, existing[0]),
+                            duplicate=True)
+
+    @staticmethod
     def _sale(conn: Connection, refund: Refund) -> mq.SaleRow:
-        sale = mq.sale_event(conn, refund.sale)
+        sale = mq.sale_event(conn, refund.sale, lock=True)
         if sale is None:
             raise InvalidInput("refund.sale", refund.sale, "is not a recorded sale")
         if refund.at < sale.occurred_at:
@@ -126,7 +145,7 @@ class Refunds:
             raise InvalidInput("refund.sale", refund.sale, "is already fully refunded")
         if refund.amount is None:
             return remaining
-        amount = to_minor(str(refund.amount), unit, field="refund.amount")
+        amount = to_minor(plain_text(refund.amount), unit, field="refund.amount")
         if amount == 0:
             raise InvalidInput("refund.amount", str(refund.amount), "must be more than 0")
         if amount > remaining:

@@ -32,6 +32,7 @@ import attrs
 import cattrs
 
 from siren_core.config.converter import parse_datetime, parse_decimal, structure
+from siren_core.money import PLAIN_DECIMAL
 
 T = TypeVar("T")
 
@@ -100,6 +101,7 @@ def _structurer(cls: type[Any], kinds: dict[str, tuple[type, bool]]
     known keys differ from ``len(data)``.
     """
     scope: dict[str, Any] = {"cls": cls, "Decimal": Decimal, "parse_decimal": parse_decimal,
+                             "plain_decimal": PLAIN_DECIMAL.fullmatch,
                              "fromisoformat": datetime.fromisoformat,
                              "parse_datetime": parse_datetime}
     lines = ["def structure(data):", "    try:", "        found = 0"]
@@ -139,10 +141,12 @@ _CHECKS = {
     str: "if type({v}) is not str or '\\x00' in {v}:\n    return None\n"
          "if not {v}.isascii():\n    {v}.encode()",
     int: "if type({v}) is not int:\n    return None",
-    Decimal: "if type({v}) is str:\n    {v} = Decimal({v})\n    if not {v}.is_finite():\n"
-             "        return None\nelse:\n    {v} = parse_decimal({v})",
+    Decimal: "if type({v}) is str:\n    if plain_decimal({v}) is None:\n        return None\n"
+             "    {v} = Decimal({v})\nelse:\n    {v} = parse_decimal({v})",
+    # Years 1 and 9999 may not convert to UTC: parse_datetime decides.
     datetime: "if type({v}) is str:\n    {v} = fromisoformat({v})\n"
-              "    if {v}.tzinfo is None or {v}.utcoffset() is None:\n        return None\n"
+              "    if {v}.tzinfo is None or {v}.utcoffset() is None or {v}.year == 1 "
+              "or {v}.year == 9999:\n        return None\n"
               "else:\n    {v} = parse_datetime({v})",
 }
 

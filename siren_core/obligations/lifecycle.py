@@ -9,6 +9,15 @@ only when a payout holding it is marked paid. Every status change is written to 
 Statuses have one canonical spelling each (:data:`STATUSES`); Siren's aliases and bulk
 action names are mapped at the edges by :func:`canonical_status` and :func:`target_of`.
 See ``docs/obligations.md`` for the lifecycle, bulk outcomes, fulfillment and CSV export.
+
+Concurrency. Every transaction that changes rows takes its row locks (``FOR UPDATE`` on
+PostgreSQL) in one order: the fulfillment, then its payouts by id, then obligations by id,
+all of an operation's obligations in one ascending pass (the ids it names, not just those
+it will change). Rows a transaction creates are invisible to the others until it commits.
+PostgreSQL may still pick a deadlock or serialization victim (foreign-key checks take
+locks of their own): each operation is one unit of work that
+:func:`~siren_core.store.engine.retrying` runs again a few times, and a victim whose
+attempts are spent is a :class:`Conflict` that changed nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +31,16 @@ from typing import Any, Literal
 import attrs
 
 from siren_core.catalog import Catalog
-from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
+from siren_core.domain import (
+    MAX_AMOUNT,
+    STORABLE_MAX,
+    Fulfillment,
+    Obligation,
+    ObligationChange,
+    Payout,
+    check_bounded,
+    text_problem,
+)
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
     Event,
@@ -37,7 +55,7 @@ from siren_core.events import (
     PayoutPaid,
 )
 from siren_core.money import currency, format_minor
-from siren_core.store import Connection, Engine, IntegrityError, unit_of_work
+from siren_core.store import Connection, Engine, IntegrityError, retrying, unit_of_work
 from siren_core.store import obligation_queries as oq
 
 STATUSES = ("pending", "approved", "fulfilled", "rejected", "cancelled")
@@ -114,6 +132,9 @@ def _text(value: Any, field: str, *, limit: int = MAX_TEXT, required: bool = Fal
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise InvalidInput(field, value, f"must be a non-empty string of at most {limit} "
                            "characters")
+    problem = text_problem(value)
+    if problem:
+        raise InvalidInput(field, value, problem)
     return value
 
 
@@ -146,6 +167,7 @@ def check_minimum(minimum: Mapping[str, int] | None) -> dict[str, int]:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise InvalidInput(f"minimum.{code}", amount,
                                "is not an int of minor units, 0 or more")
+        check_bounded(f"minimum.{code}", amount, 0, MAX_AMOUNT)
         result[code] = amount
     return result
 
@@ -242,6 +264,30 @@ def _group(rows: Sequence[oq.CandidateRow]
     return dict(sorted(groups.items()))
 
 
+def _storable(items: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """``items`` (obligation id, amount) cut, in id order, into runs whose totals the store
+    can keep: one run (one payout) unless the total exceeds 2**63 - 1."""
+    runs: list[list[tuple[int, int]]] = [[]]
+    total = 0
+    for item in items:
+        if runs[-1] and total + item[1] > STORABLE_MAX:
+            runs.append([])
+            total = 0
+        runs[-1].append(item)
+        total += item[1]
+    return runs
+
+
+def _cutoff(now: datetime, hold_days: int) -> datetime | None:
+    """Obligations issued at or before this moment have served ``hold_days``; ``None``
+    when that moment is before the calendar's first day (a hold stored before holds were
+    bounded), so none has."""
+    try:
+        return now - timedelta(days=hold_days)
+    except OverflowError:
+        return None
+
+
 def _settlement(status: str, actor: str, reference: str | None, reason: str | None) -> str:
     """Check the arguments of marking a payout or a fulfillment; the target status."""
     target = _choice(status, ("processing", "paid", "failed"), "status")
@@ -306,6 +352,7 @@ class ObligationService:
         """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidInput("amount", amount, "is not a positive int of minor units")
+        check_bounded("amount", amount, 1, MAX_AMOUNT)
         currency(units, field="units")
         _text(source, "source", limit=32, required=True)
         if source == "allocation":
@@ -317,7 +364,8 @@ class ObligationService:
         if not isinstance(collaborator, str):
             raise InvalidInput("collaborator", collaborator, "is not a collaborator id")
         now = self._clock()
-        try:
+
+        def insert() -> Obligation | int:
             with unit_of_work(self._engine) as conn:
                 existing = self._existing(conn, collaborator, amount, units, source,
                                           source_id, award_type)
@@ -331,10 +379,23 @@ class ObligationService:
                     source=source, source_id=source_id, award_type=award_type, now=now)
                 oq.insert_audit(conn, [(key, None, "pending", reason or f"issued by {source}",
                                         None)], actor, now)
-        except IntegrityError as exc:  # a concurrent issue of the same source won
-            raise Conflict(f"obligation for {source} #{source_id} was issued concurrently"
-                           ) from exc
-        issued = self.get(key)
+                return key
+
+        try:
+            outcome = retrying(self._engine, insert)
+        except IntegrityError as exc:
+            # a concurrent issue of the same key committed first: its obligation is the
+            # answer, as if this call had come second
+            with unit_of_work(self._engine, write=False) as conn:
+                existing = self._existing(conn, collaborator, amount, units, source,
+                                          source_id, award_type)
+            if existing is None:
+                raise Conflict(f"obligation for {source} #{source_id} could not be issued: "
+                               "a concurrent change got in the way; try again") from exc
+            return existing
+        if isinstance(outcome, Obligation):
+            return outcome
+        issued = self.get(outcome)
         self._fire([ObligationIssued(obligation=issued)])
         return issued
 
@@ -371,13 +432,19 @@ class ObligationService:
         _text(actor, "actor", limit=MAX_ACTOR, required=True)
         _text(reason, "reason")
         now = self._clock()
-        with unit_of_work(self._engine) as conn:
-            states = oq.lock_obligations(conn, keys)
-            outcomes = [_outcome(key, states.get(key), target) for key in keys]
-            changed = sorted({o.id for o in outcomes if o.outcome == "done"})
-            for before in sorted({states[key][0] for key in changed}):
-                oq.move_obligations(conn, [key for key in changed if states[key][0] == before],
-                                    before, target, actor, reason, now)
+
+        def move() -> tuple[dict[int, oq.StateRow], list[ObligationOutcome], list[int]]:
+            with unit_of_work(self._engine) as conn:
+                states = oq.lock_obligations(conn, keys)
+                outcomes = [_outcome(key, states.get(key), target) for key in keys]
+                changed = sorted({o.id for o in outcomes if o.outcome == "done"})
+                for before in sorted({states[key][0] for key in changed}):
+                    oq.move_obligations(conn, [key for key in changed
+                                               if states[key][0] == before],
+                                        before, target, actor, reason, now)
+            return states, outcomes, changed
+
+        states, outcomes, changed = retrying(self._engine, move)
         self._fire_changes(changed, states, actor, reason)
         return BulkResult(target, tuple(self._dedupe(outcomes)))
 
@@ -420,17 +487,27 @@ class ObligationService:
                      if d.spec.hold_days is not None}
         if not holds:
             return ()
-        changed: list[int] = []
-        with unit_of_work(self._engine) as conn:
-            for distributor_key, days in sorted(holds.items()):
-                held = oq.held_obligations(conn, distributor_key, now - timedelta(days=days))
-                oq.move_obligations(conn, held, "pending", "approved", "heartbeat",
-                                    f"hold period of {days} days ended", now)
-                changed.extend(held)
-        keys = sorted(changed)
+        keys = retrying(self._engine, lambda: self._approve_held(holds, now))
         self._fire_changes(keys, {key: ("pending", None) for key in keys}, "heartbeat",
                            "hold period ended")
         return tuple(keys)
+
+    def _approve_held(self, holds: Mapping[int, int], now: datetime) -> list[int]:
+        """One transaction: find the held obligations of every distributor, lock them all
+        in one ascending pass, approve those still pending."""
+        with unit_of_work(self._engine) as conn:
+            held = {distributor_key: oq.held_obligations(conn, distributor_key, cutoff)
+                    for distributor_key, days in sorted(holds.items())
+                    if (cutoff := _cutoff(now, days)) is not None}
+            states = oq.lock_obligations(conn, [key for keys in held.values() for key in keys])
+            changed: list[int] = []
+            for distributor_key, keys in held.items():
+                still = [key for key in keys if states.get(key, ("", None))[0] == "pending"]
+                days = holds[distributor_key]
+                oq.move_obligations(conn, still, "pending", "approved", "heartbeat",
+                                    f"hold period of {days} days ended", now)
+                changed.extend(still)
+        return sorted(changed)
 
     # -- fulfillment -------------------------------------------------------------------
 
@@ -443,12 +520,18 @@ class ObligationService:
         floors = check_minimum(minimum)
         _text(actor, "actor", limit=MAX_ACTOR, required=True)
         now = self._clock()
-        try:
+
+        def batch() -> tuple[list[ObligationOutcome], list[CarriedForward], int | None]:
             with unit_of_work(self._engine) as conn:
+                states = {} if chosen is None else oq.lock_obligations(conn, chosen)
                 rows = oq.fulfillable(conn, chosen)
-                refused = self._unfulfillable(conn, chosen, rows)
+                refused = self._unfulfillable(chosen, rows, states)
                 carried, payable = self._split(rows, floors)
                 created = self._create(conn, payable, actor, now) if payable else None
+            return refused, carried, created
+
+        try:
+            refused, carried, created = retrying(self._engine, batch)
         except IntegrityError as exc:
             raise Conflict("an obligation was put into another open payout concurrently; "
                            "nothing was generated") from exc
@@ -459,13 +542,13 @@ class ObligationService:
         return GenerateResult(fulfillment, tuple(carried), tuple(refused))
 
     @staticmethod
-    def _unfulfillable(conn: Connection, chosen: Sequence[int] | None,
-                       rows: Sequence[oq.CandidateRow]) -> list[ObligationOutcome]:
+    def _unfulfillable(chosen: Sequence[int] | None, rows: Sequence[oq.CandidateRow],
+                       states: Mapping[int, oq.StateRow]) -> list[ObligationOutcome]:
+        """The chosen ids (all locked already, with their ``states``) not in ``rows``."""
         if chosen is None:
             return []
         taken = {row[0] for row in rows}
         missing = sorted(set(chosen) - taken)
-        states = oq.lock_obligations(conn, missing)
         refused = []
         for key in missing:
             state = states.get(key)
@@ -491,7 +574,7 @@ class ObligationService:
                 carried.append(CarriedForward(collaborator, units, total, floor,
                                               tuple(key for key, _amount in items)))
             else:
-                payable.append((collaborator_key, units, items))
+                payable.extend((collaborator_key, units, part) for part in _storable(items))
         return carried, payable
 
     @staticmethod
@@ -545,19 +628,26 @@ class ObligationService:
         key = _key(payout_id, "payout")
         target = _settlement(status, actor, reference, reason)
         now = self._clock()
-        with unit_of_work(self._engine) as conn:
-            # lock order everywhere: fulfillment → payout → obligations
-            batch = oq.payout_fulfillment(conn, key)
-            if batch is None:
-                raise NotFound("payout", payout_id)
-            oq.lock_fulfillment(conn, batch)
-            state = oq.lock_payout(conn, key)
-            assert state is not None
-            if state[1] == target:
-                return self._payout_now(conn, key)
-            settled = self._move_payouts(conn, [state], target, actor, reference, reason, now)
-            fulfillment_change = self._settle_fulfillment(conn, state[2], now)
-        self._announce_payouts(settled, fulfillment_change)
+
+        def settle() -> Payout | tuple[list[tuple[int, str, list[int]]], tuple[int, str] | None]:
+            with unit_of_work(self._engine) as conn:
+                # lock order everywhere: fulfillment → payout → obligations
+                batch = oq.payout_fulfillment(conn, key)
+                if batch is None:
+                    raise NotFound("payout", payout_id)
+                oq.lock_fulfillment(conn, batch)
+                state = oq.lock_payout(conn, key)
+                assert state is not None
+                if state[1] == target:
+                    return self._payout_now(conn, key)
+                settled = self._move_payouts(conn, [state], target, actor, reference, reason,
+                                             now)
+                return settled, self._settle_fulfillment(conn, state[2], now)
+
+        outcome = retrying(self._engine, settle)
+        if isinstance(outcome, Payout):
+            return outcome
+        self._announce_payouts(*outcome)
         return self.payout(key)
 
     @staticmethod
@@ -644,20 +734,25 @@ class ObligationService:
         key = _key(fulfillment_id, "fulfillment")
         target = _settlement(status, actor, reference, reason)
         now = self._clock()
-        with unit_of_work(self._engine) as conn:
-            current = oq.lock_fulfillment(conn, key)
-            if current is None:
-                raise NotFound("fulfillment", fulfillment_id)
-            if current in ("complete", "failed"):
-                raise IllegalTransition("fulfillment", key, f"is {current}, which is final")
-            moving = [state for state in oq.open_payouts_of(conn, key) if state[1] != target]
-            settled = self._move_payouts(conn, moving, target, actor, reference, reason,
-                                         now) if moving else []
-            change = self._settle_fulfillment(conn, key, now)
-            if change is None and target == "processing" and current == "pending":
-                oq.set_fulfillment_status(conn, key, "processing", now)
-                change = (key, current)
-        self._announce_payouts(settled, change)
+
+        def settle() -> tuple[list[tuple[int, str, list[int]]], tuple[int, str] | None]:
+            with unit_of_work(self._engine) as conn:
+                current = oq.lock_fulfillment(conn, key)
+                if current is None:
+                    raise NotFound("fulfillment", fulfillment_id)
+                if current in ("complete", "failed"):
+                    raise IllegalTransition("fulfillment", key, f"is {current}, which is final")
+                moving = [state for state in oq.open_payouts_of(conn, key)
+                          if state[1] != target]
+                settled = self._move_payouts(conn, moving, target, actor, reference, reason,
+                                             now) if moving else []
+                change = self._settle_fulfillment(conn, key, now)
+                if change is None and target == "processing" and current == "pending":
+                    oq.set_fulfillment_status(conn, key, "processing", now)
+                    change = (key, current)
+            return settled, change
+
+        self._announce_payouts(*retrying(self._engine, settle))
         return self.fulfillment(key)
 
     # -- export and reconciliation -----------------------------------------------------

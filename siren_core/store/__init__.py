@@ -1,13 +1,15 @@
 """The store: the only part of siren-core that speaks SQL.
 
 The rest of the engine holds a ``Connection`` inside a unit of work and passes it to the
-store's query modules; ``Connection``, ``Engine`` and the two database errors it may need
-to tell apart (``IntegrityError``: a unique key refused a row; ``OperationalError``: the
-database could not run a statement) are named here so that no other package imports the
-database toolkit (an import-linter contract checks it).
+store's query modules. ``Connection``, ``Engine`` and the database errors it may need to
+tell apart are named here, so that no other package imports the database toolkit (an
+import-linter contract checks it): ``IntegrityError`` (a unique key refused a row),
+``OperationalError`` (the database could not run a statement) and ``DatabaseError`` (any
+error of the driver; ``transient`` says whether it may pass, ``one_line`` describes it).
 """
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError as DatabaseError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from siren_core.store.engine import (
@@ -16,10 +18,27 @@ from siren_core.store.engine import (
     drop_schema,
     enclosing_transaction,
     is_sqlite,
+    one_line,
     open_engine,
+    retrying,
+    transient,
     unit_of_work,
 )
 
-__all__ = ["DEFAULT_URL", "Connection", "Engine", "IntegrityError", "OperationalError",
-           "create_schema", "drop_schema", "enclosing_transaction", "is_sqlite",
-           "open_engine", "unit_of_work"]
+__all__ = [
+    "DEFAULT_URL",
+    "Connection",
+    "DatabaseError",
+    "Engine",
+    "IntegrityError",
+    "OperationalError",
+    "create_schema",
+    "drop_schema",
+    "enclosing_transaction",
+    "is_sqlite",
+    "one_line",
+    "open_engine",
+    "retrying",
+    "transient",
+    "unit_of_work",
+]

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siren_core.store import queries
-from siren_core.store.queries import allocation, distribution, distributor
+from siren_core.store.queries import allocation, distribution, distributor, score_credit
 from siren_core.store.tables import UTCDateTime
 
 
@@ -100,3 +100,40 @@ def still_open(conn: Connection, distribution_ids: list[int]) -> list[int]:
         found.update(conn.execute(sa.select(distribution.c.id).where(
             distribution.c.id.in_(chunk), distribution.c.status == "open")).scalars())
     return [key for key in distribution_ids if key in found]
+
+
+def open_period_for_update(conn: Connection,
+                           distributor_key: int) -> tuple[int, datetime, str] | None:
+    """(id, start, units) of the distributor's open period, locked ``FOR UPDATE`` on
+    PostgreSQL (a heartbeat claiming it, or an ingestion crediting it, waits)."""
+    d = distribution.c
+    query = sa.select(d.id, d.period_start, d.units).where(
+        d.distributor_id == distributor_key, d.status == "open")
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def holds_credits_from(conn: Connection, distributor_key: int, start: datetime) -> bool:
+    """Whether any credit (points or revenue) of the distributor counts at or after
+    ``start``: in its open period, or in a later one."""
+    c = score_credit.c
+    query = sa.select(sa.exists().where(c.distributor_id == distributor_key,
+                                        c.effective_at >= start))
+    return bool(conn.execute(query).scalar())
+
+
+def distributor_units(conn: Connection, distributor_key: int) -> str:
+    query = sa.select(distributor.c.units).where(distributor.c.id == distributor_key)
+    return str(conn.execute(query).scalar_one())
+
+
+def change_units(conn: Connection, distributor_key: int, distribution_id: int | None,
+                 units: str) -> None:
+    """The distributor's units, and its (empty) open period's."""
+    conn.execute(distributor.update().where(distributor.c.id == distributor_key)
+                 .values(units=units))
+    if distribution_id is not None:
+        conn.execute(distribution.update().where(distribution.c.id == distribution_id)
+                     .values(units=units))

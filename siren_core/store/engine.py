@@ -13,26 +13,37 @@ Connection settings for PostgreSQL come from the environment (or keyword argumen
 * ``SIREN_DB_STATEMENT_TIMEOUT_MS`` — a statement running longer is cancelled (default:
   the server's setting).
 
+For SQLite, ``SIREN_SQLITE_BUSY_TIMEOUT_MS`` is how long a writer waits for another
+writer's lock before "database is locked" (default 60,000).
+
 Anything else the driver understands can go in the URL's query string.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from siren_core.errors import InvalidInput
+from siren_core.errors import Conflict, InvalidInput
 from siren_core.store.tables import metadata
 
 DEFAULT_URL = "sqlite:///siren.db"
 _SQLITE_BUSY_TIMEOUT_MS = 60_000
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock victim and serialization failure: the transaction was rolled
+back whole, and running it again is safe."""
+RETRY_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -86,6 +97,10 @@ def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = No
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    busy_timeout_ms = _env_int("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
+    if busy_timeout_ms is None:
+        busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -94,7 +109,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -147,3 +162,47 @@ def enclosing_transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
         finally:
             _enclosing.reset(token)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` is a deadlock or serialization failure reported by the driver."""
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def retrying(engine: Engine, work: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Run ``work`` (one or more whole units of work on ``engine``) and run it again if
+    PostgreSQL chose it as a deadlock or serialization victim, up to ``attempts`` times,
+    with a short random back-off. Inside :func:`enclosing_transaction` nothing can be
+    retried (the enclosing transaction is lost): the failure is a :class:`Conflict`, as it
+    is once the attempts are spent."""
+    enclosing = _enclosing.get()
+    retry = enclosing is None or enclosing[0] is not engine
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except sa.exc.DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            if not retry or attempt == attempts:
+                raise Conflict(f"a concurrent transaction kept deadlocking with this one "
+                               f"({attempt} attempt(s)); nothing was changed, try again"
+                               ) from exc
+        time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def transient(exc: sa.exc.DBAPIError) -> bool:
+    """A lost connection, a server restart, a lock or deadlock: worth trying again.
+
+    Anything else (a missing table, a constraint broken) is a bug, not an outage.
+    """
+    return bool(exc.connection_invalidated) or isinstance(
+        exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+
+
+def one_line(exc: sa.exc.DBAPIError) -> str:
+    """The driver's error, in one line (``OperationalError: connection refused``)."""
+    cause = exc.orig if exc.orig is not None else exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"

@@ -49,10 +49,15 @@ class CreditGroup(NamedTuple):
                 self.layer)
 
 
-def sale_event(conn: Connection, key: str) -> SaleRow | None:
+def sale_event(conn: Connection, key: str, *, lock: bool = False) -> SaleRow | None:
+    """A recorded sale; with ``lock`` its row is locked ``FOR UPDATE`` on PostgreSQL (the
+    refunds of one sale take turns; SQLite writers are serialized already)."""
     e = source_event.c
-    row = conn.execute(sa.select(e.id, e.occurred_at, e.amount, e.currency, e.collaborator_id)
-                       .where(e.kind == "sale", e.key == key)).first()
+    query = sa.select(e.id, e.occurred_at, e.amount, e.currency, e.collaborator_id).where(
+        e.kind == "sale", e.key == key)
+    if lock and not is_sqlite(conn):
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     return None if row is None else SaleRow(row[0], row[1], row[2] or 0, row[3], row[4])
 
 

@@ -20,7 +20,13 @@ from sqlalchemy.engine import Connection
 from siren_core import domain
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
-from siren_core.store.queries import allocation, collaborator, distribution, obligation
+from siren_core.store.queries import (
+    allocation,
+    collaborator,
+    distribution,
+    obligation,
+    sums_by,
+)
 
 _CHUNK = 500
 
@@ -123,8 +129,8 @@ def lock_obligations(conn: Connection, ids: Sequence[int]) -> dict[int, StateRow
 
 
 def held_obligations(conn: Connection, distributor_key: int, cutoff: datetime) -> list[int]:
-    """Pending obligations of a distributor's distributions issued at or before ``cutoff``,
-    locked for update."""
+    """Pending obligations of a distributor's distributions issued at or before ``cutoff``
+    (not locked: the caller locks those of every distributor in one ascending pass)."""
     o = obligation
     query = (sa.select(o.c.id)
              .join(allocation, sa.and_(o.c.source == "allocation",
@@ -133,7 +139,7 @@ def held_obligations(conn: Connection, distributor_key: int, cutoff: datetime) -
              .where(distribution.c.distributor_id == distributor_key, o.c.status == "pending",
                     o.c.created_at <= cutoff)
              .order_by(o.c.id))
-    return [row[0] for row in conn.execute(_locked(conn, query, o))]
+    return [row[0] for row in conn.execute(query)]
 
 
 # -- audit log -------------------------------------------------------------------------
@@ -435,16 +441,13 @@ def list_fulfillments(conn: Connection, *, status: str | None = None
 
 def fulfilled_totals(conn: Connection) -> dict[str, int]:
     """Sum of fulfilled obligations per currency."""
-    query = (sa.select(obligation.c.units, sa.func.sum(obligation.c.amount))
-             .where(obligation.c.status == "fulfilled").group_by(obligation.c.units))
-    return {row[0]: int(row[1]) for row in conn.execute(query)}
+    return sums_by(conn, obligation.c.units, obligation.c.amount,
+                   obligation.c.status == "fulfilled")
 
 
 def paid_totals(conn: Connection) -> dict[str, int]:
     """Sum of paid payouts per currency."""
-    query = (sa.select(payout.c.units, sa.func.sum(payout.c.amount))
-             .where(payout.c.status == "paid").group_by(payout.c.units))
-    return {row[0]: int(row[1]) for row in conn.execute(query)}
+    return sums_by(conn, payout.c.units, payout.c.amount, payout.c.status == "paid")
 
 
 def collaborator_key(conn: Connection, external_id: str) -> int | None:

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from siren_core import domain
@@ -31,6 +33,7 @@ distributor_config = tables.table(tables.DistributorConfig)
 distribution = tables.table(tables.Distribution)
 source_event = tables.table(tables.SourceEvent)
 score_credit = tables.table(tables.ScoreCredit)
+credit_skip = tables.table(tables.CreditSkip)
 allocation = tables.table(tables.Allocation)
 obligation = tables.table(tables.Obligation)
 
@@ -42,6 +45,16 @@ def insert_collaborator(conn: Connection, value: domain.Collaborator, now: datet
         external_id=value.id, name=value.name, email=value.email, status=value.status,
         created_at=now, updated_at=now))
     return _inserted_key(result)
+
+
+def insert_collaborator_once(conn: Connection, value: domain.Collaborator,
+                             now: datetime) -> bool:
+    """Insert a collaborator unless its external id is taken (by a committed or a
+    concurrent transaction: PostgreSQL waits for it); whether it was inserted."""
+    statement = _insert_ignoring_conflict(conn, collaborator, ["external_id"]).values(
+        external_id=value.id, name=value.name, email=value.email, status=value.status,
+        created_at=now, updated_at=now)
+    return conn.execute(statement.returning(collaborator.c.id)).first() is not None
 
 
 def collaborator_exists(conn: Connection, external_id: str) -> bool:
@@ -204,15 +217,41 @@ def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
     With ``lock`` (PostgreSQL) the open rows are locked ``FOR SHARE``: a heartbeat that
     distributes one of them waits for this transaction, and this transaction waits for a
     heartbeat already distributing, so a credit never lands in a period that closed under
-    it.
+    it. When such a wait ends, the period it waited for is no longer open and the
+    statement drops it; the next one opened in the same transaction as the close, so the
+    look-up is run again (a new statement: a new snapshot) for the distributors it missed.
+    An event recorded then counts in the new open period (late) instead of in none.
     """
     if not distributor_keys:
         return {}
+    found: dict[int, datetime] = {}
+    missing = list(distributor_keys)
+    for _attempt in range(_OPEN_PERIOD_ATTEMPTS):
+        found.update(_open_starts(conn, missing, lock=lock))
+        missing = [key for key in missing if key not in found]
+        if not missing or not lock or is_sqlite(conn) or not _have_open_period(conn, missing):
+            break
+    return found
+
+
+_OPEN_PERIOD_ATTEMPTS = 20
+"""Each retry follows a period closed by a committed heartbeat: a few are plenty."""
+
+
+def _open_starts(conn: Connection, keys: Sequence[int], *, lock: bool) -> dict[int, datetime]:
     query = sa.select(distribution.c.distributor_id, distribution.c.period_start).where(
-        distribution.c.distributor_id.in_(distributor_keys), distribution.c.status == "open")
+        distribution.c.distributor_id.in_(keys), distribution.c.status == "open")
     if lock and not is_sqlite(conn):
         query = query.with_for_update(read=True)
     return {row[0]: row[1] for row in conn.execute(query)}
+
+
+def _have_open_period(conn: Connection, keys: Sequence[int]) -> bool:
+    """Whether one of ``keys`` has an open period now (without locking): a distributor
+    without one (deleted) is not waited for."""
+    query = sa.select(distribution.c.id).where(
+        distribution.c.distributor_id.in_(keys), distribution.c.status == "open").limit(1)
+    return conn.execute(query).first() is not None
 
 
 ClaimedRow = tuple[int, int, int, datetime, datetime]
@@ -295,9 +334,45 @@ def insert_source_event(conn: Connection, row: Mapping[str, Any]) -> int:
     return _inserted_key(result)
 
 
+def insert_source_event_once(conn: Connection, row: Mapping[str, Any]) -> int | None:
+    """Insert a source event unless its ``(kind, key)`` is taken; its store id, or
+    ``None`` when another transaction recorded the key first.
+
+    ``ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent insert of the same key waits
+    for the other transaction and then does nothing if it committed, so the caller can
+    read the first event (committed, visible to its next statement) instead of failing
+    with a unique violation.
+    """
+    statement = _insert_ignoring_conflict(conn, source_event, ["kind", "key"]).values(**row)
+    found = conn.execute(statement.returning(source_event.c.id)).first()
+    return None if found is None else int(found[0])
+
+
+def _insert_ignoring_conflict(conn: Connection, table: sa.Table,
+                              unique: list[str]) -> Any:
+    if is_sqlite(conn):
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=unique)
+    return postgresql_insert(table).on_conflict_do_nothing(index_elements=unique)
+
+
 def insert_credits(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         conn.execute(score_credit.insert(), list(rows))
+
+
+def insert_credit_skips(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``credit_skip`` rows: (source event, distributor, metric type, reason)."""
+    if rows:
+        conn.execute(credit_skip.insert(), list(rows))
+
+
+def credit_skips(conn: Connection, source_event_id: int) -> list[tuple[str, str, str]]:
+    """(distributor external id, metric type, reason) of an event's skips, as written."""
+    s = credit_skip.c
+    query = (sa.select(distributor.c.external_id, s.metric_type, s.reason)
+             .join(distributor, distributor.c.id == s.distributor_id)
+             .where(s.source_event_id == source_event_id).order_by(s.id))
+    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
 
 # -- distributing ----------------------------------------------------------------------
@@ -306,28 +381,87 @@ ScoreRow = tuple[int, str, str, int]
 """(collaborator store id, external id, status, points)"""
 
 
+def sqlite_overflowed(error: sa.exc.OperationalError) -> bool:
+    """Whether SQLite refused a ``SUM`` whose total left the signed 64-bit range.
+
+    (PostgreSQL's ``SUM`` of a ``BIGINT`` is a ``NUMERIC`` and never overflows; SQLite
+    raises. The callers then sum the rows in Python, exactly; the normal case costs
+    nothing.)"""
+    return "integer overflow" in str(error.orig)
+
+
+def sums_by(conn: Connection, key: sa.ColumnElement[Any], value: sa.ColumnElement[Any],
+            where: sa.ColumnElement[bool]) -> dict[Any, int]:
+    """``SUM(value) GROUP BY key`` over the rows matching ``where``, exact at any size."""
+    query = sa.select(key, sa.func.sum(value)).where(where).group_by(key)
+    try:
+        return {row[0]: int(row[1]) for row in conn.execute(query)}
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    totals: dict[Any, int] = {}
+    for group, amount in conn.execute(sa.select(key, value).where(where)):
+        totals[group] = totals.get(group, 0) + amount
+    return totals
+
+
+def _window(distributor_key: int, start: datetime, end: datetime
+            ) -> list[sa.ColumnElement[bool]]:
+    c = score_credit
+    return [c.c.distributor_id == distributor_key, c.c.effective_at >= start,
+            c.c.effective_at < end]
+
+
 def period_scores(conn: Connection, distributor_key: int, start: datetime,
                   end: datetime) -> list[ScoreRow]:
-    """Every collaborator's net points in ``[start, end)``, above zero only."""
+    """Every collaborator's net points in ``[start, end)``, above zero only.
+
+    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
     c = score_credit
     points = sa.func.sum(c.c.points)
     totals = (sa.select(c.c.collaborator_id, points.label("points"))
-              .where(c.c.distributor_id == distributor_key, c.c.effective_at >= start,
-                     c.c.effective_at < end, c.c.collaborator_id.is_not(None))
+              .where(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
               .group_by(c.c.collaborator_id).having(points > 0).subquery())
     query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
                        totals.c.points)
              .join(totals, totals.c.collaborator_id == collaborator.c.id)
              .order_by(collaborator.c.external_id))
-    return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+    try:
+        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    return _period_scores_in_python(conn, distributor_key, start, end)
+
+
+def _period_scores_in_python(conn: Connection, distributor_key: int, start: datetime,
+                             end: datetime) -> list[ScoreRow]:
+    c = score_credit
+    where = sa.and_(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
+    totals = {key: points for key, points
+              in sums_by(conn, c.c.collaborator_id, c.c.points, where).items() if points > 0}
+    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status)
+             .where(collaborator.c.id.in_(sa.bindparam("keys", expanding=True))))
+    rows: list[ScoreRow] = []
+    keys = sorted(totals)
+    for first in range(0, len(keys), 500):
+        rows.extend((r[0], r[1], r[2], totals[r[0]])
+                    for r in conn.execute(query, {"keys": keys[first:first + 500]}))
+    return sorted(rows, key=lambda row: row[1])
 
 
 def period_revenue(conn: Connection, distributor_key: int, start: datetime,
                    end: datetime) -> int:
+    """The net qualifying revenue in ``[start, end)``; it may lie outside 64 bits."""
     c = score_credit
-    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(
-        c.c.distributor_id == distributor_key, c.c.effective_at >= start, c.c.effective_at < end)
-    return int(conn.execute(query).scalar_one())
+    where = sa.and_(*_window(distributor_key, start, end))
+    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(where)
+    try:
+        return int(conn.execute(query).scalar_one())
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    return sum(amount or 0 for (amount,) in conn.execute(sa.select(c.c.revenue).where(where)))
 
 
 def insert_allocations(conn: Connection, distribution_id: int,

@@ -155,6 +155,20 @@ class ScoreCredit(SQLModel, table=True):
     late: bool = False
 
 
+class StoreSetting(SQLModel, table=True):
+    """Facts about the store itself, by key.
+
+    ``credits_accounted_from_event``: the first source event id whose credits are fully
+    accounted for (a credit or a ``credit_skip`` row per tracking distributor); written by
+    the migration that introduced ``credit_skip``, so that ``siren doctor --verify`` does
+    not hold events recorded before it to a rule they could not follow.
+    """
+
+    __tablename__ = "store_setting"
+    key: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=255)
+
+
 class CreditSkip(SQLModel, table=True):
     """Why a source event credited no one for a distributor that tracked its metric type.
 

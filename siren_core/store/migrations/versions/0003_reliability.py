@@ -1,5 +1,6 @@
 """Reliability: each period keeps its own units, an index for a sale's credits, and the
-reasons an event credited no one.
+reasons an event credited no one (and, for a store that already holds events, the first
+event that follows that rule).
 
 Revision ID: 0003_reliability
 Revises: 0002_payouts_refunds_groups
@@ -42,8 +43,20 @@ def upgrade() -> None:
     with op.batch_alter_table("credit_skip", schema=None) as batch_op:
         batch_op.create_index("ix_credit_skip_source_event", ["source_event_id"], unique=False)
 
+    op.create_table(
+        "store_setting",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    # Events recorded before this revision wrote no credit_skip rows: accounting starts
+    # with the next one.
+    op.execute("INSERT INTO store_setting (key, value) SELECT 'credits_accounted_from_event', "
+               "CAST(MAX(id) + 1 AS VARCHAR(255)) FROM source_event HAVING COUNT(*) > 0")
+
 
 def downgrade() -> None:
+    op.drop_table("store_setting")
     with op.batch_alter_table("credit_skip", schema=None) as batch_op:
         batch_op.drop_index("ix_credit_skip_source_event")
     op.drop_table("credit_skip")
