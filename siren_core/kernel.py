@@ -65,9 +65,12 @@ from siren_core.groups.values import (
 )
 from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
 from siren_core.metrics.ingest import Ingestor
-from siren_core.obligations.lifecycle import BulkResult, GenerateResult, ObligationService
+from siren_core.obligations.exports import fulfillment_csv
+from siren_core.obligations.fulfillment import FulfillmentService
+from siren_core.obligations.lifecycle import ObligationService
+from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
-from siren_core.store import IntegrityError, queries
+from siren_core.store import IntegrityError, distribution_queries, queries
 
 
 def _utc_now() -> datetime:
@@ -113,6 +116,7 @@ class Kernel:
         self._bulk = BulkIngestor(self.engine, self.registry, self._catalog, self._ingestor,
                                   self.events, clock)
         self._obligations = ObligationService(self.engine, self.events, clock, self._catalog)
+        self._fulfillment = FulfillmentService(self.engine, self.events, clock)
         self._groups = GroupService(self.engine, self.registry, self.converter, self.events,
                                     clock)
         self._bindings = BindingService(self.engine, self.registry, self.converter,
@@ -334,7 +338,7 @@ class Kernel:
 
     def allocations(self, distribution: int | None = None) -> list[Allocation]:
         with store.unit_of_work(self.engine, write=False) as conn:
-            return queries.list_allocations(conn, distribution)
+            return distribution_queries.list_allocations(conn, distribution)
 
     # -- obligations and fulfillment (siren_core.obligations.lifecycle, docs/obligations.md) -----
 
@@ -390,38 +394,38 @@ class Kernel:
                              actor: str = "api") -> GenerateResult:
         """One payout per collaborator and currency from approved obligations (all, or the
         chosen ids); totals under ``minimum[units]`` (minor units) are carried forward."""
-        return self._obligations.generate(obligation_ids, minimum=minimum, actor=actor)
+        return self._fulfillment.generate(obligation_ids, minimum=minimum, actor=actor)
 
     def fulfillment(self, id: int) -> Fulfillment:
-        return self._obligations.fulfillment(id)
+        return self._fulfillment.fulfillment(id)
 
     def fulfillments(self, *, status: str | None = None) -> list[Fulfillment]:
-        return self._obligations.fulfillments(status=status)
+        return self._fulfillment.fulfillments(status=status)
 
     def payout(self, id: int) -> Payout:
-        return self._obligations.payout(id)
+        return self._fulfillment.payout(id)
 
     def payouts(self, *, fulfillment: int | None = None,
                 status: str | None = None) -> list[Payout]:
-        return self._obligations.payouts(fulfillment_id=fulfillment, status=status)
+        return self._fulfillment.payouts(fulfillment_id=fulfillment, status=status)
 
     def mark_payout(self, id: int, status: str, *, actor: str = "api",
                     reference: str | None = None, reason: str | None = None) -> Payout:
         """``processing``, ``paid`` (fulfils its obligations) or ``failed`` (returns them
         to the approved pool)."""
-        return self._obligations.mark_payout(id, status, actor=actor, reference=reference,
+        return self._fulfillment.mark_payout(id, status, actor=actor, reference=reference,
                                              reason=reason)
 
     def mark_fulfillment(self, id: int, status: str, *, actor: str = "api",
                          reference: str | None = None, reason: str | None = None
                          ) -> Fulfillment:
         """Mark every open payout of a fulfillment ``processing``, ``paid`` or ``failed``."""
-        return self._obligations.mark_fulfillment(id, status, actor=actor,
+        return self._fulfillment.mark_fulfillment(id, status, actor=actor,
                                                   reference=reference, reason=reason)
 
     def export_fulfillment_csv(self, id: int, *, all_payouts: bool = False) -> str:
         """A mass-payout CSV of the fulfillment's open payouts (every payout if asked)."""
-        return self._obligations.export_csv(id, all_payouts=all_payouts)
+        return fulfillment_csv(self._fulfillment.fulfillment(id), all_payouts=all_payouts)
 
     def obligation_totals(self) -> tuple[dict[str, int], dict[str, int]]:
         """(fulfilled obligations, paid payouts) per currency; equal unless the store

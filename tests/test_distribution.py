@@ -15,7 +15,7 @@ from siren_core import Kernel, hookimpl
 from siren_core.events import AllocationCompleted, DistributionCompleted, Event
 from siren_core.money import split
 from siren_core.records import AllocationCalculator, AllocationContext, PoolContext, PoolResolver
-from siren_core.store import queries
+from siren_core.store import distribution_queries, queries
 
 from conftest import at, monthly, sale
 
@@ -353,10 +353,10 @@ def test_a_crash_between_allocations_and_obligations_rolls_back_entirely(
     written: list[int] = []
 
     def crash(conn: sa.Connection, distribution_id: int, *_args: Any) -> int:
-        written.append(len(queries.list_allocations(conn, distribution_id)))
+        written.append(len(distribution_queries.list_allocations(conn, distribution_id)))
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(queries, "issue_obligations_for", crash)
+    monkeypatch.setattr(distribution_queries, "issue_obligations_for", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         kernel.heartbeat(at("2026-02-01"))
     assert written == [1]  # the allocations were written when it crashed

@@ -16,7 +16,7 @@ from siren_core.events import (
     ObligationIssued,
     ObligationStatusChanged,
 )
-from siren_core.obligations.lifecycle import (
+from siren_core.obligations.values import (
     STATUSES,
     TRANSITIONS,
     IllegalTransition,

@@ -27,7 +27,7 @@ from siren_core.events import (
     PayoutFailed,
     PayoutPaid,
 )
-from siren_core.obligations.lifecycle import IllegalTransition
+from siren_core.obligations.values import IllegalTransition
 from siren_core.store import obligation_queries as oq
 from siren_core.store import unit_of_work
 

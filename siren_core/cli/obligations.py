@@ -20,7 +20,7 @@ from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.money import amount_text, currency, to_minor
-from siren_core.obligations.lifecycle import BulkResult, GenerateResult
+from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.times import iso_utc
 
 ACTOR_OPTION = click.option("--actor", default=None,

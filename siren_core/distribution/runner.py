@@ -137,7 +137,7 @@ class _Plugins:
 
 
 def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: datetime,
-            end: datetime, scores: list[queries.ScoreRow], revenue: int, *,
+            end: datetime, scores: list[distribution_queries.ScoreRow], revenue: int, *,
             fail_closed: str | None = None) -> Outcome:
     """Pool → scores → calculator for one window. Reads nothing, writes nothing.
 
@@ -166,7 +166,7 @@ def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: dateti
 
 
 def _check_storable(distributor: ConfiguredDistributor, start: datetime,
-                    scores: Sequence[queries.ScoreRow], revenue: int) -> None:
+                    scores: Sequence[distribution_queries.ScoreRow], revenue: int) -> None:
     """Refuse a period whose scores or revenue the store cannot keep (sums of credits
     beyond 64 bits): a SirenError, so it fails alone and the heartbeat goes on."""
     where = f"{distributor.spec.id} for {start.isoformat()}"
@@ -301,8 +301,8 @@ class DistributionRunner:
 
     def _outcome(self, conn: Connection, distributor: ConfiguredDistributor, start: datetime,
                  end: datetime) -> Outcome:
-        scores = queries.period_scores(conn, distributor.key, start, end)
-        revenue = (queries.period_revenue(conn, distributor.key, start, end)
+        scores = distribution_queries.period_scores(conn, distributor.key, start, end)
+        revenue = (distribution_queries.period_revenue(conn, distributor.key, start, end)
                    if distributor.pool_resolver.uses_revenue else 0)
         _check_storable(distributor, start, scores, revenue)
         problem = cascade_problem(conn, distributor, self._plugins._registry)
@@ -315,8 +315,8 @@ class DistributionRunner:
         distribution_queries.insert_allocations(conn, distribution_id, [
             (collaborator, score, amount) for collaborator, _name, score, amount
             in outcome.allocations])
-        issued = queries.issue_obligations_for(conn, distribution_id, distributor.currency.code,
-                                               now)
+        issued = distribution_queries.issue_obligations_for(
+            conn, distribution_id, distributor.currency.code, now)
         obligation_queries.audit_distribution_issue(conn, distribution_id, issued, now)
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,

@@ -1,4 +1,5 @@
-"""The distribution runner's bulk statements, tuned for large periods.
+"""The distribution runner's statements, tuned for large periods: a period's scores and
+revenue (``GROUP BY``, exact past 64 bits), its allocations and obligations, the due list.
 
 Allocations are written in one driver-level bulk operation of plain tuples (``COPY`` on
 PostgreSQL, ``executemany`` on SQLite: no per-row dictionaries or SQLAlchemy parameter
@@ -15,9 +16,116 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from siren_core.store import queries
-from siren_core.store.queries import allocation, distribution, distributor, score_credit
+from siren_core import domain
+from siren_core.store import queries, tables
+from siren_core.store.queries import (
+    allocation,
+    collaborator,
+    distribution,
+    distributor,
+    obligation,
+    score_credit,
+    sqlite_overflowed,
+    sums_by,
+)
 from siren_core.store.tables import UTCDateTime
+
+ScoreRow = tuple[int, str, str, int]
+"""(collaborator store id, external id, status, points)"""
+
+
+def _window(distributor_key: int, start: datetime, end: datetime
+            ) -> list[sa.ColumnElement[bool]]:
+    c = score_credit
+    return [c.c.distributor_id == distributor_key, c.c.effective_at >= start,
+            c.c.effective_at < end]
+
+
+def period_scores(conn: Connection, distributor_key: int, start: datetime,
+                  end: datetime) -> list[ScoreRow]:
+    """Every collaborator's net points in ``[start, end)``, above zero only.
+
+    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
+    c = score_credit
+    points = sa.func.sum(c.c.points)
+    totals = (sa.select(c.c.collaborator_id, points.label("points"))
+              .where(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
+              .group_by(c.c.collaborator_id).having(points > 0).subquery())
+    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
+                       totals.c.points)
+             .join(totals, totals.c.collaborator_id == collaborator.c.id)
+             .order_by(collaborator.c.external_id))
+    try:
+        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    return _period_scores_in_python(conn, distributor_key, start, end)
+
+
+def _period_scores_in_python(conn: Connection, distributor_key: int, start: datetime,
+                             end: datetime) -> list[ScoreRow]:
+    c = score_credit
+    where = sa.and_(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
+    totals = {key: points for key, points
+              in sums_by(conn, c.c.collaborator_id, c.c.points, where).items() if points > 0}
+    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status)
+             .where(collaborator.c.id.in_(sa.bindparam("keys", expanding=True))))
+    rows: list[ScoreRow] = []
+    keys = sorted(totals)
+    for first in range(0, len(keys), 500):
+        rows.extend((r[0], r[1], r[2], totals[r[0]])
+                    for r in conn.execute(query, {"keys": keys[first:first + 500]}))
+    return sorted(rows, key=lambda row: row[1])
+
+
+def period_revenue(conn: Connection, distributor_key: int, start: datetime,
+                   end: datetime) -> int:
+    """The net qualifying revenue in ``[start, end)``; it may lie outside 64 bits."""
+    c = score_credit
+    where = sa.and_(*_window(distributor_key, start, end))
+    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(where)
+    try:
+        return int(conn.execute(query).scalar_one())
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    return sum(amount or 0 for (amount,) in conn.execute(sa.select(c.c.revenue).where(where)))
+
+
+def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
+                          now: datetime) -> list[int]:
+    """One pending obligation per allocation of the distribution, in one statement; their
+    ids (``RETURNING``, so that nothing has to find them again with a join)."""
+    a = allocation
+    select = sa.select(
+        a.c.collaborator_id, a.c.amount, sa.literal(units), sa.literal("pending"),
+        sa.literal("distribution"), sa.literal("allocation"), a.c.id,
+        sa.literal(now, tables.UTCDateTime), sa.literal(now, tables.UTCDateTime),
+    ).where(a.c.distribution_id == distribution_id)
+    columns = ["collaborator_id", "amount", "units", "status", "award_type", "source",
+               "source_id", "created_at", "updated_at"]
+    result = conn.execute(obligation.insert().from_select(columns, select)
+                          .returning(obligation.c.id))
+    return [row[0] for row in result]
+
+
+def list_allocations(conn: Connection, distribution_id: int | None = None
+                     ) -> list[domain.Allocation]:
+    a, d = allocation, distribution
+    query = (sa.select(a.c.id, a.c.distribution_id, distributor.c.external_id,
+                       collaborator.c.external_id, a.c.score, a.c.amount, d.c.units,
+                       d.c.pool, d.c.calculator, d.c.config_version)
+             .join(d, d.c.id == a.c.distribution_id)
+             .join(distributor, distributor.c.id == d.c.distributor_id)
+             .join(collaborator, collaborator.c.id == a.c.collaborator_id)
+             .order_by(a.c.distribution_id, collaborator.c.external_id))
+    if distribution_id is not None:
+        query = query.where(a.c.distribution_id == distribution_id)
+    return [domain.Allocation(
+        id=r[0], distribution_id=r[1], distributor=r[2], collaborator=r[3], score=r[4],
+        amount=r[5], units=r[6], pool=r[7], calculator=r[8], config_version=r[9])
+        for r in conn.execute(query)]
 
 
 def _placeholders(conn: Connection, count: int) -> str:

@@ -375,11 +375,7 @@ def credit_skips(conn: Connection, source_event_id: int) -> list[tuple[str, str,
     return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
 
-# -- distributing ----------------------------------------------------------------------
-
-ScoreRow = tuple[int, str, str, int]
-"""(collaborator store id, external id, status, points)"""
-
+# -- exact sums ------------------------------------------------------------------------
 
 def sqlite_overflowed(error: sa.exc.OperationalError) -> bool:
     """Whether SQLite refused a ``SUM`` whose total left the signed 64-bit range.
@@ -403,124 +399,6 @@ def sums_by(conn: Connection, key: sa.ColumnElement[Any], value: sa.ColumnElemen
     for group, amount in conn.execute(sa.select(key, value).where(where)):
         totals[group] = totals.get(group, 0) + amount
     return totals
-
-
-def _window(distributor_key: int, start: datetime, end: datetime
-            ) -> list[sa.ColumnElement[bool]]:
-    c = score_credit
-    return [c.c.distributor_id == distributor_key, c.c.effective_at >= start,
-            c.c.effective_at < end]
-
-
-def period_scores(conn: Connection, distributor_key: int, start: datetime,
-                  end: datetime) -> list[ScoreRow]:
-    """Every collaborator's net points in ``[start, end)``, above zero only.
-
-    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
-    c = score_credit
-    points = sa.func.sum(c.c.points)
-    totals = (sa.select(c.c.collaborator_id, points.label("points"))
-              .where(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
-              .group_by(c.c.collaborator_id).having(points > 0).subquery())
-    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
-                       totals.c.points)
-             .join(totals, totals.c.collaborator_id == collaborator.c.id)
-             .order_by(collaborator.c.external_id))
-    try:
-        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
-    except sa.exc.OperationalError as exc:
-        if not sqlite_overflowed(exc):
-            raise
-    return _period_scores_in_python(conn, distributor_key, start, end)
-
-
-def _period_scores_in_python(conn: Connection, distributor_key: int, start: datetime,
-                             end: datetime) -> list[ScoreRow]:
-    c = score_credit
-    where = sa.and_(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
-    totals = {key: points for key, points
-              in sums_by(conn, c.c.collaborator_id, c.c.points, where).items() if points > 0}
-    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status)
-             .where(collaborator.c.id.in_(sa.bindparam("keys", expanding=True))))
-    rows: list[ScoreRow] = []
-    keys = sorted(totals)
-    for first in range(0, len(keys), 500):
-        rows.extend((r[0], r[1], r[2], totals[r[0]])
-                    for r in conn.execute(query, {"keys": keys[first:first + 500]}))
-    return sorted(rows, key=lambda row: row[1])
-
-
-def period_revenue(conn: Connection, distributor_key: int, start: datetime,
-                   end: datetime) -> int:
-    """The net qualifying revenue in ``[start, end)``; it may lie outside 64 bits."""
-    c = score_credit
-    where = sa.and_(*_window(distributor_key, start, end))
-    query = sa.select(sa.func.coalesce(sa.func.sum(c.c.revenue), 0)).where(where)
-    try:
-        return int(conn.execute(query).scalar_one())
-    except sa.exc.OperationalError as exc:
-        if not sqlite_overflowed(exc):
-            raise
-    return sum(amount or 0 for (amount,) in conn.execute(sa.select(c.c.revenue).where(where)))
-
-
-def insert_allocations(conn: Connection, distribution_id: int,
-                       rows: Sequence[tuple[int, int, int]]) -> None:
-    """Allocations as (collaborator store id, score, amount)."""
-    if rows:
-        conn.execute(allocation.insert(), [
-            {"distribution_id": distribution_id, "collaborator_id": key, "score": score,
-             "amount": amount} for key, score, amount in rows])
-
-
-def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
-                          now: datetime) -> list[int]:
-    """One pending obligation per allocation of the distribution, in one statement; their
-    ids (``RETURNING``, so that nothing has to find them again with a join)."""
-    a = allocation
-    select = sa.select(
-        a.c.collaborator_id, a.c.amount, sa.literal(units), sa.literal("pending"),
-        sa.literal("distribution"), sa.literal("allocation"), a.c.id,
-        sa.literal(now, tables.UTCDateTime), sa.literal(now, tables.UTCDateTime),
-    ).where(a.c.distribution_id == distribution_id)
-    columns = ["collaborator_id", "amount", "units", "status", "award_type", "source",
-               "source_id", "created_at", "updated_at"]
-    result = conn.execute(obligation.insert().from_select(columns, select)
-                          .returning(obligation.c.id))
-    return [row[0] for row in result]
-
-
-def list_allocations(conn: Connection, distribution_id: int | None = None
-                     ) -> list[domain.Allocation]:
-    a, d = allocation, distribution
-    query = (sa.select(a.c.id, a.c.distribution_id, distributor.c.external_id,
-                       collaborator.c.external_id, a.c.score, a.c.amount, d.c.units,
-                       d.c.pool, d.c.calculator, d.c.config_version)
-             .join(d, d.c.id == a.c.distribution_id)
-             .join(distributor, distributor.c.id == d.c.distributor_id)
-             .join(collaborator, collaborator.c.id == a.c.collaborator_id)
-             .order_by(a.c.distribution_id, collaborator.c.external_id))
-    if distribution_id is not None:
-        query = query.where(a.c.distribution_id == distribution_id)
-    return [domain.Allocation(
-        id=r[0], distribution_id=r[1], distributor=r[2], collaborator=r[3], score=r[4],
-        amount=r[5], units=r[6], pool=r[7], calculator=r[8], config_version=r[9])
-        for r in conn.execute(query)]
-
-
-def list_obligations(conn: Connection, *, collaborator_id: str | None = None,
-                     status: str | None = None) -> list[domain.Obligation]:
-    o = obligation
-    query = (sa.select(o.c.id, collaborator.c.external_id, o.c.amount, o.c.units, o.c.status,
-                       o.c.source, o.c.source_id, o.c.award_type, o.c.created_at)
-             .join(collaborator, collaborator.c.id == o.c.collaborator_id).order_by(o.c.id))
-    if collaborator_id is not None:
-        query = query.where(collaborator.c.external_id == collaborator_id)
-    if status is not None:
-        query = query.where(o.c.status == status)
-    return [domain.Obligation(
-        id=r[0], collaborator=r[1], amount=r[2], units=r[3], status=r[4], source=r[5],
-        source_id=r[6], award_type=r[7], created_at=r[8]) for r in conn.execute(query)]
 
 
 def table_counts(conn: Connection) -> dict[str, int]:

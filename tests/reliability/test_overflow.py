@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from siren_core import Kernel
 from siren_core.errors import InvalidInput
-from siren_core.store import queries, unit_of_work
+from siren_core.store import distribution_queries, queries, unit_of_work
 from siren_core.store.tables import DistributorConfig, table
 from siren_core.verify import verify
 
@@ -146,9 +146,9 @@ def test_sums_beyond_64_bits_are_exact(kernel: Kernel) -> None:
         kernel.record("sale", sale(key, who, amount))
     with unit_of_work(kernel.engine, write=False) as conn:
         (distributor_key,), = conn.execute(sa.select(queries.distributor.c.id))
-        scores = queries.period_scores(conn, distributor_key, at("2026-01-01"),
+        scores = distribution_queries.period_scores(conn, distributor_key, at("2026-01-01"),
                                        datetime(2026, 2, 1, tzinfo=UTC))
-        revenue = queries.period_revenue(conn, distributor_key, at("2026-01-01"),
+        revenue = distribution_queries.period_revenue(conn, distributor_key, at("2026-01-01"),
                                          at("2026-02-01"))
     assert [(name, points) for _key, name, _status, points in scores] == [
         ("alice", 10**19), ("bob", 100)]
