@@ -15,7 +15,7 @@ from siren_core import Kernel, hookimpl
 from siren_core.events import AllocationCompleted, DistributionCompleted, Event
 from siren_core.money import split
 from siren_core.records import AllocationCalculator, AllocationContext, PoolContext, PoolResolver
-from siren_core.store import distribution_queries, queries
+from siren_core.store import distribution_queries
 
 from conftest import at, monthly, sale
 
