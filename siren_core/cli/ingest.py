@@ -56,7 +56,8 @@ def _parsed(number: int, raw: bytes) -> Iterator[tuple[int, Any]]:
 
 def _report_json(report: BulkReport) -> dict[str, Any]:
     return {"inserted": report.inserted, "duplicates": report.duplicates,
-            "credits": report.credits, "rejected": len(report.rejected),
+            "credits": report.credits, "skipped": report.skipped,
+            "rejected": len(report.rejected),
             "rejections": [{"line": r.position, "type": r.type, "id": r.id, "field": r.field,
                             "value": r.value if isinstance(r.value, str | int | None)
                             else shown(r.value), "problem": r.problem}
@@ -73,7 +74,8 @@ def _shown(text: str | None) -> str:
 
 def _print_report(report: BulkReport, out: Console, show: int) -> None:
     out.print(f"inserted {report.inserted}, duplicates {report.duplicates}, "
-              f"rejected {len(report.rejected)} ({report.credits} score credits)")
+              f"rejected {len(report.rejected)} ({report.credits} score credits, "
+              f"{report.skipped} skipped with a reason)")
     if not report.rejected:
         return
     table = Table("line", "type", "id", "reason", title="Rejected lines")

@@ -21,7 +21,7 @@ they were issued; absent or ``None``: approval is manual only).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -47,6 +47,7 @@ from siren_core.domain import (
 from siren_core.errors import InvalidInput
 from siren_core.money import PLAIN_DECIMAL, decimal_text_problem, plain_text
 from siren_core.schedule import Schedule, parse_siren_schedule, period
+from siren_core.times import instant_problem
 
 T = TypeVar("T")
 Path = list[str | int]
@@ -103,13 +104,9 @@ def parse_datetime(value: Any) -> datetime:
             raise ValueError("is not an ISO 8601 date and time") from None
     if not isinstance(value, datetime):
         raise ValueError("is not a date and time")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("has no timezone (add 'Z' or an offset such as '+02:00')")
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range once converted to UTC "
-                         "(give an instant between years 1 and 9999 UTC)") from None
+    problem = instant_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -46,6 +46,7 @@ from siren_core.store import (
     queries,
     unit_of_work,
 )
+from siren_core.times import check_instant
 
 
 @attrs.frozen
@@ -220,8 +221,7 @@ class DistributionRunner:
 
     def heartbeat(self, now: datetime) -> HeartbeatReport:
         """Distribute every due period of every active distributor, oldest first."""
-        if now.tzinfo is None:
-            raise InvalidInput("now", now, "has no timezone")
+        check_instant("now", now)
         self._bus.dispatch(DistributionHeartbeatInitialized(now=now))
         beat = _Beat()
         while True:
@@ -356,8 +356,7 @@ class DistributionRunner:
         if status not in DISTRIBUTOR_STATUSES:
             raise InvalidInput("distributor.status", status,
                                f"is not one of {DISTRIBUTOR_STATUSES}")
-        if now.tzinfo is None:
-            raise InvalidInput("now", now, "has no timezone")
+        check_instant("now", now)
         with unit_of_work(self._engine) as conn:
             rows = queries.distributor_rows(conn, external_id=distributor_id)
             if not rows:
@@ -395,6 +394,7 @@ class DistributionRunner:
 
     def preview(self, distributor_id: str, now: datetime) -> Preview:
         """What the open period would pay if it closed at ``now``; writes nothing."""
+        check_instant("now", now)
         with unit_of_work(self._engine, write=False) as conn:
             rows = queries.distributor_rows(conn, external_id=distributor_id)
             if not rows:

@@ -11,6 +11,7 @@ longer than its column.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -422,3 +423,35 @@ def test_cli_ids_beyond_64_bits_are_refused_in_one_line(tmp_path: Path,
     database = f"sqlite:///{tmp_path / 'siren.db'}"
     Kernel(database).close()
     _refused_in_one_line(_invoke(*arguments, "--database", database), "is not an id")
+
+
+@pytest.mark.parametrize("now", [
+    datetime(1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1))),
+    datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5))),
+], ids=["year-1", "year-9999"])
+def test_the_kernel_refuses_an_instant_out_of_range_in_utc(kernel: Kernel,
+                                                           now: datetime) -> None:
+    kernel.create_distributor(monthly())
+    before = kernel.table_counts()
+    for operation in (kernel.heartbeat, lambda when: kernel.preview("monthly-bonus", when),
+                      lambda when: kernel.set_distributor_status("monthly-bonus", "inactive",
+                                                                 now=when)):
+        with pytest.raises(InvalidInput) as raised:
+            operation(now)
+        assert raised.value.field == "now"
+        assert "out of range once converted to UTC" in raised.value.problem
+    assert kernel.table_counts() == before
+
+
+def test_siren_ingest_reports_the_credits_skipped_with_a_reason(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'siren.db'}"
+    with Kernel(url) as kernel:
+        kernel.create_collaborator("ann", status="inactive")
+        kernel.create_distributor(monthly())
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(_sale_line("o-1") + b"\n")
+    result = CliRunner().invoke(cli, ["ingest", str(lines), "--database", url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["skipped"] == 1
+    shown = CliRunner().invoke(cli, ["ingest", str(lines), "--database", url])
+    assert "skipped with a reason" in shown.stdout
