@@ -46,6 +46,11 @@ class Conflict(SirenError):
     """The request contradicts what is already recorded (e.g. a reused idempotency key)."""
 
 
+class ConfigurationChanged(Conflict):
+    """A distributor's units changed while an event was being recorded for it: the credits
+    planned with the old configuration were not written (recording tries again)."""
+
+
 class Unstorable(SirenError):
     """A result (a pool, a score, a payout total) exceeds the largest integer the store
     keeps (2**63 - 1); nothing was written."""

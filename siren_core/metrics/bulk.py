@@ -32,7 +32,7 @@ from typing import Any
 import attrs
 
 from siren_core.catalog import Catalog, ConfiguredDistributor
-from siren_core.errors import Conflict, InvalidInput, PluginError, shown
+from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.ingest import (
     Ingestor,
@@ -215,6 +215,10 @@ class BulkIngestor:
                 if attempt == _ATTEMPTS or not _retryable(exc):
                     raise
                 continue
+            except ConfigurationChanged:  # planned with units that changed: plan again
+                if attempt == _ATTEMPTS:
+                    raise
+                continue
             report.inserted += outcome.inserted
             report.duplicates += outcome.duplicates
             report.credits += outcome.credits
@@ -262,8 +266,9 @@ class BulkIngestor:
                   if metric.collaborator is not None}
         known = queries.collaborator_keys(conn, wanted)
         distributors = self._catalog.all(conn)
-        starts = queries.open_period_starts(
-            conn, [d.key for d in distributors if d.spec.status == "active"], lock=True)
+        active = [d for d in distributors if d.spec.status == "active"]
+        starts = queries.open_period_starts(conn, [d.key for d in active], lock=True,
+                                            units={d.key: d.currency.code for d in active})
         planners: dict[str, _CreditPlanner] = {}
         now = self._clock()
         sources: list[dict[str, Any]] = []

@@ -28,7 +28,7 @@ import cattrs
 from siren_core import schedule
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
-from siren_core.errors import Conflict, InvalidInput, PluginError
+from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups.eligibility import DistributorScopes, GroupViews
 from siren_core.metrics.refunds import REFUND, Refunds
@@ -44,6 +44,9 @@ from siren_core.records import (
     TriggerStrategy,
 )
 from siren_core.store import Connection, Engine, queries, unit_of_work
+
+_ATTEMPTS = 3
+"""Recording plans again when a distributor's units changed under it (rare)."""
 
 
 class ParsedEvent(NamedTuple):
@@ -99,8 +102,14 @@ class Ingestor:
         if kind == REFUND:
             return self.refunds.record(payload)
         parsed = self.parse(kind, payload)
-        with unit_of_work(self._engine) as conn:
-            result = self._write(conn, parsed)
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                with unit_of_work(self._engine) as conn:
+                    result = self._write(conn, parsed)
+                break
+            except ConfigurationChanged:  # planned with units that changed: plan again
+                if attempt == _ATTEMPTS:
+                    raise
         if not result.duplicate:
             self._bus.dispatch(MetricsTriggered(strategy_id=kind, source_event_id=result.event_id,
                                                 metrics=parsed.metrics))
@@ -115,8 +124,9 @@ class Ingestor:
         planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views)
         distributors = self._catalog.all(conn)
         planned, skips = plan_credits(planner, distributors, event.at, parsed.metrics)
-        starts = queries.open_period_starts(conn, sorted({d.key for d, _, _ in planned}),
-                                            lock=True)
+        starts = queries.open_period_starts(
+            conn, sorted({d.key for d, _, _ in planned}), lock=True,
+            units={d.key: d.currency.code for d, _, _ in planned})
         rows = place_credits(planned, starts, event.at, skips)
         actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
         source_id = queries.insert_source_event_once(conn, {

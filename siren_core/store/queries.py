@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from siren_core import domain
+from siren_core.errors import ConfigurationChanged
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
 
@@ -211,7 +212,8 @@ def insert_distribution(conn: Connection, distributor_key: int, index: int, star
 
 
 def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
-                       lock: bool) -> dict[int, datetime]:
+                       lock: bool, units: Mapping[int, str] | None = None
+                       ) -> dict[int, datetime]:
     """distributor store id → start of its open period.
 
     With ``lock`` (PostgreSQL) the open rows are locked ``FOR SHARE``: a heartbeat that
@@ -221,29 +223,40 @@ def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
     statement drops it; the next one opened in the same transaction as the close, so the
     look-up is run again (a new statement: a new snapshot) for the distributors it missed.
     An event recorded then counts in the new open period (late) instead of in none.
+
+    ``units`` (distributor store id → the currency the caller planned its credits in) is
+    checked against the locked open periods: a units change that committed after the
+    caller read the configuration raises :class:`ConfigurationChanged`, so that no amount
+    lands in a period of another currency.
     """
     if not distributor_keys:
         return {}
-    found: dict[int, datetime] = {}
+    found: dict[int, tuple[datetime, str]] = {}
     missing = list(distributor_keys)
     for _attempt in range(_OPEN_PERIOD_ATTEMPTS):
         found.update(_open_starts(conn, missing, lock=lock))
         missing = [key for key in missing if key not in found]
         if not missing or not lock or is_sqlite(conn) or not _have_open_period(conn, missing):
             break
-    return found
+    for key, (_start, stored) in found.items():
+        if units is not None and key in units and units[key] != stored:
+            raise ConfigurationChanged(f"distributor {key}'s units changed from {units[key]} "
+                                       f"to {stored} while an event was being recorded")
+    return {key: start for key, (start, _units) in found.items()}
 
 
 _OPEN_PERIOD_ATTEMPTS = 20
 """Each retry follows a period closed by a committed heartbeat: a few are plenty."""
 
 
-def _open_starts(conn: Connection, keys: Sequence[int], *, lock: bool) -> dict[int, datetime]:
-    query = sa.select(distribution.c.distributor_id, distribution.c.period_start).where(
-        distribution.c.distributor_id.in_(keys), distribution.c.status == "open")
+def _open_starts(conn: Connection, keys: Sequence[int], *,
+                 lock: bool) -> dict[int, tuple[datetime, str]]:
+    d = distribution.c
+    query = sa.select(d.distributor_id, d.period_start, d.units).where(
+        d.distributor_id.in_(keys), d.status == "open")
     if lock and not is_sqlite(conn):
         query = query.with_for_update(read=True)
-    return {row[0]: row[1] for row in conn.execute(query)}
+    return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
 
 
 def _have_open_period(conn: Connection, keys: Sequence[int]) -> bool:

@@ -4,15 +4,19 @@ open period")."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from siren_core import Kernel
+from siren_core import Kernel, hookimpl
 from siren_core.cli import cli
 from siren_core.errors import InvalidInput
+from siren_core.records import Credit, CreditContext, CreditRule
 from siren_core.verify import verify
 
 from conftest import at, monthly, sale
@@ -107,3 +111,72 @@ def test_verify_sees_an_obligation_in_other_units_than_its_distribution(
     [violation] = verify(kernel)
     assert violation.invariant == "obligation_units_equal_distribution_units"
     assert violation.rows[0][1:] == ("JPY", kernel.distributions()[0].id, "USD")
+
+
+class _HeldRule:
+    """A credit rule (``held``) that credits the actor after waiting for ``release``: the
+    recording has read the distributor's configuration and not yet locked its period."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def _credit(self, context: CreditContext, _config: Any) -> list[Credit]:
+        self.started.set()
+        self.release.wait(20)
+        return [Credit(context.actor, context.points)]
+
+    @hookimpl
+    def siren_credit_rules(self) -> list[CreditRule]:
+        return [CreditRule(id="held", description="waits for the test", credit=self._credit)]
+
+
+def test_a_units_change_during_a_recording_never_puts_an_amount_in_another_currency(
+        make_kernel: Callable[..., Kernel]) -> None:
+    """The recording plans its credits in USD, the units change commits on the empty
+    period, then the recording locks the period: it plans again (and the USD amount is
+    refused for a JPY distributor) instead of writing US cents into a yen period."""
+    rule = _HeldRule()
+    metrics = [{"type": "sale", "value": "amount", "credit": {"rule": "held"}}]
+    recorder, operator = make_kernel(plugins=[rule]), make_kernel(plugins=[_HeldRule()])
+    recorder.create_collaborator("alice")
+    recorder.create_distributor(monthly(metrics=metrics))
+    outcome: list[object] = []
+
+    def record() -> None:
+        try:
+            outcome.append(recorder.record("sale", sale("o-1", "alice", "120.00")))
+        except InvalidInput as exc:
+            outcome.append(exc)
+
+    changed: list[bool] = []
+
+    def change() -> None:
+        try:
+            operator.update_distributor(_jpy(metrics=metrics))
+            changed.append(True)
+        except InvalidInput:  # SQLite: the recording holds the write lock and goes first
+            changed.append(False)
+
+    recording, changing = threading.Thread(target=record), threading.Thread(target=change)
+    recording.start()
+    assert rule.started.wait(20)
+    changing.start()
+    changing.join(3)  # PostgreSQL: the change commits while the recording is planning
+    rule.release.set()
+    for thread in (recording, changing):
+        thread.join(30)
+    if changed == [True]:
+        [refused] = outcome
+        assert isinstance(refused, InvalidInput) and refused.field == "sale.currency"
+        assert recorder.table_counts()["score_credit"] == 0
+    else:
+        assert not isinstance(outcome[0], InvalidInput)
+    with recorder.engine.connect() as conn:
+        credited = conn.execute(sa.text(
+            "SELECT d.units, e.currency FROM score_credit c JOIN source_event e ON "
+            "e.id = c.source_event_id JOIN distribution d ON d.distributor_id = "
+            "c.distributor_id AND c.effective_at >= d.period_start AND c.effective_at < "
+            "d.period_end")).all()
+    assert all(units == currency for units, currency in credited)
+    assert verify(recorder) == []
