@@ -71,15 +71,9 @@ def text_problem(value: str) -> str | None:
 
 def check_identifier(field: str, value: Any) -> str:
     """An external id: a non-empty string of at most 255 characters that can be stored."""
-    if not isinstance(value, str) or not value.strip():
-        problem: str | None = "must be a non-empty string"
-    elif len(value) > IDENTIFIER_LENGTH:
-        problem = f"is longer than {IDENTIFIER_LENGTH} characters"
-    else:
-        problem = text_problem(value)
-    if problem:
-        raise InvalidInput(field, value, problem)
-    return cast(str, value)
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "must be a non-empty string")
+    return check_text(field, value, IDENTIFIER_LENGTH, required=True)
 
 
 NAME_LENGTH = 255
