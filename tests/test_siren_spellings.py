@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from siren_core import Kernel, hookimpl
 from siren_core.cli import cli
+from siren_core.config.apply import apply
+from siren_core.config.files import parse_config, read_config_text
 from siren_core.errors import InvalidInput
 from siren_core.records import GroupStructure, GroupView
 
@@ -143,3 +145,41 @@ def test_has_layer_is_sirens_spelling_of_the_cascade_capability(
         {"type": "sale", "credit": {"rule": "upline_cascade", "layers": [10]}}]))
     kernel.bind_distributor("monthly-bonus", "rungs")  # a cascade needs has_layer
     assert kernel.distributor_group("monthly-bonus") == "rungs"
+
+
+SIREN_FILE = """
+[[collaborators]]
+id = "A"
+
+[[collaborators]]
+id = "B"
+
+[[groups]]
+id = "tree"
+structure = "parentChild"
+members = [{ collaborator = "A" },
+           { collaborator = "B", metadata = { parentCollaboratorId = "A" } }]
+
+[[distributors]]
+id = "bonus"
+name = "Bonus"
+units = "USD"
+start = "2026-01-01"
+pool = { resolver = "fixed", amount = "90.00" }
+calculator = "performanceSharedPool"
+metrics = [{ type = "sale", points = 1 }]
+"""
+
+
+def test_a_file_in_sirens_spellings_applies_canonical_and_then_is_unchanged(
+        kernel: Kernel) -> None:
+    def applied() -> set[str]:
+        config = parse_config(read_config_text(SIREN_FILE), kernel.converter, kernel.registry)
+        return {change.verb for change in apply(kernel, config)}
+
+    assert applied() == {"create"}
+    assert kernel.group("tree").structure == "parent_child"
+    assert {m.collaborator: dict(m.metadata) for m in kernel.group_members("tree")} == {
+        "A": {}, "B": {"parent": "A"}}
+    assert kernel.distributor("bonus").spec.calculator.id == "proportional"
+    assert applied() == {"unchanged"}
