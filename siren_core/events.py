@@ -291,7 +291,7 @@ class CollaboratorGroupDeleted(Event):
 
 @attrs.frozen
 class CollaboratorAddedToCollaboratorGroup(Event):
-    """A genuinely new member (re-adding a member fires nothing); metadata as supplied."""
+    """A genuinely new member (re-adding a member fires nothing); metadata as stored."""
 
     event_id: ClassVar[str] = "collaborator_added_to_collaborator_group"
     group: str

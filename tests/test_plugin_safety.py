@@ -4,6 +4,9 @@ names, and the names of SIREN_DISABLE_PLUGINS / SIREN_LOAD_PLUGINS (issue 16).""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -167,3 +170,20 @@ def test_known_names_still_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("SIREN_LOAD_PLUGINS", "")
     with Kernel(f"sqlite:///{tmp_path / 'k.db'}") as kernel:
         assert "visit" not in kernel.registry.trigger_strategies
+
+
+def test_the_siren_command_exits_2_in_one_line_on_an_unknown_name(tmp_path: Path) -> None:
+    siren = Path(sys.executable).with_name("siren")
+    env = {**os.environ, "SIREN_DISABLE_PLUGINS": "top_scroe"}
+    env.pop("SIREN_LOAD_PLUGINS", None)
+    ran = subprocess.run([str(siren), "doctor", "--database", f"sqlite:///{tmp_path / 'k.db'}"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.strip().splitlines() == [
+        "error: SIREN_DISABLE_PLUGINS: 'top_scroe' is not the name of an installed plugin "
+        "(known: equal_share, fixed_credit, fixed_pool, groups, manual, proportional, "
+        "revenue_percentage, sale, top_score, transaction_compilers, visit)"]
+    checked = subprocess.run([str(siren), "plugins", "check"], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert checked.returncode == 1 and "top_scroe" in checked.stdout
+    assert "Traceback" not in ran.stderr + checked.stderr
