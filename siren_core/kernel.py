@@ -56,7 +56,7 @@ from siren_core.domain import (
     check_spec_bounds,
     check_text,
 )
-from siren_core.errors import Conflict, InvalidInput, NotFound
+from siren_core.errors import Conflict, InvalidInput, NotFound, SirenError
 from siren_core.events import (
     CollaboratorCreated,
     CollaboratorStatusChanged,
@@ -271,11 +271,18 @@ class Kernel:
                                                  unstructure_distributor(value), self.clock())
             # the open period is locked after the distributor row, as status changes do
             change_units(conn, rows[0][0], configured.currency)
-        before = attrs.evolve(structure(self.converter, rows[0][3], DistributorSpec),
-                              status=value.status)
-        self._distributor_changed(Distributor(value, version), rows[0][2], changed=(
-            unstructure_distributor(before) != unstructure_distributor(value)))
+        self._distributor_changed(Distributor(value, version), rows[0][2],
+                                  changed=self._config_differs(rows[0][3], value))
         return Distributor(value, version)
+
+    def _config_differs(self, stored: Mapping[str, Any], spec: DistributorSpec) -> bool:
+        """Whether ``spec`` changes the stored configuration (status aside)."""
+        try:
+            before = structure(self.converter, stored, DistributorSpec)
+        except SirenError:  # a configuration older plugins accepted: it did change
+            return True
+        return (unstructure_distributor(attrs.evolve(before, status=spec.status))
+                != unstructure_distributor(spec))
 
     def _distributor_changed(self, distributor: Distributor, previous_status: str, *,
                              changed: bool) -> None:
