@@ -187,3 +187,20 @@ def test_the_siren_command_exits_2_in_one_line_on_an_unknown_name(tmp_path: Path
                              text=True, env=env, timeout=120)
     assert checked.returncode == 1 and "top_scroe" in checked.stdout
     assert "Traceback" not in ran.stderr + checked.stderr
+
+
+class Blank:
+    @hookimpl
+    def siren_trigger_strategies(self) -> list[TriggerStrategy]:
+        return [TriggerStrategy(id="blank", description="a blank metric type",
+                                event_type=Signup, metrics=lambda e: [],
+                                metric_types=("ok", " "))]
+
+
+def test_plugins_check_refuses_a_metric_type_that_is_not_a_name(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIREN_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("SIREN_LOAD_PLUGINS", raising=False)
+    found = check_plugins(extra_plugins=[Blank()], load_entry_points=False)
+    assert found.problems == (
+        "plugin 'Blank': trigger_strategies 'blank' has a metric type that is not a name: ' '",)
