@@ -132,6 +132,22 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
             categories=frozenset(spec.revenue.categories), types=frozenset(spec.revenue.types)))
 
 
+def check_metric_types(spec: DistributorSpec, registry: PluginRegistry) -> None:
+    """Refuse a metric type that no installed trigger strategy produces (a typo such as
+    ``"sales"`` would score nothing, leaving the other types to decide the pool).
+
+    Checked when a distributor is written, not when a stored one is loaded: a strategy
+    disabled later leaves its distributors running (``siren doctor`` flags them).
+    """
+    produced = registry.metric_types
+    for index, metric in enumerate(spec.metrics):
+        if metric.type not in produced:
+            known = ", ".join(sorted(produced)) or "none installed"
+            raise InvalidInput(f"metrics[{index}].type", metric.type,
+                               f"is not a metric type any installed trigger strategy "
+                               f"produces (known: {known})")
+
+
 def _compilers(spec: DistributorSpec, registry: PluginRegistry) -> tuple[TransactionCompiler, ...]:
     """The distributor's transaction compilers; line-item filters need ``line_items``."""
     found = []

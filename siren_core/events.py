@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from siren_core.domain import Allocation, Distribution, Fulfillment, Obligation, Payout
+from siren_core.domain import (
+    Allocation,
+    Collaborator,
+    Distribution,
+    Distributor,
+    Fulfillment,
+    Obligation,
+    Payout,
+)
 from siren_core.records import Metric
 
 if TYPE_CHECKING:
@@ -283,7 +291,7 @@ class CollaboratorGroupDeleted(Event):
 
 @attrs.frozen
 class CollaboratorAddedToCollaboratorGroup(Event):
-    """A genuinely new member (re-adding a member fires nothing); metadata as supplied."""
+    """A genuinely new member (re-adding a member fires nothing); metadata as stored."""
 
     event_id: ClassVar[str] = "collaborator_added_to_collaborator_group"
     group: str
@@ -341,3 +349,65 @@ class ProgramUnboundFromCollaboratorGroup(Event):
     event_id: ClassVar[str] = "program_unbound_from_collaborator_group"
     program: str
     group: str
+
+
+# -- collaborators and distributors: their lifecycle, so that a mirror can reconcile -------
+# Fired after commit, and only for a real change (a no-op update fires nothing). Siren
+# broadcasts one CollaboratorActionEvent / DistributorActionEvent with an action instead.
+
+@attrs.frozen
+class CollaboratorCreated(Event):
+    """A collaborator was created; ``collaborator`` is the stored value."""
+
+    event_id: ClassVar[str] = "collaborator_created"
+    collaborator: Collaborator
+
+
+@attrs.frozen
+class CollaboratorUpdated(Event):
+    """A collaborator's name or email changed; ``collaborator`` is the new value (a status
+    change fires ``CollaboratorStatusChanged``)."""
+
+    event_id: ClassVar[str] = "collaborator_updated"
+    collaborator: Collaborator
+    previous_name: str
+    previous_email: str | None
+
+
+@attrs.frozen
+class CollaboratorStatusChanged(Event):
+    """A collaborator's status changed (``deleted`` included: it then leaves every group,
+    one ``collaborator_removed_from_collaborator_group`` each, fired after this one)."""
+
+    event_id: ClassVar[str] = "collaborator_status_changed"
+    collaborator: str
+    previous_status: str
+    new_status: str
+
+
+@attrs.frozen
+class DistributorCreated(Event):
+    """A distributor was created (its first period is open); ``distributor`` holds its
+    configuration and ``config_version`` 1."""
+
+    event_id: ClassVar[str] = "distributor_created"
+    distributor: Distributor
+
+
+@attrs.frozen
+class DistributorUpdated(Event):
+    """A distributor's configuration or status changed (paused, resumed); ``distributor``
+    is the new state, ``previous_status`` the status before."""
+
+    event_id: ClassVar[str] = "distributor_updated"
+    distributor: Distributor
+    previous_status: str
+
+
+@attrs.frozen
+class DistributorDeleted(Event):
+    """A distributor was deleted (status ``deleted``: its history stays readable)."""
+
+    event_id: ClassVar[str] = "distributor_deleted"
+    distributor: str
+    previous_status: str

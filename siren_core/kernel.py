@@ -24,8 +24,14 @@ from typing import Any
 import attrs
 
 from siren_core import store
-from siren_core.catalog import Catalog, change_units, configure
-from siren_core.config.converter import make_converter, structure, unstructure_distributor
+from siren_core.catalog import Catalog, change_units, check_metric_types, configure
+from siren_core.config.converter import (
+    SIREN_DISTRIBUTION_STATUSES,
+    canonical,
+    make_converter,
+    structure,
+    unstructure_distributor,
+)
 from siren_core.distribution.runner import (
     DistributionRunner,
     HeartbeatReport,
@@ -50,8 +56,19 @@ from siren_core.domain import (
     check_spec_bounds,
     check_text,
 )
-from siren_core.errors import Conflict, InvalidInput, NotFound
-from siren_core.events import EventBus, Listener, ManualMetricRequested, deferred_events
+from siren_core.errors import Conflict, InvalidInput, NotFound, SirenError
+from siren_core.events import (
+    CollaboratorCreated,
+    CollaboratorStatusChanged,
+    CollaboratorUpdated,
+    DistributorCreated,
+    DistributorDeleted,
+    DistributorUpdated,
+    EventBus,
+    Listener,
+    ManualMetricRequested,
+    deferred_events,
+)
 from siren_core.groups.bindings import BindingService
 from siren_core.groups.doctor import GroupDoctor, eligible_collaborators
 from siren_core.groups.programs import ProgramService
@@ -166,27 +183,42 @@ class Kernel:
             # one statement decides, also against a concurrent create of the same id
             if not queries.insert_collaborator_once(conn, value, self.clock()):
                 raise Conflict(f"collaborator {id!r} already exists")
+        self.events.dispatch(CollaboratorCreated(value))
         return value
 
     def set_collaborator_status(self, id: str, status: str) -> None:
+        """Fires ``collaborator_status_changed`` when the status really changes."""
         if status not in COLLABORATOR_STATUSES:
             raise InvalidInput("collaborator.status", status,
                                f"is not one of {COLLABORATOR_STATUSES}")
         with store.unit_of_work(self.engine) as conn:
-            if not queries.set_collaborator_status(conn, id, status, self.clock()):
+            before = queries.find_collaborator(conn, id, lock=True)
+            if before is None or not queries.set_collaborator_status(conn, id, status,
+                                                                     self.clock()):
                 raise NotFound("collaborator", id)
             left = self._groups.leave_all_groups(conn, id) if status == "deleted" else []
+        if before.status != status:
+            self.events.dispatch(CollaboratorStatusChanged(id, before.status, status))
         self.events.dispatch_all(left)  # a deleted collaborator leaves every group
 
     def update_collaborator(self, id: str, *, name: str, status: str,
                             email: str | None = None) -> None:
         """Change a collaborator's name, email and status (status through
-        :meth:`set_collaborator_status`, so a deletion leaves every group)."""
+        :meth:`set_collaborator_status`, so a deletion leaves every group).
+
+        Fires ``collaborator_updated`` if the name or email changed, and
+        ``collaborator_status_changed`` if the status did, after the commit.
+        """
         name = check_text("collaborator.name", name, NAME_LENGTH)
         email = _collaborator_email(email)
         with self.transaction(), store.unit_of_work(self.engine) as conn:
-            if not queries.rename_collaborator(conn, id, name, email, self.clock()):
+            before = queries.find_collaborator(conn, id, lock=True)
+            if before is None or not queries.rename_collaborator(conn, id, name, email,
+                                                                 self.clock()):
                 raise NotFound("collaborator", id)
+            if (before.name, before.email) != (name, email):
+                self.events.dispatch(CollaboratorUpdated(
+                    attrs.evolve(before, name=name, email=email), before.name, before.email))
             self.set_collaborator_status(id, status)
 
     def collaborators(self) -> list[Collaborator]:
@@ -204,6 +236,7 @@ class Kernel:
         """Create a distributor and open its first period (starting at its ``start``)."""
         value = self._spec(spec)
         configure(value, self.registry, self.converter)
+        check_metric_types(value, self.registry)
         start, end = first_period(value.schedule)
         now = self.clock()
         try:
@@ -216,6 +249,7 @@ class Kernel:
                 queries.insert_distribution(conn, key, 0, start, end, value.units)
         except IntegrityError as exc:
             raise Conflict(f"distributor {value.id!r} already exists") from exc
+        self.events.dispatch(DistributorCreated(Distributor(value, 1)))
         return Distributor(value, 1)
 
     def update_distributor(self, spec: DistributorSpec | Mapping[str, Any]) -> Distributor:
@@ -227,6 +261,7 @@ class Kernel:
         """
         value = self._spec(spec)
         configured = configure(value, self.registry, self.converter)
+        check_metric_types(value, self.registry)
         with store.unit_of_work(self.engine) as conn:
             rows = queries.distributor_rows(conn, external_id=value.id)
             if not rows:
@@ -236,7 +271,26 @@ class Kernel:
                                                  unstructure_distributor(value), self.clock())
             # the open period is locked after the distributor row, as status changes do
             change_units(conn, rows[0][0], configured.currency)
+        self._distributor_changed(Distributor(value, version), rows[0][2],
+                                  changed=self._config_differs(rows[0][3], value))
         return Distributor(value, version)
+
+    def _config_differs(self, stored: Mapping[str, Any], spec: DistributorSpec) -> bool:
+        """Whether ``spec`` changes the stored configuration (status aside)."""
+        try:
+            before = structure(self.converter, stored, DistributorSpec)
+        except SirenError:  # a configuration older plugins accepted: it did change
+            return True
+        return (unstructure_distributor(attrs.evolve(before, status=spec.status))
+                != unstructure_distributor(spec))
+
+    def _distributor_changed(self, distributor: Distributor, previous_status: str, *,
+                             changed: bool) -> None:
+        """``distributor_updated`` (or ``_deleted``) for a real change, after commit."""
+        if distributor.spec.status == "deleted" and previous_status != "deleted":
+            self.events.dispatch(DistributorDeleted(distributor.id, previous_status))
+        elif changed or distributor.spec.status != previous_status:
+            self.events.dispatch(DistributorUpdated(distributor, previous_status))
 
     def distributor(self, id: str) -> Distributor:
         with store.unit_of_work(self.engine, write=False) as conn:
@@ -263,8 +317,13 @@ class Kernel:
         ``distributor_inactive``) and opens the period holding ``now`` (default: the
         clock), which is returned; paused time is never paid.
         """
-        return self._runner.set_distributor_status(id, status,
-                                                   self.clock() if now is None else now)
+        with store.unit_of_work(self.engine, write=False) as conn:
+            rows = queries.distributor_rows(conn, external_id=id)
+        opened = self._runner.set_distributor_status(id, status,
+                                                     self.clock() if now is None else now)
+        if rows and rows[0][2] != status:
+            self._distributor_changed(self.distributor(id), rows[0][2], changed=False)
+        return opened
 
     # -- metrics ---------------------------------------------------------------------
 
@@ -333,6 +392,8 @@ class Kernel:
 
     def distributions(self, *, distributor: str | None = None,
                       status: str | None = None) -> list[Distribution]:
+        """Periods, oldest first; ``status`` also takes Siren's ``pending`` (= ``open``)."""
+        status = canonical(SIREN_DISTRIBUTION_STATUSES, status)
         with store.unit_of_work(self.engine, write=False) as conn:
             return queries.list_distributions(conn, distributor_id=distributor, status=status)
 

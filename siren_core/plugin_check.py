@@ -9,7 +9,10 @@ every problem in one list:
 * a definition hook returning a record of the wrong type, or two plugins claiming one id;
 * a record with an empty ``id`` or ``description``, or a callable field that is not callable;
 * a ``config_type`` that is not an attrs class (the converter could not structure it);
-* a trigger strategy whose ``event_type`` is not an attrs class with ``id`` and ``at``.
+* a trigger strategy whose ``event_type`` is not an attrs class with ``id`` and ``at``,
+  or whose ``metric_types`` holds something other than metric type names;
+* a name in ``SIREN_DISABLE_PLUGINS`` or ``SIREN_LOAD_PLUGINS`` that is not an installed
+  plugin's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from siren_core.errors import PluginError
+from siren_core.errors import InvalidInput, PluginError
 from siren_core.plugins import (
     LoadReport,
     PluginRegistry,
@@ -54,6 +57,8 @@ def check_plugins(settings: PluginSettings | None = None, *,
         pm, report = make_plugin_manager(settings, extra_plugins=extra_plugins,
                                          load_entry_points=load_entry_points)
     except pluggy.PluginValidationError as exc:
+        return CheckResult((), (str(exc),))
+    except InvalidInput as exc:  # an unknown name in SIREN_DISABLE/LOAD_PLUGINS
         return CheckResult((), (str(exc),))
     problems = _broken(report)
     names = tuple(sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None))
@@ -94,6 +99,9 @@ def record_problems(record: Any) -> list[str]:
     event_type = getattr(record, "event_type", None)
     if hasattr(record, "event_type"):
         problems.extend(_event_type_problems(event_type))
+    problems.extend(f"has a metric type that is not a name: {name!r}"
+                    for name in getattr(record, "metric_types", ())
+                    if not isinstance(name, str) or not name.strip())
     return problems
 
 

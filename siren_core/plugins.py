@@ -13,6 +13,10 @@ Environment switches (read by ``PluginSettings.from_environment``):
 * ``SIREN_TRACE_PLUGINS`` — if set to a true value, log every hook call;
 * ``SIREN_STRICT_PLUGINS`` — if set to a true value, a broken entry point raises instead
   of being reported and skipped.
+
+A name in ``SIREN_DISABLE_PLUGINS`` or ``SIREN_LOAD_PLUGINS`` that no installed entry
+point carries is refused (a typo would otherwise leave on the plugin it meant to disable);
+names given in code through ``PluginSettings(...)`` are not checked.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import attrs
 import pluggy
 
 from siren_core import hookspecs
-from siren_core.errors import PluginError
+from siren_core.errors import InvalidInput, PluginError
 from siren_core.records import (
     AllocationCalculator,
     CreditRule,
@@ -59,6 +63,10 @@ class PluginSettings:
     allowed: frozenset[str] | None = None
     trace: bool = False
     strict: bool = False
+    from_environment_variables: bool = attrs.field(default=False, eq=False)
+    """Read from the environment: an unknown name is then an error naming its variable
+    (names passed in code, e.g. a test disabling a plugin that may be installed, are not
+    checked)."""
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> PluginSettings:
@@ -68,6 +76,7 @@ class PluginSettings:
             allowed=_names(env.get("SIREN_LOAD_PLUGINS")),
             trace=env.get("SIREN_TRACE_PLUGINS", "").lower() in _TRUE,
             strict=env.get("SIREN_STRICT_PLUGINS", "").lower() in _TRUE,
+            from_environment_variables=True,
         )
 
 
@@ -120,8 +129,11 @@ def make_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     report = LoadReport()
+    installed = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    if settings.from_environment_variables:
+        check_plugin_names(settings, {ep.name for ep in installed})
     if load_entry_points:
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        for ep in installed:
             _load_entry_point(pm, ep, settings, report)
     for plugin in extra_plugins:
         pm.register(plugin, name=_plugin_name(pm, plugin))
@@ -129,6 +141,18 @@ def make_plugin_manager(
     if settings.trace:
         trace_hook_calls(pm)
     return pm, report
+
+
+def check_plugin_names(settings: PluginSettings, installed: set[str]) -> None:
+    """Refuse a name in ``SIREN_DISABLE_PLUGINS`` or ``SIREN_LOAD_PLUGINS`` that is not the
+    name of an installed entry point (listing the names that are)."""
+    for variable, names in (("SIREN_DISABLE_PLUGINS", settings.disabled),
+                            ("SIREN_LOAD_PLUGINS", settings.allowed or frozenset())):
+        unknown = sorted(names - installed)
+        if unknown:
+            known = ", ".join(sorted(installed)) or "none installed"
+            raise InvalidInput(variable, unknown[0],
+                               f"is not the name of an installed plugin (known: {known})")
 
 
 trace_log = logging.getLogger("siren_core.plugins.trace")
@@ -279,13 +303,41 @@ class PluginRegistry:
             ("transaction_compilers", "siren_transaction_compilers", TransactionCompiler),
         ):
             records, by_id = _collect(pm, hook, record_type, _record_id)
-            found[field] = records
+            found[field] = {key: _canonical_capabilities(record)
+                            for key, record in records.items()}
             owners.update({(field, key): plugin for key, plugin in by_id.items()})
         return cls(owners=owners, **found)
 
     def owner(self, kind: str, record_id: str) -> str:
         """The name of the plugin that provided ``record_id`` of ``kind``."""
         return self.owners.get((kind, record_id), "<unknown>")
+
+    @property
+    def metric_types(self) -> dict[str, str]:
+        """Every metric type an installed trigger strategy produces → that strategy's id
+        (the first by id when several produce one)."""
+        found: dict[str, str] = {}
+        for strategy_id, strategy in sorted(self.trigger_strategies.items()):
+            for metric_type in strategy.produces:
+                found.setdefault(metric_type, strategy_id)
+        return found
+
+
+SIREN_CAPABILITIES = {"hasLayer": "has_layer"}
+"""Siren's spelling of a group capability → ours (a plugin may declare either)."""
+
+
+def canonical_capabilities(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(SIREN_CAPABILITIES.get(name, name) for name in names)
+
+
+def _canonical_capabilities(record: Any) -> Any:
+    """A structure's ``capabilities`` and a credit rule's ``requires`` in our spelling."""
+    if isinstance(record, GroupStructure) and isinstance(record.capabilities, Iterable):
+        return attrs.evolve(record, capabilities=canonical_capabilities(record.capabilities))
+    if isinstance(record, CreditRule) and isinstance(record.requires, Iterable):
+        return attrs.evolve(record, requires=canonical_capabilities(record.requires))
+    return record
 
 
 def describe_plugins(pm: pluggy.PluginManager, report: LoadReport) -> list[dict[str, Any]]:

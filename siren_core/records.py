@@ -98,6 +98,10 @@ class SourceEvent(Protocol):
     def at(self) -> datetime: ...
 
 
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class TriggerStrategy:
     """Turns one kind of source event into metric records.
@@ -105,12 +109,24 @@ class TriggerStrategy:
     ``event_type`` is an attrs class describing the accepted event shape; the kernel
     structures incoming dictionaries into it (validating every field) before calling
     ``metrics(event)``.
+
+    ``metric_types`` names every metric type ``metrics`` may return: a distributor may
+    only track a type that some installed strategy declares, so a typo (``"sales"``) is
+    refused instead of silently scoring nothing. Left empty (the default, so that
+    strategies written before the field keep working), it means ``(id,)``: the strategy
+    produces the metric type of its own name, as the built-in ``sale`` and ``visit`` do.
     """
 
     id: str
     description: str
     event_type: type[Any]
     metrics: Callable[[Any], Sequence[Metric]]
+    metric_types: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
+
+    @property
+    def produces(self) -> tuple[str, ...]:
+        """The metric types this strategy declares (``(id,)`` when none are given)."""
+        return self.metric_types or (self.id,)
 
 
 @attrs.frozen
@@ -246,6 +262,12 @@ class GroupStructure:
     :class:`GroupView`. ``check(roster)``, if given, runs on the whole roster whenever
     members, metadata or the structure change, and raises
     :class:`~siren_core.errors.InvalidInput` to refuse the change (e.g. a cycle).
+
+    ``metadata_keys`` lists the member metadata keys the structure reads; any other key is
+    refused when a member is added or its metadata set. ``None`` (the default, so that
+    structures written before the field keep working) accepts any key.
+    ``metadata_aliases`` maps other spellings of a key to the one stored (Siren's
+    ``parentCollaboratorId`` → ``parent``); metadata is stored and shown canonical.
     """
 
     id: str
@@ -253,3 +275,5 @@ class GroupStructure:
     capabilities: frozenset[str]
     build: Callable[[str, Mapping[CollaboratorId, Mapping[str, Any]]], GroupView]
     check: Callable[[Mapping[CollaboratorId, Mapping[str, Any]]], None] | None = None
+    metadata_keys: frozenset[str] | None = None
+    metadata_aliases: Mapping[str, str] = attrs.field(factory=dict, hash=False)

@@ -149,7 +149,9 @@ members = [ { collaborator = "alice" }, { collaborator = "bob", parent = "alice"
 
 def test_apply_creates_groups_and_bindings_with_their_events(kernel: Kernel) -> None:
     seen: list[str] = []
-    kernel.subscribe(lambda event: seen.append(event.event_id))
+    lifecycle: list[str] = []
+    kernel.subscribe(lambda event: (seen if "group" in event.event_id else lifecycle).append(
+        event.event_id))
     config = GROUPS.replace('eligibility = "all_active"',
                             'eligibility = "all_active"\ngroup = "sales-team"')
     apply(kernel, _parsed(kernel, config))
@@ -159,9 +161,11 @@ def test_apply_creates_groups_and_bindings_with_their_events(kernel: Kernel) -> 
     assert seen == ["collaborator_group_created", "collaborator_added_to_collaborator_group",
                     "collaborator_added_to_collaborator_group",
                     "distributor_bound_to_collaborator_group"]
+    assert lifecycle == ["collaborator_created"] * 3 + ["distributor_created"]
     seen.clear()
+    lifecycle.clear()
     assert {c.verb for c in apply(kernel, _parsed(kernel, config))} == {"unchanged"}
-    assert seen == []
+    assert seen == lifecycle == []
     moved = config.replace('{ collaborator = "bob", parent = "alice" }',
                            '{ collaborator = "carol", parent = "alice" }').replace(
         'group = "sales-team"', "")

@@ -20,7 +20,7 @@ def test_operations_in_a_transaction_commit_together(kernel: Kernel) -> None:
         kernel.record("sale", {"id": "o-1", "at": "2026-01-02T00:00:00Z",
                                "collaborator": "alice", "amount": "1.00", "currency": "USD"})
         assert seen == []  # nothing is announced before the commit
-    assert seen == ["metrics_triggered"]
+    assert seen == ["collaborator_created", "distributor_created", "metrics_triggered"]
     assert [c.id for c in kernel.collaborators()] == ["alice"]
 
 

@@ -200,14 +200,20 @@ def check_tree(members: Roster) -> None:
             state[name] = 2
 
 
+# Member metadata: flat reads none, linear_chain reads ``position``, parent_child reads
+# ``parent`` (Siren's ``parentCollaboratorId`` is accepted and stored as ``parent``); any
+# other key is refused, so a misspelt key cannot silently make every member a root.
 STRUCTURES = [
     GroupStructure(id="flat", description="Peers without order (eligibility only)",
-                   capabilities=FlatGroup.capabilities, build=FlatGroup),
+                   capabilities=FlatGroup.capabilities, build=FlatGroup,
+                   metadata_keys=frozenset()),
     GroupStructure(id="linear_chain",
                    description="A chain ordered by member metadata 'position' (1 = head)",
                    capabilities=LinearChain.capabilities, build=LinearChain,
-                   check=check_chain),
+                   check=check_chain, metadata_keys=frozenset({"position"})),
     GroupStructure(id="parent_child",
                    description="A forest of 'parent' links (no cycles)",
-                   capabilities=ParentChild.capabilities, build=ParentChild, check=check_tree),
+                   capabilities=ParentChild.capabilities, build=ParentChild, check=check_tree,
+                   metadata_keys=frozenset({"parent"}),
+                   metadata_aliases={"parentCollaboratorId": "parent"}),
 ]

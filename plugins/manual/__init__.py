@@ -39,4 +39,5 @@ def manual_metrics(event: ManualCredit) -> list[Metric]:
 @hookimpl
 def siren_trigger_strategies() -> list[TriggerStrategy]:
     return [TriggerStrategy(id="manual", description="An operator credits a collaborator",
-                            event_type=ManualCredit, metrics=manual_metrics)]
+                            event_type=ManualCredit, metrics=manual_metrics,
+                            metric_types=("manual",))]

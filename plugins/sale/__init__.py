@@ -108,4 +108,5 @@ def sale_metrics(sale: Sale) -> list[Metric]:
 @hookimpl
 def siren_trigger_strategies() -> list[TriggerStrategy]:
     return [TriggerStrategy(id="sale", description="A sale attributed to a collaborator, "
-                            "or organic (no collaborator)", event_type=Sale, metrics=sale_metrics)]
+                            "or organic (no collaborator)", event_type=Sale, metrics=sale_metrics,
+                            metric_types=("sale",))]

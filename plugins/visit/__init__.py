@@ -31,4 +31,4 @@ def visit_metrics(visit: Visit) -> list[Metric]:
 @hookimpl
 def siren_trigger_strategies() -> list[TriggerStrategy]:
     return [TriggerStrategy(id="visit", description="A visit referred by a collaborator",
-                            event_type=Visit, metrics=visit_metrics)]
+                            event_type=Visit, metrics=visit_metrics, metric_types=("visit",))]

@@ -59,6 +59,10 @@ for module in (plugins, demo, distributions, config, db, doctor, ingest, obligat
 def main() -> None:
     """Entry point of the ``siren`` executable; plugins may add commands."""
     plugins.log_traces_to_stderr()
-    pm, _report = make_plugin_manager()
-    pm.hook.siren_cli_commands(cli=cli)
+    try:
+        pm, _report = make_plugin_manager()
+    except SirenError:  # e.g. an unknown name in SIREN_DISABLE_PLUGINS: the command
+        pass            # reports it in one line (exit 2), `siren plugins check` lists it
+    else:
+        pm.hook.siren_cli_commands(cli=cli)
     cli(prog_name="siren")

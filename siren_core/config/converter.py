@@ -16,6 +16,10 @@ A distributor is written in the same shape everywhere (the API, TOML and JSON fi
 Optional keys: ``description``, ``status``, ``eligibility``, ``catch_up_limit``, ``every``,
 and ``hold_days`` (pending obligations are approved by the heartbeat that many days after
 they were issued; absent or ``None``: approval is manual only).
+
+Siren's spellings (``calculator = "topScoreWins"``, structure ``linearChain``, status
+``pending``) are accepted at the edge and mapped to one canonical name, which is what is
+stored and shown (see :data:`SIREN_CALCULATORS` and the tables below it).
 """
 
 from __future__ import annotations
@@ -51,6 +55,22 @@ from siren_core.times import instant_problem
 
 T = TypeVar("T")
 Path = list[str | int]
+
+# -- Siren's spellings: accepted at the edge, stored and shown canonical ------------------
+
+SIREN_CALCULATORS = {"topScoreWins": "top_score", "performanceSharedPool": "proportional"}
+"""Siren's resolver ids → our calculators. Siren's Shared Engagement Pool (``equal_share``)
+has no id in Siren's documentation, so it has no alias."""
+SIREN_STRUCTURES = {"linearChain": "linear_chain", "parentChild": "parent_child"}
+"""Siren's group structure ids → ours (``flat`` is spelt alike)."""
+SIREN_DISTRIBUTION_STATUSES = {"pending": "open"}
+"""Siren's distribution status → ours: Siren's current distribution is ``pending`` while
+it accrues, which is our ``open`` period."""
+
+
+def canonical(aliases: Mapping[str, str], name: Any) -> Any:
+    """``name`` in our spelling (anything not an alias is returned as given)."""
+    return aliases.get(name, name) if isinstance(name, str) else name
 
 
 def parse_decimal(value: Any) -> Decimal:
@@ -173,6 +193,11 @@ def _split_choice(data: Any, key: str) -> tuple[str, dict[str, Any]]:
     return chosen, rest
 
 
+def _calculator(data: Any) -> CalculatorChoice:
+    chosen, config = _split_choice(data, "id")
+    return CalculatorChoice(canonical(SIREN_CALCULATORS, chosen), config)
+
+
 @attrs.frozen
 class _DistributorEntry:
     """The flat shape of a distributor in files and API calls."""
@@ -280,8 +305,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
     converter.register_structure_hook(
         PoolChoice, lambda v, _: PoolChoice(*_split_choice(v, "resolver")))
-    converter.register_structure_hook(
-        CalculatorChoice, lambda v, _: CalculatorChoice(*_split_choice(v, "id")))
+    converter.register_structure_hook(CalculatorChoice, lambda v, _: _calculator(v))
     converter.register_structure_hook(
         CreditChoice, lambda v, _: CreditChoice(*_split_choice(v, "rule")))
     converter.register_structure_hook(

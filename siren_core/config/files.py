@@ -32,7 +32,7 @@ import attrs
 import cattrs
 
 from siren_core.catalog import configure
-from siren_core.config.converter import structure
+from siren_core.config.converter import SIREN_STRUCTURES, canonical, structure
 from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec
 from siren_core.errors import InvalidInput
 from siren_core.jsontext import DuplicateKey, json_problem, load_json
@@ -148,8 +148,21 @@ def parse_config(data: dict[str, Any], converter: cattrs.Converter,
     _check_unique("collaborators", [c.id for c in parsed.collaborators])
     _check_unique("groups", [g.id for g in parsed.groups])
     _check_unique("distributors", [d.id for d in distributors])
-    return SirenConfig(tuple(parsed.collaborators), tuple(parsed.groups), tuple(distributors),
+    groups = tuple(_canonical_group(entry, registry) for entry in parsed.groups)
+    return SirenConfig(tuple(parsed.collaborators), groups, tuple(distributors),
                        tuple(bindings))
+
+
+def _canonical_group(entry: GroupEntry, registry: PluginRegistry) -> GroupEntry:
+    """Siren's spellings in our own (``linearChain``, ``parentCollaboratorId``), so that
+    the file compares equal to the store, which keeps them canonical."""
+    structure = canonical(SIREN_STRUCTURES, entry.structure)
+    shape = registry.group_structures.get(structure)
+    aliases = shape.metadata_aliases if shape is not None else {}
+    members = [attrs.evolve(member, metadata={aliases.get(key, key): value
+                                              for key, value in member.metadata.items()})
+               for member in entry.members]
+    return attrs.evolve(entry, structure=structure, members=members)
 
 
 def _check_unique(section: str, ids: list[str]) -> None:

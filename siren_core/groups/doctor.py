@@ -45,6 +45,42 @@ def eligible_collaborators(engine: Engine, converter: cattrs.Converter, *,
                               gq.bound_group(conn, "program", row[0]))
 
 
+def missing_plugins(conn: Connection, key: int, spec: DistributorSpec,
+                    registry: PluginRegistry) -> list[DoctorFinding]:
+    """A ``missing_plugin`` finding for each plugin the distributor names that is not
+    loaded (disabled or not installed), naming its kind and id.
+
+    A missing pool resolver, calculator or credit rule stops the distributor's periods;
+    a metric type no strategy produces only scores nothing (the others still pay), unless
+    no tracked type is produced at all.
+    """
+    found: list[DoctorFinding] = []
+
+    def missing(kind: str, record_id: str, what: str, pays_no_one: bool = True) -> None:
+        found.append(DoctorFinding(spec.id, "missing_plugin",
+                                   f"{kind} {record_id!r} ({what}) is not loaded: disabled "
+                                   "or not installed", pays_no_one))
+
+    if spec.pool.resolver not in registry.pool_resolvers:
+        missing("pool resolver", spec.pool.resolver, "pool.resolver")
+    if spec.calculator.id not in registry.allocation_calculators:
+        missing("allocation calculator", spec.calculator.id, "calculator.id")
+    produced = registry.metric_types
+    unproduced = {m.type for m in spec.metrics} - produced.keys()
+    for index, metric in enumerate(spec.metrics):
+        if metric.type in unproduced:
+            missing("trigger strategy for metric type", metric.type,
+                    f"metrics[{index}].type", len(unproduced) == len(
+                        {m.type for m in spec.metrics}))
+        if metric.credit.rule not in registry.credit_rules:
+            missing("credit rule", metric.credit.rule, f"metrics[{index}].credit.rule")
+    bound = gq.bound_group(conn, "distributor", key)
+    if bound is not None and bound.status == "active" \
+            and bound.structure not in registry.group_structures:
+        missing("group structure", bound.structure, f"of the bound group {bound.id!r}")
+    return found
+
+
 class GroupDoctor:
     """Diagnoses distributors' eligibility and cascades on one store."""
 
@@ -59,10 +95,14 @@ class GroupDoctor:
         findings: list[DoctorFinding] = []
         with unit_of_work(self._engine, write=False) as conn:
             for key, name, status, config, _version in queries.distributor_rows(conn):
-                if status != "active":
+                if status == "deleted":
                     continue
                 try:
                     spec = structure_value(self._converter, config, DistributorSpec)
+                    missing = missing_plugins(conn, key, spec, self._registry)
+                    findings += missing
+                    if status != "active" or any(f.pays_no_one for f in missing):
+                        continue
                     configured = configure(spec, self._registry, self._converter, key=key)
                 except SirenError as exc:
                     findings.append(DoctorFinding(name, "invalid_configuration", str(exc)))

@@ -14,6 +14,7 @@ from typing import Any
 
 import cattrs
 
+from siren_core.config.converter import SIREN_STRUCTURES, canonical
 from siren_core.config.converter import structure as structure_value
 from siren_core.domain import DESCRIPTION_LENGTH, NAME_LENGTH, check_identifier, check_text
 from siren_core.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +65,31 @@ def _description(field: str, value: Any) -> str:
     return check_text(field, value, DESCRIPTION_LENGTH)
 
 
+def canonical_metadata(shape: GroupStructure | None, entries: Mapping[str, dict[str, Any]],
+                       field: str) -> dict[str, dict[str, Any]]:
+    """Member metadata in the structure's own keys: its aliases mapped (Siren's
+    ``parentCollaboratorId`` → ``parent``), a key it does not know refused, naming the
+    member and the key (a structure without ``metadata_keys`` takes any key)."""
+    if shape is None:
+        return dict(entries)
+    found: dict[str, dict[str, Any]] = {}
+    for name, metadata in entries.items():
+        mapped: dict[str, Any] = {}
+        for key, value in metadata.items():
+            target = shape.metadata_aliases.get(key, key)
+            if shape.metadata_keys is not None and target not in shape.metadata_keys:
+                known = ", ".join(sorted(shape.metadata_keys)) or "none"
+                raise InvalidInput(f"{field}[{name}].{key}", value,
+                                   f"is not member metadata of a {shape.id!r} group "
+                                   f"(known keys: {known})")
+            if target in mapped and mapped[target] != value:
+                raise InvalidInput(f"{field}[{name}].{key}", value,
+                                   f"contradicts {target!r}, which it stands for")
+            mapped[target] = value
+        found[name] = mapped
+    return found
+
+
 class GroupService:
     """Group and membership operations on one store."""
 
@@ -77,6 +103,7 @@ class GroupService:
         self.views = GroupViews(registry)
 
     def _structure(self, name: Any, field: str = "structure") -> GroupStructure:
+        name = canonical(SIREN_STRUCTURES, name)  # Siren's linearChain, parentChild
         found = self._registry.group_structures.get(name) if isinstance(name, str) else None
         if found is None:
             known = ", ".join(sorted(self._registry.group_structures)) or "none installed"
@@ -138,6 +165,7 @@ class GroupService:
             if description is not None and _description("description",
                                                         description) != row.description:
                 values["description"] = description
+            structure = canonical(SIREN_STRUCTURES, structure)
             if structure is not None and structure != row.structure:
                 shape = self._structure(structure)
                 if shape.check is not None:
@@ -177,6 +205,8 @@ class GroupService:
 
         Removals first, then additions, then metadata changes, each by collaborator id.
         """
+        entries = canonical_metadata(self._registry.group_structures.get(row.structure),
+                                     entries, field)
         current = {name: (key, metadata) for name, key, metadata, _s in gq.members(conn, row.key)}
         new_names = [name for name in entries if name not in current]
         known = queries.collaborator_keys(conn, new_names)
@@ -251,6 +281,8 @@ class GroupService:
             found = gq.members(conn, row.key, [collaborator])
             if not found:
                 raise NotFound("collaborator group member", collaborator)
+            value = canonical_metadata(self._registry.group_structures.get(row.structure),
+                                       {collaborator: value}, "members")[collaborator]
             events = self._reconcile(conn, row, {collaborator: value}, remove_missing=False,
                                      now=self._clock())
         self._bus.dispatch_all(events)

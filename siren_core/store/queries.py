@@ -132,6 +132,17 @@ def list_collaborators(conn: Connection) -> list[domain.Collaborator]:
             for r in conn.execute(query)]
 
 
+def find_collaborator(conn: Connection, external_id: str, *,
+                      lock: bool = False) -> domain.Collaborator | None:
+    """One collaborator (its row locked with ``lock``, so that a change reports the state
+    it replaced), or ``None``."""
+    query = sa.select(collaborator.c.external_id, collaborator.c.name, collaborator.c.status,
+                      collaborator.c.email).where(collaborator.c.external_id == external_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    return None if row is None else domain.Collaborator(id=row[0], name=row[1], status=row[2],
+                                                        email=row[3])
+
+
 # -- distributors ----------------------------------------------------------------------
 
 def insert_distributor(conn: Connection, external_id: str, name: str, units: str, status: str,

@@ -44,4 +44,4 @@ def coupon_metrics(event: CouponUsed) -> list[Metric]:
 
 STRATEGY = TriggerStrategy(
     id="coupon", description="A coupon bound to a collaborator was used (boundCouponUsed)",
-    event_type=CouponUsed, metrics=coupon_metrics)
+    event_type=CouponUsed, metrics=coupon_metrics, metric_types=("coupon",))
