@@ -393,10 +393,13 @@ class Kernel:
 
     def generate_fulfillment(self, obligation_ids: Iterable[int] | None = None, *,
                              minimum: Mapping[str, int] | None = None,
-                             actor: str = "api") -> GenerateResult:
+                             actor: str = "api",
+                             include_pending: bool = False) -> GenerateResult:
         """One payout per collaborator and currency from approved obligations (all, or the
-        chosen ids); totals under ``minimum[units]`` (minor units) are carried forward."""
-        return self._fulfillment.generate(obligation_ids, minimum=minimum, actor=actor)
+        chosen ids); totals under ``minimum[units]`` (minor units) are carried forward.
+        ``include_pending``: pending ones too, as Siren does (approved as they are batched)."""
+        return self._fulfillment.generate(obligation_ids, minimum=minimum, actor=actor,
+                                          include_pending=include_pending)
 
     def fulfillment(self, id: int) -> Fulfillment:
         return self._fulfillment.fulfillment(id)
