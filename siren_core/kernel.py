@@ -76,6 +76,7 @@ from siren_core.groups.rosters import GroupService
 from siren_core.groups.values import (
     CollaboratorGroup,
     DoctorFinding,
+    GroupBinding,
     GroupMember,
     GroupSpec,
     Program,
@@ -163,7 +164,8 @@ class Kernel:
         """Make every operation inside the block one transaction.
 
         Either all of them commit or none does; their events are delivered, in order,
-        after the commit (``siren apply`` uses this).
+        after the commit (``siren apply`` uses this), except ``collaborator_group_deleted``,
+        which fires before its delete, as outside a transaction.
         """
         with deferred_events(), store.enclosing_transaction(self.engine):
             yield self
@@ -452,10 +454,13 @@ class Kernel:
 
     def generate_fulfillment(self, obligation_ids: Iterable[int] | None = None, *,
                              minimum: Mapping[str, int] | None = None,
-                             actor: str = "api") -> GenerateResult:
+                             actor: str = "api",
+                             include_pending: bool = False) -> GenerateResult:
         """One payout per collaborator and currency from approved obligations (all, or the
-        chosen ids); totals under ``minimum[units]`` (minor units) are carried forward."""
-        return self._fulfillment.generate(obligation_ids, minimum=minimum, actor=actor)
+        chosen ids); totals under ``minimum[units]`` (minor units) are carried forward.
+        ``include_pending``: pending ones too, as Siren does (approved as they are batched)."""
+        return self._fulfillment.generate(obligation_ids, minimum=minimum, actor=actor,
+                                          include_pending=include_pending)
 
     def fulfillment(self, id: int) -> Fulfillment:
         return self._fulfillment.fulfillment(id)
@@ -550,8 +555,14 @@ class Kernel:
         self._bindings.bind("distributor", distributor, group)
 
     def distributor_group(self, distributor: str) -> str | None:
-        """The group the distributor is bound to (``None``: unbound)."""
+        """The live group the distributor is bound to (``None``: unbound, or the bound
+        group was deleted: see :meth:`distributor_binding`)."""
         return self._bindings.bound_group("distributor", distributor)
+
+    def distributor_binding(self, distributor: str) -> GroupBinding | None:
+        """The distributor's binding, even to a deleted group (``deleted`` says so; a new
+        group that took the deleted one's id is not the one bound)."""
+        return self._bindings.binding("distributor", distributor)
 
     def bind_program(self, program: str, group: str | None) -> None:
         """Bind a program to a group (``None`` unbinds)."""

@@ -180,11 +180,15 @@ def test_a_deleted_group_fails_closed_with_its_own_reason(kernel: Kernel) -> Non
     kernel.create_distributor(cascade("upline_cascade", [100, 50]))
     kernel.bind_distributor("monthly-bonus", "chain")
     kernel.delete_group("chain")
-    assert kernel.distributor_group("monthly-bonus") == "chain"
+    assert kernel.distributor_group("monthly-bonus") is None  # no live group
+    binding = kernel.distributor_binding("monthly-bonus")
+    assert binding is not None and (binding.group, binding.deleted) == ("chain", True)
     assert kernel.record("sale", sale("o-1", "E", "10.00", JAN)).credits == 0
     assert paid(kernel) == []
     assert kernel.distributions(status="completed")[0].reason == "cascade_group_deleted"
-    assert [f.problem for f in kernel.doctor()] == ["cascade_group_deleted"]
+    # a deleted group has no members: nobody is eligible, where everyone was before
+    assert [f.problem for f in kernel.doctor()] == [
+        "cascade_group_deleted", "no_eligible_collaborators", "payees_changed_by_bound_group"]
 
 
 def test_flat_groups_and_cascades_are_refused_in_both_directions(kernel: Kernel) -> None:

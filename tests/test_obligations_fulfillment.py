@@ -345,8 +345,9 @@ def test_concurrent_settlement_fulfils_once(make_kernel: Callable[..., Kernel]) 
 # -- the reconciliation invariant, over random sequences of operations ----------------
 
 class Lifecycle(RuleBasedStateMachine):
-    """Random issue / approve / reject / generate / pay / fail sequences; after every step
-    the fulfilled obligations sum to the paid payouts and no obligation is paid twice."""
+    """Random issue / approve / reject / generate (pending ones too or not) / pay / fail
+    sequences; after every step the fulfilled obligations sum to the paid payouts and no
+    obligation is paid twice."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -376,9 +377,15 @@ class Lifecycle(RuleBasedStateMachine):
         result = self.kernel.obligation_action(action, ids)
         assert len(result.outcomes) == len(set(ids))
 
-    @rule(minimum=st.sampled_from([None, {"USD": 5000}, {"EUR": 100, "USD": 1}]))
-    def generate(self, minimum: dict[str, int] | None) -> None:
-        self.kernel.generate_fulfillment(minimum=minimum)
+    @rule(minimum=st.sampled_from([None, {"USD": 5000}, {"EUR": 100, "USD": 1}]),
+          include_pending=st.booleans())
+    def generate(self, minimum: dict[str, int] | None, include_pending: bool) -> None:
+        result = self.kernel.generate_fulfillment(minimum=minimum,
+                                                  include_pending=include_pending)
+        taken = {key for p in (result.fulfillment.payouts if result.fulfillment else ())
+                 for key in p.obligation_ids}
+        assert set(result.approved) <= taken
+        assert all(self.kernel.obligation(key).status == "approved" for key in taken)
 
     @precondition(lambda self: bool(self.kernel.payouts()))
     @rule(status=st.sampled_from(["processing", "paid", "failed"]), data=st.data())

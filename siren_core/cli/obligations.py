@@ -224,7 +224,8 @@ def _echo_generated(result: GenerateResult, as_json: bool) -> None:
                                  "obligation_ids": list(c.obligation_ids)}
                                 for c in result.carried_forward],
             "refused": [{"id": o.id, "status": o.status, "reason": o.reason}
-                        for o in result.refused]}))
+                        for o in result.refused],
+            "approved": list(result.approved)}))
         return
     out = console()
     if result.fulfillment is None:
@@ -232,6 +233,8 @@ def _echo_generated(result: GenerateResult, as_json: bool) -> None:
     else:
         out.print(_fulfillment_table([result.fulfillment]))
         out.print(_payout_table(result.fulfillment.payouts))
+    if result.approved:
+        out.print(f"approved to join it: obligations {' '.join(map(str, result.approved))}")
     for c in result.carried_forward:
         out.print(f"carried forward: {c.collaborator} {_money(c.amount, c.units)} is under "
                   f"the minimum of {_money(c.minimum, c.units)} "
@@ -252,15 +255,19 @@ def fulfill() -> None:
 @click.option("--minimum", multiple=True, metavar="CURRENCY=AMOUNT",
               help="Minimum payout per currency, e.g. USD=50.00 (repeatable); smaller "
               "totals are carried forward.")
+@click.option("--include-pending", is_flag=True,
+              help="Take pending obligations too, as Siren does; those put in a payout are "
+              "approved (audited), those carried forward stay pending.")
 @ACTOR_OPTION
 @JSON_OPTION
 def generate(database: str, obligation_ids: tuple[int, ...], minimum: tuple[str, ...],
-             actor: str | None, as_json: bool) -> None:
+             include_pending: bool, actor: str | None, as_json: bool) -> None:
     """Create a fulfillment: one payout per collaborator and currency."""
     floors = _minimum(minimum)
     with Kernel(database) as kernel:
         result = kernel.generate_fulfillment(obligation_ids or None, minimum=floors,
-                                             actor=_actor(actor))
+                                             actor=_actor(actor),
+                                             include_pending=include_pending)
     _echo_generated(result, as_json)
 
 

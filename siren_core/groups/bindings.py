@@ -25,9 +25,15 @@ from siren_core.events import (
 )
 from siren_core.groups.capabilities import check_capabilities
 from siren_core.groups.rosters import group_row
+from siren_core.groups.values import GroupBinding
 from siren_core.plugins import PluginRegistry
 from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import group_queries as gq
+
+
+def group_binding(row: gq.GroupRow | None) -> GroupBinding | None:
+    """A bound group's row as the binding the API reports."""
+    return None if row is None else GroupBinding(row.id, deleted=row.status != "active")
 
 
 def owner_key(conn: Connection, kind: str, owner: str) -> int:
@@ -84,12 +90,16 @@ class BindingService:
                 events.append(ProgramBoundToCollaboratorGroup(owner, target.id))
         self._bus.dispatch_all(events)
 
-    def bound_group(self, kind: str, owner: str) -> str | None:
-        """The id of the group a distributor or program is bound to (even if deleted)."""
+    def binding(self, kind: str, owner: str) -> GroupBinding | None:
+        """The group a distributor or program is bound to, even a deleted one."""
         with unit_of_work(self._engine, write=False) as conn:
-            key = owner_key(conn, kind, owner)
-            row = gq.bound_group(conn, kind, key)
-        return row.id if row is not None else None
+            return group_binding(gq.bound_group(conn, kind, owner_key(conn, kind, owner)))
+
+    def bound_group(self, kind: str, owner: str) -> str | None:
+        """The id of the live group a distributor or program is bound to (``None``:
+        unbound, or the bound group was deleted)."""
+        found = self.binding(kind, owner)
+        return found.group if found is not None and not found.deleted else None
 
     def check_distributor(self, conn: Connection, spec: DistributorSpec) -> None:
         """Refuse a configuration whose cascade cannot walk the distributor's bound group."""

@@ -23,8 +23,10 @@ def eligible_collaborators(engine: Engine, converter: cattrs.Converter, *,
                        program: str | None = None) -> list[str]:
     """Active collaborators who may earn on a distributor or program, by id.
 
-    Distributor with eligibility ``all_active``: every active collaborator. With
-    ``members``, and for programs: direct collaborators plus members of the bound group.
+    Distributor with eligibility ``members``, and programs: the direct collaborators
+    plus the members of the bound group. Distributor with ``all_active``: the bound
+    group's members if a group is bound (even a deleted one: then no one), else every
+    active collaborator.
     """
     if (distributor is None) == (program is None):
         raise InvalidInput("distributor", distributor, "give exactly one of distributor "
@@ -124,16 +126,35 @@ class GroupDoctor:
         if not eligible_names(conn, direct, bound):
             found.append(DoctorFinding(spec.id, "no_eligible_collaborators",
                                        self._eligibility_detail(conn, spec, bound)))
+        if direct is None and bound is not None:
+            found += self._payees_changed(conn, spec, bound)
         return found
+
+    @staticmethod
+    def _payees_changed(conn: Connection, spec: DistributorSpec,
+                        bound: gq.GroupRow) -> list[DoctorFinding]:
+        """Eligibility ``all_active`` with a group bound: since the bound group decides
+        who earns (as in Siren), the active collaborators outside it no longer earn."""
+        outside = gq.active_outside(conn, bound.key)  # a deleted group has no members
+        if not outside:
+            return []
+        group = f"group {bound.id!r}" + (" (deleted)" if bound.status != "active" else "")
+        return [DoctorFinding(
+            spec.id, "payees_changed_by_bound_group",
+            f"eligibility 'all_active' with {group} bound: only its members earn; "
+            f"{outside} active collaborator(s) outside it no longer earn (set eligibility "
+            "'members' to confirm)", pays_no_one=False)]
 
     @staticmethod
     def _eligibility_detail(conn: Connection, spec: DistributorSpec,
                             bound: gq.GroupRow | None) -> str:
-        if spec.eligibility != "members":
+        if spec.eligibility != "members" and bound is None:
             return "eligibility 'all_active' and no collaborator is active"
-        statuses = gq.collaborator_statuses(conn, spec.collaborators)
-        parts = [f"{len(spec.collaborators)} direct collaborator(s), "
-                 f"{sum(1 for s in statuses.values() if s == 'active')} active"]
+        parts = []
+        if spec.eligibility == "members":
+            statuses = gq.collaborator_statuses(conn, spec.collaborators)
+            parts.append(f"{len(spec.collaborators)} direct collaborator(s), "
+                         f"{sum(1 for s in statuses.values() if s == 'active')} active")
         if bound is None:
             parts.append("no group bound")
         elif bound.status != "active":
@@ -141,4 +162,4 @@ class GroupDoctor:
         else:
             total, active = gq.member_counts(conn, bound.key)
             parts.append(f"group {bound.id!r} has {total} member(s), {active} active")
-        return "eligibility 'members': " + "; ".join(parts)
+        return f"eligibility {spec.eligibility!r}: " + "; ".join(parts)

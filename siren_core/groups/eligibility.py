@@ -1,5 +1,12 @@
-"""Eligibility: who may be credited on a distributor (its direct collaborators and the
-members of its bound group, a union) and walkable views of groups for the cascades."""
+"""Eligibility: who may be credited on a distributor, as in Siren (siren-spec §5.4), and
+walkable views of groups for the cascades.
+
+A union of two sources: the direct list (eligibility ``members``: the distributor's
+``collaborators``) and the members of the bound group. With a group bound and no direct
+list, only the group's members earn; with both, either qualifies; with neither, every
+active collaborator earns. A binding to a deleted group still counts as a group (with no
+members): nobody is paid by mistake because a group disappeared.
+"""
 
 from __future__ import annotations
 
@@ -37,11 +44,16 @@ class Scope:
     """Who may be credited on one distributor, and the group its cascades walk."""
 
     group: GroupView | None
+    """The bound group's walkable view (``None``: none bound, or the bound one was deleted)."""
     direct: frozenset[str] | None
-    """``None``: every active collaborator is eligible; else the direct collaborators."""
+    """The direct collaborators (``None``: no direct list)."""
+    bound: bool = False
+    """Whether a group is bound (even a deleted one)."""
 
     def allows(self, collaborator: str) -> bool:
-        if self.direct is None or collaborator in self.direct:
+        if self.direct is None and not self.bound:
+            return True
+        if self.direct is not None and collaborator in self.direct:
             return True
         return self.group is not None and collaborator in self.group.members
 
@@ -85,17 +97,17 @@ class DistributorScopes:
             group = self._views.view(self._conn, row) if row is not None else None
             direct = (frozenset(distributor.spec.collaborators)
                       if distributor.spec.eligibility == "members" else None)
-            found = self._scopes[distributor.key] = Scope(group, direct)
+            found = self._scopes[distributor.key] = Scope(group, direct, bound=row is not None)
         return found
 
 
 def eligible_names(conn: Connection, direct: Iterable[str] | None,
                    bound: gq.GroupRow | None) -> list[str]:
-    """The active collaborators allowed by ``direct`` (``None``: everyone) and the members
-    of the ``bound`` group, by id."""
-    if direct is None:
+    """The active collaborators allowed by ``direct`` and the members of the ``bound``
+    group (possibly deleted), by id; with neither, every active collaborator."""
+    if direct is None and bound is None:
         return [c.id for c in queries.list_collaborators(conn) if c.status == "active"]
-    names = set(direct)
+    names = set(direct or ())
     if bound is not None and bound.status == "active":
         names.update(name for name, _key, _m, status in gq.members(conn, bound.key)
                      if status == "active")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from siren_core.domain import NAME_LENGTH, check_identifier, check_text
 from siren_core.errors import Conflict, InvalidInput, NotFound
-from siren_core.groups.bindings import owner_key
+from siren_core.groups.bindings import group_binding, owner_key
 from siren_core.groups.values import PROGRAM_STATUSES, Program
 from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import group_queries as gq
@@ -50,9 +50,9 @@ class ProgramService:
                                   self._clock())
 
     def _program(self, conn: Connection, row: gq.ProgramRow) -> Program:
-        bound = gq.bound_group(conn, "program", row[0])
+        binding = group_binding(gq.bound_group(conn, "program", row[0]))
         return Program(row[1], row[2], row[3], tuple(gq.program_collaborators(conn, row[0])),
-                       bound.id if bound else None)
+                       binding.group if binding and not binding.deleted else None, binding)
 
     def program(self, id: str) -> Program:
         with unit_of_work(self._engine, write=False) as conn:

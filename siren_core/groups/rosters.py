@@ -182,11 +182,13 @@ class GroupService:
     def delete(self, group: str) -> None:
         """Fire ``collaborator_group_deleted`` (group still readable), then delete it.
 
-        Members are removed (no per-member events); bindings stay and fail closed.
+        The event fires before the delete inside ``kernel.transaction()`` too (it is not
+        deferred to the commit). Members are removed (no per-member events); bindings stay
+        and fail closed.
         """
         with unit_of_work(self._engine, write=False) as conn:
             row = group_row(conn, group)
-        self._bus.dispatch(CollaboratorGroupDeleted(group=row.id))
+        self._bus.dispatch(CollaboratorGroupDeleted(group=row.id), immediately=True)
         with unit_of_work(self._engine) as conn:
             current = gq.find_group(conn, group, lock=True)
             if current is not None and current.key == row.key:

@@ -36,6 +36,16 @@ class GroupMember:
 
 
 @attrs.frozen
+class GroupBinding:
+    """The group a distributor or program is bound to. ``deleted``: that group was deleted
+    (the binding still points at it and fails closed, even when a new group has since
+    taken the same id: that new group is not the one bound)."""
+
+    group: str
+    deleted: bool = False
+
+
+@attrs.frozen
 class Program:
     """The per-conversion reward rule groups bind to (its own payouts are out of scope)."""
 
@@ -44,6 +54,9 @@ class Program:
     status: str
     collaborators: tuple[str, ...] = ()
     group: str | None = None
+    """The bound group's id, if it is live (see ``binding`` for a deleted one)."""
+    binding: GroupBinding | None = None
+    """The binding, even to a deleted group (``None``: unbound)."""
 
 
 @attrs.frozen

@@ -17,13 +17,14 @@ from siren_core.domain import (
     Obligation,
     Payout,
 )
-from siren_core.errors import Conflict, NotFound
+from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
     Event,
     EventBus,
     FulfillmentCreated,
     FulfillmentStatusChanged,
     ObligationCompleted,
+    ObligationStatusChanged,
     PayoutCreated,
     PayoutFailed,
     PayoutPaid,
@@ -50,9 +51,13 @@ def _group(rows: Sequence[oq.CandidateRow]
            ) -> dict[tuple[str, str], tuple[int, list[tuple[int, int]]]]:
     """(collaborator id, units) → (collaborator store id, [(obligation id, amount)])."""
     groups: dict[tuple[str, str], tuple[int, list[tuple[int, int]]]] = {}
-    for key, collaborator_key, collaborator, units, amount in rows:
+    for key, collaborator_key, collaborator, units, amount, _status in rows:
         groups.setdefault((collaborator, units), (collaborator_key, []))[1].append((key, amount))
     return dict(sorted(groups.items()))
+
+
+def _approval(fulfillment_id: int | None) -> str:
+    return f"approved to join fulfillment {fulfillment_id} (include_pending)"
 
 
 def _storable(items: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -89,38 +94,68 @@ class FulfillmentService:
         self._bus.dispatch_all(events)
 
     def generate(self, obligation_ids: Iterable[int] | None = None, *,
-                 minimum: Mapping[str, int] | None = None,
-                 actor: str = "api") -> GenerateResult:
+                 minimum: Mapping[str, int] | None = None, actor: str = "api",
+                 include_pending: bool = False) -> GenerateResult:
         """Batch approved obligations (all, or the chosen ids) into one payout per
-        collaborator and currency. A total under ``minimum[units]`` is carried forward."""
+        collaborator and currency. A total under ``minimum[units]`` is carried forward.
+
+        ``include_pending`` takes pending obligations too, as Siren's generation does:
+        those that join a payout are approved in the same transaction (audited, with
+        ``ObligationStatusChanged``); those carried forward stay pending.
+        """
         chosen = None if obligation_ids is None else id_list(obligation_ids, "obligation_ids")
         floors = check_minimum(minimum)
         note_text(actor, "actor", limit=MAX_ACTOR, required=True)
+        if not isinstance(include_pending, bool):
+            raise InvalidInput("include_pending", include_pending, "is not true or false")
+        statuses = ("approved", "pending") if include_pending else ("approved",)
         now = self._clock()
 
-        def batch() -> tuple[list[ObligationOutcome], list[CarriedForward], int | None]:
+        def batch() -> tuple[list[ObligationOutcome], list[CarriedForward], int | None,
+                             list[int]]:
             with unit_of_work(self._engine) as conn:
                 states = {} if chosen is None else oq.lock_obligations(conn, chosen)
-                rows = oq.fulfillable(conn, chosen)
-                refused = self._unfulfillable(chosen, rows, states)
+                rows = oq.fulfillable(conn, chosen, statuses=statuses)
+                refused = self._unfulfillable(chosen, rows, states, statuses)
                 carried, payable = self._split(rows, floors)
-                created = self._create(conn, payable, actor, now) if payable else None
-            return refused, carried, created
+                pending = self._pending_in(rows, payable)
+                created = (self._create(conn, payable, pending, actor, now) if payable
+                           else None)
+            return refused, carried, created, pending
 
         try:
-            refused, carried, created = retrying(self._engine, batch)
+            refused, carried, created, approved = retrying(self._engine, batch)
         except IntegrityError as exc:
             raise Conflict("an obligation was put into another open payout concurrently; "
                            "nothing was generated") from exc
         fulfillment = None if created is None else self.fulfillment(created)
         if fulfillment is not None:
+            self._announce_approved(approved, actor, created)
             self._fire([FulfillmentCreated(fulfillment=fulfillment)])
             self._fire(PayoutCreated(payout=value) for value in fulfillment.payouts)
-        return GenerateResult(fulfillment, tuple(carried), tuple(refused))
+        return GenerateResult(fulfillment, tuple(carried), tuple(refused), tuple(approved))
+
+    @staticmethod
+    def _pending_in(rows: Sequence[oq.CandidateRow], payable: Sequence[oq.PayoutPlan]
+                    ) -> list[int]:
+        """The pending obligations among those going into payouts, by id."""
+        pending = {row[0] for row in rows if row[5] == "pending"}
+        return sorted(key for _c, _u, items in payable for key, _a in items if key in pending)
+
+    def _announce_approved(self, keys: Sequence[int], actor: str,
+                           fulfillment_id: int | None) -> None:
+        if not keys or not self._bus.listening:
+            return
+        with unit_of_work(self._engine, write=False) as conn:
+            values = oq.list_obligations(conn, ids=keys)
+        self._fire(ObligationStatusChanged(obligation=value, from_status="pending",
+                                           actor=actor, reason=_approval(fulfillment_id))
+                   for value in values)
 
     @staticmethod
     def _unfulfillable(chosen: Sequence[int] | None, rows: Sequence[oq.CandidateRow],
-                       states: Mapping[int, oq.StateRow]) -> list[ObligationOutcome]:
+                       states: Mapping[int, oq.StateRow], statuses: Sequence[str]
+                       ) -> list[ObligationOutcome]:
         """The chosen ids (all locked already, with their ``states``) not in ``rows``."""
         if chosen is None:
             return []
@@ -131,8 +166,8 @@ class FulfillmentService:
             state = states.get(key)
             if state is None:
                 reason = "no such obligation"
-            elif state[0] != "approved":
-                reason = f"is {state[0]}, not approved"
+            elif state[0] not in statuses:
+                reason = f"is {state[0]}, not {' or '.join(statuses)}"
             else:
                 reason = f"is in open payout {state[1]}"
             status = None if state is None else state[0]
@@ -155,9 +190,11 @@ class FulfillmentService:
         return carried, payable
 
     @staticmethod
-    def _create(conn: Connection, payable: Sequence[oq.PayoutPlan], actor: str,
-                now: datetime) -> int:
+    def _create(conn: Connection, payable: Sequence[oq.PayoutPlan], pending: Sequence[int],
+                actor: str, now: datetime) -> int:
         fulfillment_key = oq.insert_fulfillment(conn, actor, now)
+        oq.move_obligations(conn, pending, "pending", "approved", actor,
+                            _approval(fulfillment_key), now)
         payout_keys = oq.insert_payouts(conn, fulfillment_key, payable, now)
         oq.audit_payout_items(conn, payout_keys, "approved", "approved", actor, now,
                               prefix="added to payout ", suffix="", with_fulfillment=True)

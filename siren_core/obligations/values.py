@@ -186,3 +186,5 @@ class GenerateResult:
     carried_forward: tuple[CarriedForward, ...] = ()
     refused: tuple[ObligationOutcome, ...] = ()
     """Chosen ids that could not go into the batch, and why."""
+    approved: tuple[int, ...] = ()
+    """Pending obligations approved to join the batch (``include_pending``), by id."""

@@ -147,6 +147,14 @@ def member_counts(conn: Connection, group_key: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def active_outside(conn: Connection, group_key: int) -> int:
+    """How many active collaborators are not members of the group."""
+    members_of = sa.select(member.c.collaborator_id).where(member.c.group_id == group_key)
+    query = (sa.select(sa.func.count()).select_from(collaborator)
+             .where(collaborator.c.status == "active", collaborator.c.id.not_in(members_of)))
+    return int(conn.execute(query).scalar_one())
+
+
 # -- bindings --------------------------------------------------------------------------
 
 def bound_group(conn: Connection, owner_type: str, owner_key: int) -> GroupRow | None:

@@ -197,12 +197,14 @@ def history(conn: Connection, obligation_id: int) -> list[domain.ObligationChang
 
 # -- fulfillment -----------------------------------------------------------------------
 
-CandidateRow = tuple[int, int, str, str, int]
-"""(obligation id, collaborator store id, collaborator id, units, amount)"""
+CandidateRow = tuple[int, int, str, str, int, str]
+"""(obligation id, collaborator store id, collaborator id, units, amount, status)"""
 
 
-def fulfillable(conn: Connection, ids: Sequence[int] | None) -> list[CandidateRow]:
-    """Approved obligations in no open payout (all, or those among ``ids``), locked.
+def fulfillable(conn: Connection, ids: Sequence[int] | None, *,
+                statuses: Sequence[str] = ("approved",)) -> list[CandidateRow]:
+    """Obligations in one of ``statuses`` (default: approved) and in no open payout (all,
+    or those among ``ids``), locked, by id.
 
     On PostgreSQL a transaction that waits for a row locked by a concurrent generation
     re-checks ``payout_id IS NULL`` against the committed row, so it skips obligations the
@@ -210,15 +212,16 @@ def fulfillable(conn: Connection, ids: Sequence[int] | None) -> list[CandidateRo
     """
     o = obligation
     query = (sa.select(o.c.id, o.c.collaborator_id, collaborator.c.external_id, o.c.units,
-                       o.c.amount)
+                       o.c.amount, o.c.status)
              .join(collaborator, collaborator.c.id == o.c.collaborator_id)
-             .where(o.c.status == "approved", o.c.payout_id.is_(None)).order_by(o.c.id))
+             .where(o.c.status.in_(list(statuses)), o.c.payout_id.is_(None)).order_by(o.c.id))
     if ids is None:
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(_locked(conn, query, o))]
+        return [(r[0], r[1], r[2], r[3], r[4], r[5])
+                for r in conn.execute(_locked(conn, query, o))]
     rows: list[CandidateRow] = []
     for chunk in _chunks(sorted(set(ids))):
         chosen = _locked(conn, query.where(o.c.id.in_(chunk)), o)
-        rows.extend((r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(chosen))
+        rows.extend((r[0], r[1], r[2], r[3], r[4], r[5]) for r in conn.execute(chosen))
     return rows
 
 
