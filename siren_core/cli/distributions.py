@@ -233,7 +233,7 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
             "distributor": distributor, "period_start": iso_utc(d.period_start),
             "window_end": iso_utc(result.window_end), "units": d.units,
             "pool": amount_text(outcome.pool, d.units), "reason": outcome.reason,
-            "allocations": rows}))
+            "late_credits": result.late, "allocations": rows}))
         return
     pool = f"{amount_text(outcome.pool, d.units)} {d.units}"
     table = Table("collaborator", "score", "amount",
@@ -243,6 +243,9 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
     for row in rows:
         table.add_row(str(row["collaborator"]), str(row["score"]), f"{row['amount']} {d.units}")
     console().print(table)
+    if result.late:
+        console().print(f"{result.late} late credit(s): events of periods already "
+                        "distributed, counted in this one")
 
 
 def register(cli: click.Group) -> None:
