@@ -208,3 +208,24 @@ def test_siren_ingest_counts_and_lists_the_late_lines(shop: Kernel, database_url
     again = runner.invoke(cli, ["ingest", str(path), "--database", database_url, "--json"])
     report = json.loads(again.output)
     assert (report["duplicates"], report["late"], report["late_lines"]) == (3, 0, [])
+
+
+def test_siren_apply_takes_the_key_and_refuses_a_bad_value(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'siren.db'}"
+    config = tmp_path / "siren.toml"
+    body = ('[[distributors]]\nid = "strict"\nname = "Strict"\nunits = "USD"\n'
+            'start = "2026-01-01"\npool = { resolver = "fixed", amount = "10.00" }\n'
+            'calculator = { id = "proportional" }\nlate_events = "%s"\n'
+            '[[distributors.metrics]]\ntype = "sale"\npoints = 10\n')
+    runner = CliRunner()
+    config.write_text(body % "sometimes")
+    refused = runner.invoke(cli, ["apply", str(config), "--database", url])
+    assert refused.exit_code == 2
+    assert refused.output.strip() == \
+        "error: late_events: 'sometimes' is not one of next_period, reject"
+    config.write_text(body % "reject")
+    assert runner.invoke(cli, ["apply", str(config), "--database", url]).exit_code == 0
+    with Kernel(url) as kernel:
+        assert kernel.distributor("strict").spec.late_events == "reject"
+    again = runner.invoke(cli, ["apply", str(config), "--database", url, "--json"])
+    assert [c["action"] for c in json.loads(again.output)["changes"]] == ["unchanged"]

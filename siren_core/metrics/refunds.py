@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from siren_core.catalog import Catalog
-from siren_core.domain import CreditSkipped, DistributorSpec, RecordResult, check_identifier
+from siren_core.domain import CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.shapes import Shapes
@@ -115,9 +115,8 @@ class Refunds:
         unit = currency(sale.currency or "POINTS", field="refund.currency")
         refunded = mq.refunded_total(conn, sale.id)
         amount = self._amount(refund, unit, sale.amount - refunded)
-        distributors = {d.key: d.spec for d in self._catalog.all(conn)}
-        rows, skips = self._reversals(conn, refund, sale.id, refunded + amount, sale.amount,
-                                      distributors)
+        rows, skips, skipped = self._reversals(conn, refund, sale.id, refunded + amount,
+                                               sale.amount)
         source_id = queries.insert_source_event_once(conn, {
             "kind": REFUND, "key": refund.id, "occurred_at": refund.at,
             "recorded_at": self._clock(), "collaborator_id": sale.collaborator_id,
@@ -132,8 +131,6 @@ class Refunds:
         queries.insert_credit_skips(conn, [{**skip, "source_event_id": source_id}
                                            for skip in skips])
         credits = sum(1 for row in rows if row["collaborator_id"] is not None)
-        skipped = tuple(CreditSkipped(distributors[s["distributor_id"]].id, s["metric_type"],
-                                      s["reason"]) for s in skips)
         return (RecordResult(REFUND, refund.id, credits, skipped=skipped,
                              late=sum(1 for row in rows if row["late"]) + len(skips)),
                 Metric(metric_type=REFUND, collaborator=None, amount=amount, currency=unit))
@@ -180,17 +177,22 @@ class Refunds:
                                f"({format_minor(remaining, unit)} {unit.code})")
         return amount
 
-    @staticmethod
-    def _reversals(conn: Connection, refund: Refund, sale_id: int, cumulative: int,
-                   sale_amount: int, distributors: Mapping[int, DistributorSpec]
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The reversal rows, and the ``late_rejected`` skips of the distributors whose
-        ``late_events`` refuses a reversal in a distributed period."""
+    def _rejecting(self, conn: Connection) -> dict[int, str]:
+        """The distributors whose ``late_events`` is ``reject`` (store key → id)."""
+        return {d.key: d.spec.id for d in self._catalog.all(conn)
+                if d.spec.late_events == "reject"}
+
+    def _reversals(self, conn: Connection, refund: Refund, sale_id: int, cumulative: int,
+                   sale_amount: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                              tuple[CreditSkipped, ...]]:
+        """The reversal rows, and the ``late_rejected`` skips (as rows and as results) of
+        the distributors whose ``late_events`` refuses a reversal in a distributed period."""
         groups = mq.sale_credits(conn, sale_id)
         done = mq.reversed_credits(conn, sale_id)
         keys = sorted({group.distributor_id for group in groups})
         starts = queries.open_period_starts(conn, keys, lock=True)
         closed = mq.distributed_at(conn, {g.distributor_id: g.effective_at for g in groups})
+        rejecting = self._rejecting(conn) if closed else {}
         rows: list[dict[str, Any]] = []
         skips: list[dict[str, Any]] = []
         for group in groups:
@@ -204,8 +206,7 @@ class Refunds:
                 start = starts.get(group.distributor_id)
                 if start is None:  # no open period (distributor deleted): nothing to book
                     continue
-                spec = distributors.get(group.distributor_id)
-                if spec is not None and spec.late_events == "reject":
+                if group.distributor_id in rejecting:
                     skip = {"distributor_id": group.distributor_id,
                             "metric_type": group.metric_type, "reason": LATE_REJECTED}
                     if skip not in skips:
@@ -219,4 +220,6 @@ class Refunds:
                          "metric_type": group.metric_type, "rule": group.rule,
                          "layer": group.layer, "points": -points, "revenue": -revenue,
                          "effective_at": effective_at, "late": late})
-        return rows, skips
+        skipped = tuple(CreditSkipped(rejecting[skip["distributor_id"]], skip["metric_type"],
+                                      skip["reason"]) for skip in skips)
+        return rows, skips, skipped
