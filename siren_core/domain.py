@@ -19,6 +19,8 @@ from siren_core.schedule import Schedule
 
 COLLABORATOR_STATUSES = ("active", "pending", "inactive", "rejected", "deleted")
 DISTRIBUTOR_STATUSES = ("active", "inactive", "deleted")
+LATE_EVENTS = ("next_period", "reject")
+"""A distributor's policies for events whose period was already distributed."""
 ELIGIBILITIES = ("all_active", "members")
 
 
@@ -200,10 +202,18 @@ class DistributorSpec:
     after they were issued (``None``: only manual approval)."""
     collaborators: tuple[str, ...] = ()
     """Collaborators bound directly (``eligibility = "members"``: these plus the bound group)."""
+    late_events: str = "next_period"
+    """What happens to an event (or a refund's reversal) that falls in a period already
+    distributed (one of :data:`LATE_EVENTS`): ``next_period`` counts it in the open period,
+    marked late; ``reject`` credits nothing here and writes a ``late_rejected`` skip."""
 
 
 def check_spec_bounds(spec: DistributorSpec) -> DistributorSpec:
-    """The numeric bounds of a distributor's own fields (its plugins check theirs)."""
+    """The numeric bounds of a distributor's own fields (its plugins check theirs), and
+    its late-events policy."""
+    if spec.late_events not in LATE_EVENTS:
+        raise InvalidInput("late_events", spec.late_events,
+                           f"is not one of {', '.join(LATE_EVENTS)}")
     for index, metric in enumerate(spec.metrics):
         check_bounded(f"metrics[{index}].points", metric.points, 0, MAX_POINTS)
     if spec.hold_days is not None:
@@ -281,7 +291,8 @@ class Obligation:
 
 
 CREDIT_SKIP_REASONS = ("before_distributor_start", "distributor_inactive", "no_collaborator",
-                       "collaborator_not_eligible", "no_credit", "no_open_period")
+                       "collaborator_not_eligible", "no_credit", "no_open_period",
+                       "late_rejected")
 """Why an event credited no one for a distributor that tracks its metric type."""
 
 
@@ -303,7 +314,11 @@ class RecordResult:
     content: nothing was written and ``credits`` and ``skipped`` repeat the first result.
     ``skipped`` names the tracking distributors the event credited nothing, with the
     reason (e.g. ``before_distributor_start`` for an event older than the distributor's
-    first period: it belongs to no period).
+    first period: it belongs to no period; ``late_rejected`` for an event whose period was
+    distributed, at a distributor whose ``late_events`` is ``reject``).
+    ``late`` counts what the event's lateness decided: its ``score_credit`` rows marked
+    late (counted in an open period instead of their own, distributed one; revenue-only
+    rows included) plus its ``late_rejected`` skips.
     """
 
     kind: str
@@ -311,6 +326,7 @@ class RecordResult:
     credits: int
     duplicate: bool = False
     skipped: tuple[CreditSkipped, ...] = ()
+    late: int = 0
 
 
 @attrs.frozen

@@ -383,7 +383,11 @@ class Kernel:
 
     def heartbeat(self, now: datetime | None = None) -> HeartbeatReport:
         """Distribute every period that ended at or before ``now`` (default: the clock),
-        then approve pending obligations whose distributor's hold period has ended."""
+        then approve pending obligations whose distributor's hold period has ended.
+
+        A ``now`` later than the clock is taken as given: the embedding application owns
+        its clock (``siren heartbeat --now`` refuses one unless ``--force``). Periods it
+        closes stay closed."""
         when = self.clock() if now is None else now
         report = self._runner.heartbeat(when)
         return attrs.evolve(report, approved_obligations=self._obligations.approve_held(when))

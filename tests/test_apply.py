@@ -125,7 +125,7 @@ def test_cli_apply_reports_bad_files_clearly(tmp_path: Path) -> None:
 def test_init_then_apply_then_heartbeat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["init", "--start", "2026-01-01"]).exit_code == 0
     assert (tmp_path / "siren.toml").exists() and (tmp_path / "siren.db").exists()
     again = runner.invoke(cli, ["init"])
     assert again.exit_code == 2 and "already exists" in again.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,44 @@ def test_preview_of_an_unknown_distributor(database: str) -> None:
     result = CliRunner().invoke(cli, ["preview", "nope", "--database", database])
     assert result.exit_code == 2
     assert "distributor 'nope' does not exist" in result.output
+
+
+def _future() -> str:
+    return (datetime.now(UTC) + timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("command", [["heartbeat"], ["worker", "--once"],
+                                     ["preview", "monthly-bonus"]])
+def test_a_now_later_than_the_clock_is_refused_without_force(database: str,
+                                                              command: list[str]) -> None:
+    future = _future()
+    result = CliRunner().invoke(cli, [*command, "--database", database, "--now", future])
+    assert result.exit_code == 2, result.output
+    assert f"--now: '{future}' is later than the clock (" in result.output
+    assert "--force" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    with Kernel(database) as kernel:  # nothing was distributed
+        assert [d.status for d in kernel.distributions()] == ["open"]
+
+
+def test_force_accepts_a_future_now(database: str) -> None:
+    future = _future()
+    report = _run("heartbeat", "--database", database, "--now", future, "--force", "--json")
+    assert isinstance(report["completed"], list) and len(report["completed"]) >= 1
+    preview = _run("preview", "monthly-bonus", "--database", database, "--now", future,
+                   "--force", "--json")
+    assert preview["pool"] is not None
+
+
+def test_worker_now_distributes_up_to_that_instant(database: str) -> None:
+    result = CliRunner().invoke(cli, ["worker", "--once", "--json", "--database", database,
+                                      "--now", "2026-02-01T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [d["period_start"] for d in report["completed"]] == ["2026-01-01T00:00:00Z"]
+
+
+def test_the_kernel_heartbeat_takes_a_future_now_as_given(database: str) -> None:
+    with Kernel(database) as kernel:  # the embedding application owns its clock
+        report = kernel.heartbeat(datetime.now(UTC) + timedelta(days=40))
+    assert len(report.completed) >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -11,9 +12,9 @@ from rich.table import Table
 from siren_core import store
 from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.config.apply import Change, apply, plan
-from siren_core.config.converter import parse_datetime
+from siren_core.config.converter import parse_date, parse_datetime
 from siren_core.config.files import load_config, parse_config
-from siren_core.config.recipes import recipe_names, recipe_summary, recipe_text
+from siren_core.config.recipes import recipe_names, recipe_starting, recipe_summary, recipe_text
 from siren_core.config.simulate import simulate as run_simulation
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
@@ -95,19 +96,37 @@ def recipes_show(name: str) -> None:
 @click.command()
 @click.option("--recipe", default="monthly-sales-bonus", show_default=True,
               help="The recipe to start from.")
+@click.option("--start", default=None, metavar="DATE",
+              help="The local date the distributors' first period starts (YYYY-MM-DD); "
+                   "default: the start of the current period.")
 @click.option("--force", is_flag=True, help="Overwrite an existing siren.toml.")
-def init(recipe: str, force: bool) -> None:
-    """Write siren.toml (from a recipe) and create the SQLite store siren.db here."""
+def init(recipe: str, start: str | None, force: bool) -> None:
+    """Write siren.toml (from a recipe) and create the SQLite store siren.db here.
+
+    The recipe's distributors start at the period holding today (in each distributor's
+    timezone), or at --start: the first heartbeat closes no empty past periods.
+    """
+    first = _start_date(start)
     target = Path("siren.toml")
     if target.exists() and not force:
         raise InvalidInput("siren.toml", str(target.resolve()),
                            "already exists (use --force to overwrite)")
-    target.write_text(recipe_text(recipe), encoding="utf-8")
+    text = recipe_starting(recipe, datetime.now(UTC), first)
+    target.write_text(text, encoding="utf-8")
     engine = store.open_engine("sqlite:///siren.db")
     store.create_schema(engine)
     engine.dispose()
     console().print(f"wrote siren.toml (recipe {recipe}) and created siren.db; next: "
                     "[bold]siren apply siren.toml[/bold], then [bold]siren worker[/bold]")
+
+
+def _start_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise InvalidInput("--start", value, str(exc)) from None
 
 
 def register(cli: click.Group) -> None:

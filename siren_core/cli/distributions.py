@@ -23,13 +23,26 @@ from siren_core.store import DatabaseError, one_line, transient
 from siren_core.times import iso_utc
 
 
-def _when(value: str | None) -> datetime:
+def _when(value: str | None, force: bool = False) -> datetime:
+    """The instant of ``--now`` (default: the clock); later than the clock only with
+    ``--force``: a mistyped date would otherwise close future periods for ever."""
+    clock = datetime.now(UTC)
     if value is None:
-        return datetime.now(UTC)
+        return clock
     try:
-        return parse_datetime(value)
+        when = parse_datetime(value)
     except ValueError as exc:
         raise InvalidInput("--now", value, str(exc)) from None
+    if when > clock and not force:
+        raise InvalidInput("--now", value, f"is later than the clock ({iso_utc(clock)}); "
+                           "give --force to act on a future instant")
+    return when
+
+
+NOW_HELP = ("{what} up to this instant (ISO 8601 with a timezone; not later than the clock "
+            "unless --force); default: the clock.")
+FORCE_OPTION = click.option("--force", is_flag=True,
+                            help="Accept a --now later than the clock.")
 
 
 def distribution_json(d: Distribution) -> dict[str, Any]:
@@ -74,13 +87,18 @@ def _echo_report(report: HeartbeatReport, as_json: bool) -> None:
 
 @click.command()
 @DATABASE_OPTION
-@click.option("--now", default=None, help="Distribute up to this instant (ISO 8601 with a "
-              "timezone); default: the clock.")
+@click.option("--now", default=None, help=NOW_HELP.format(what="Distribute"))
+@FORCE_OPTION
 @JSON_OPTION
-def heartbeat(database: str, now: str | None, as_json: bool) -> None:
-    """Distribute every period that has ended, oldest first, each exactly once."""
+def heartbeat(database: str, now: str | None, force: bool, as_json: bool) -> None:
+    """Distribute every period that has ended, oldest first, each exactly once.
+
+    A --now later than the clock is refused unless --force: a period closed early stays
+    closed (the events of its last days would count in the next one, late).
+    """
+    when = _when(now, force)
     with Kernel(database) as kernel:
-        report = kernel.heartbeat(_when(now))
+        report = kernel.heartbeat(when)
     _echo_report(report, as_json)
     if report.failed:
         raise SystemExit(1)
@@ -105,8 +123,8 @@ def _wait(stop: _Stop, seconds: float) -> None:
         time.sleep(min(0.2, seconds))
 
 
-def _beat(kernel: Kernel, as_json: bool) -> None:
-    report = kernel.heartbeat(datetime.now(UTC))
+def _beat(kernel: Kernel, as_json: bool, now: datetime | None) -> None:
+    report = kernel.heartbeat(now or datetime.now(UTC))
     if report.completed or report.failed or as_json:
         _echo_report(report, as_json)
 
@@ -116,8 +134,12 @@ def _beat(kernel: Kernel, as_json: bool) -> None:
 @click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between heartbeats.")
 @click.option("--once", is_flag=True, help="Run one heartbeat and exit.")
+@click.option("--now", default=None, help=NOW_HELP.format(
+    what="Every heartbeat distributes").replace("the clock.", "the clock at each heartbeat."))
+@FORCE_OPTION
 @JSON_OPTION
-def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
+def worker(database: str, interval: float, once: bool, now: str | None, force: bool,
+           as_json: bool) -> None:
     """Fire the heartbeat every INTERVAL seconds until stopped (SIGINT/SIGTERM).
 
     Safe to run several at once, on several hosts: each period is claimed by exactly one
@@ -125,6 +147,7 @@ def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
     restart, a lock) is logged in one line on stderr and the heartbeat is tried again after
     a pause that doubles from 0.5 s up to 30 s (with --once: five tries at most).
     """
+    fixed = None if now is None else _when(now, force)
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -134,7 +157,7 @@ def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
         while not stop.requested:
             try:
                 kernel = kernel or Kernel(database)  # opening the store may fail too
-                _beat(kernel, as_json)
+                _beat(kernel, as_json, fixed)
             except DatabaseError as exc:
                 failures += 1
                 if not transient(exc) or (once and failures >= _ONCE_ATTEMPTS):
@@ -192,12 +215,16 @@ def allocations(database: str, distribution: int, as_json: bool) -> None:
 @click.command()
 @DATABASE_OPTION
 @click.argument("distributor")
-@click.option("--now", default=None, help="Pretend the period closes at this instant.")
+@click.option("--now", default=None, help="Pretend the period closes at this instant (not "
+              "later than the clock unless --force); default: the clock.")
+@FORCE_OPTION
 @JSON_OPTION
-def preview(database: str, distributor: str, now: str | None, as_json: bool) -> None:
+def preview(database: str, distributor: str, now: str | None, force: bool,
+            as_json: bool) -> None:
     """What DISTRIBUTOR's open period would pay if it closed now (writes nothing)."""
+    when = _when(now, force)
     with Kernel(database) as kernel:
-        result = kernel.preview(distributor, _when(now))
+        result = kernel.preview(distributor, when)
     d, outcome = result.distribution, result.outcome
     rows = [{"collaborator": name, "score": score, "amount": amount_text(amount, d.units)}
             for _key, name, score, amount in outcome.allocations]
@@ -206,7 +233,7 @@ def preview(database: str, distributor: str, now: str | None, as_json: bool) -> 
             "distributor": distributor, "period_start": iso_utc(d.period_start),
             "window_end": iso_utc(result.window_end), "units": d.units,
             "pool": amount_text(outcome.pool, d.units), "reason": outcome.reason,
-            "allocations": rows}))
+            "late_credits": result.late, "allocations": rows}))
         return
     pool = f"{amount_text(outcome.pool, d.units)} {d.units}"
     table = Table("collaborator", "score", "amount",
@@ -216,6 +243,9 @@ def preview(database: str, distributor: str, now: str | None, as_json: bool) -> 
     for row in rows:
         table.add_row(str(row["collaborator"]), str(row["score"]), f"{row['amount']} {d.units}")
     console().print(table)
+    if result.late:
+        console().print(f"{result.late} late credit(s): events of periods already "
+                        "distributed, counted in this one")
 
 
 def register(cli: click.Group) -> None:

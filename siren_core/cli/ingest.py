@@ -57,6 +57,7 @@ def _parsed(number: int, raw: bytes) -> Iterator[tuple[int, Any]]:
 def _report_json(report: BulkReport) -> dict[str, Any]:
     return {"inserted": report.inserted, "duplicates": report.duplicates,
             "credits": report.credits, "skipped": report.skipped,
+            "late": report.late, "late_lines": report.late_positions,
             "rejected": len(report.rejected),
             "rejections": [{"line": r.position, "type": r.type, "id": r.id, "field": r.field,
                             "value": r.value if isinstance(r.value, str | int | None)
@@ -75,7 +76,12 @@ def _shown(text: str | None) -> str:
 def _print_report(report: BulkReport, out: Console, show: int) -> None:
     out.print(f"inserted {report.inserted}, duplicates {report.duplicates}, "
               f"rejected {len(report.rejected)} ({report.credits} score credits, "
-              f"{report.skipped} skipped with a reason)")
+              f"{report.skipped} skipped with a reason, {report.late} late)")
+    if report.late_positions:
+        lines = ", ".join(map(str, report.late_positions[:show]))
+        more = len(report.late_positions) - show
+        out.print(f"late lines (their period was already distributed): {lines}"
+                  + (f" … and {more} more (--json)" if more > 0 else ""))
     if not report.rejected:
         return
     table = Table("line", "type", "id", "reason", title="Rejected lines")
@@ -110,8 +116,10 @@ def ingest(file: Path, database: str, batch_size: int, show: int, as_json: bool)
     """Record the source events of a JSON Lines FILE, one {"type": ..., ...} per line.
 
     Every line is inserted, counted as a duplicate, or rejected with its line number and
-    reason (a bad line rejects only itself). Exit code 0 if no line was rejected, 1 if
-    some were.
+    reason (a bad line rejects only itself). Lines whose period was already distributed
+    at some distributor are counted and listed as late (each distributor's late_events
+    says whether they count in its open period or are refused). Exit code 0 if no line
+    was rejected, 1 if some were.
     """
     _check_options(batch_size, show)
     lines = _Lines(file)

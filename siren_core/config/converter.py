@@ -14,8 +14,9 @@ A distributor is written in the same shape everywhere (the API, TOML and JSON fi
      "metrics": [{"type": "sale", "points": 10, "credit": {"rule": "fixed"}}]}
 
 Optional keys: ``description``, ``status``, ``eligibility``, ``catch_up_limit``, ``every``,
-and ``hold_days`` (pending obligations are approved by the heartbeat that many days after
-they were issued; absent or ``None``: approval is manual only).
+``hold_days`` (pending obligations are approved by the heartbeat that many days after
+they were issued; absent or ``None``: approval is manual only) and ``late_events``
+(``next_period``, the default, or ``reject``: see ``DistributorSpec.late_events``).
 
 Siren's spellings (``calculator = "topScoreWins"``, structure ``linearChain``, status
 ``pending``) are accepted at the edge and mapped to one canonical name, which is what is
@@ -223,6 +224,8 @@ class _DistributorEntry:
     """Transaction compilers and line-item filters (see ``siren_core.domain.RevenueSpec``)."""
     collaborators: list[str] = attrs.Factory(list)
     """Collaborators bound directly (eligibility ``members``, with the bound group's)."""
+    late_events: str = "next_period"
+    """Events in a distributed period: ``next_period`` (counted late) or ``reject``."""
 
 
 _SCHEDULE_FIELDS = {"frequency": "schedule", "modifiers": "schedule", "start": "start",
@@ -264,7 +267,7 @@ def _structure_distributor(converter: cattrs.Converter, data: Any) -> Distributo
         pool=entry.pool, calculator=entry.calculator, metrics=tuple(entry.metrics),
         description=entry.description, status=entry.status, eligibility=entry.eligibility,
         catch_up_limit=entry.catch_up_limit, hold_days=entry.hold_days, revenue=entry.revenue,
-        collaborators=tuple(entry.collaborators))
+        collaborators=tuple(entry.collaborators), late_events=entry.late_events)
 
 
 def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
@@ -290,6 +293,8 @@ def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
         data["every"] = s.interval
     if spec.collaborators:
         data["collaborators"] = list(spec.collaborators)
+    if spec.late_events != "next_period":  # stored configurations stay as they were
+        data["late_events"] = spec.late_events
     return data
 
 

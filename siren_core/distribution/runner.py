@@ -65,6 +65,9 @@ class Preview:
     distribution: Distribution
     window_end: datetime
     outcome: Outcome
+    late: int = 0
+    """Late credits in the window: rows whose event fell in a period already distributed,
+    counted in this one (``late_events = "next_period"``)."""
 
 
 @attrs.frozen
@@ -407,4 +410,6 @@ class DistributionRunner:
             distributor = self._catalog.get(conn, rows[0][0])
             end = min(now, distribution.period_end)
             outcome = self._outcome(conn, distributor, distribution.period_start, end)
-        return Preview(distribution, end, outcome)
+            late = distribution_queries.late_credits(conn, distributor.key,
+                                                     distribution.period_start, end)
+        return Preview(distribution, end, outcome, late)

@@ -39,6 +39,7 @@ from siren_core.metrics.ingest import (
     ParsedEvent,
     _CreditPlanner,
     _currency_code,
+    late_count,
     place_credits,
     plan_credits,
 )
@@ -88,6 +89,11 @@ class BulkReport:
     skipped: int = 0
     """``credit_skip`` rows written: a tracking distributor credited nothing (see
     :class:`~siren_core.domain.CreditSkipped`)."""
+    late: int = 0
+    """Late credits and ``late_rejected`` skips written, summed as
+    :attr:`~siren_core.domain.RecordResult.late` (events in a distributed period)."""
+    late_positions: list[int] = attrs.Factory(list)
+    """The positions of the inserted events that were late at some distributor."""
     rejected: list[Rejection] = attrs.Factory(list)
 
     @property
@@ -133,6 +139,7 @@ class BulkIngestor:
             if progress is not None:
                 progress(len(batch))
         report.rejected.sort(key=lambda rejection: rejection.position)
+        report.late_positions.sort()
         return report
 
     def _ingest_batch(self, batch: list[tuple[int, Any]],
@@ -223,6 +230,8 @@ class BulkIngestor:
             report.duplicates += outcome.duplicates
             report.credits += outcome.credits
             report.skipped += outcome.skipped
+            report.late += outcome.late
+            report.late_positions.extend(outcome.late_positions)
             report.rejected.extend(outcome.rejected)
             return announce, left
         raise AssertionError("unreachable")
@@ -303,6 +312,10 @@ class BulkIngestor:
         mq.insert_many(conn, queries.credit_skip, [skip for skips in skipped for skip in skips])
         report.inserted += len(written)
         report.skipped += sum(map(len, skipped))
+        for item, rows, skips in zip(written, credits, skipped, strict=True):
+            if late := late_count(rows, skips):
+                report.late += late
+                report.late_positions.append(item.position)
         report.credits += sum(1 for rows in credits for row in rows
                               if row["collaborator_id"] is not None)
         if not self._bus.listening:  # nobody would receive them: do not build them
@@ -326,6 +339,10 @@ class BulkIngestor:
             return []
         report.inserted += 1
         report.credits += result.credits
+        report.skipped += len(result.skipped)
+        if result.late:
+            report.late += result.late
+            report.late_positions.append(item.position)
         return [MetricsTriggered(strategy_id=REFUND, source_event_id=item.key,
                                  metrics=(metric,))]
 

@@ -7,7 +7,8 @@ content it is a :class:`~siren_core.errors.Conflict`.
 Credits are computed when the event is recorded, with the distributor configuration in
 force then, and count in the period whose window holds the event's time. An event whose
 period was already distributed counts in the distributor's open period instead (it is
-marked ``late``); a distributed period never changes. An event recorded while a
+marked ``late``), or is refused there, as the distributor's ``late_events`` says (see
+:func:`place_credits`); a distributed period never changes. An event recorded while a
 heartbeat closes its period waits for the close, then counts late (see
 :func:`~siren_core.store.queries.open_period_starts`); an event dated before a
 distributor's first period belongs to no period there.
@@ -31,7 +32,7 @@ from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_i
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups.eligibility import DistributorScopes, GroupViews
-from siren_core.metrics.refunds import REFUND, Refunds
+from siren_core.metrics.refunds import LATE_REJECTED, REFUND, Refunds
 from siren_core.metrics.shapes import Shapes
 from siren_core.plugins import PluginRegistry
 from siren_core.records import (
@@ -67,7 +68,7 @@ class Ingestor:
         self._bus = bus
         self._clock = clock
         self._shapes = Shapes(converter)
-        self.refunds = Refunds(engine, self._shapes, bus, clock)
+        self.refunds = Refunds(engine, self._shapes, bus, clock, catalog)
         self.group_views = GroupViews(registry)
 
     def parse(self, kind: str, payload: Mapping[str, Any] | Any) -> ParsedEvent:
@@ -144,7 +145,7 @@ class Ingestor:
         queries.insert_credits(conn, rows)
         queries.insert_credit_skips(conn, skips)
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
-                            skipped=_skipped(distributors, skips))
+                            skipped=_skipped(distributors, skips), late=late_count(rows, skips))
 
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedEvent,
@@ -154,8 +155,10 @@ class Ingestor:
         if digest != parsed.digest:
             raise Conflict(f"{kind} {event.id!r} was already recorded with other content")
         skipped = tuple(CreditSkipped(*row) for row in queries.credit_skips(conn, key))
+        late = queries.count_late_credits(conn, key) + sum(
+            1 for skip in skipped if skip.reason == LATE_REJECTED)
         return RecordResult(kind, event.id, queries.count_credits(conn, key), duplicate=True,
-                            skipped=skipped)
+                            skipped=skipped, late=late)
 
     @staticmethod
     def _actors(conn: Connection, kind: str,
@@ -235,8 +238,9 @@ def place_credits(planned: Planned, starts: Mapping[int, datetime], at: datetime
                   skips: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The planned rows, in the period holding ``at``: the open period of each
     distributor (``starts``), or, if that one starts later (its period was distributed),
-    at the open period's start, ``late``. A distributor without an open period gets a
-    ``no_open_period`` skip (an active one always has one)."""
+    as the distributor's ``late_events`` says: ``next_period``, at the open period's
+    start, ``late``; ``reject``, no rows and a ``late_rejected`` skip. A distributor
+    without an open period gets a ``no_open_period`` skip (an active one always has one)."""
     rows: list[dict[str, Any]] = []
     for distributor, metric, planned_rows in planned:
         start = starts.get(distributor.key)
@@ -244,12 +248,22 @@ def place_credits(planned: Planned, starts: Mapping[int, datetime], at: datetime
             _skip(skips, distributor, metric, "no_open_period")
             continue
         late = at < start
+        if late and distributor.spec.late_events == "reject":
+            _skip(skips, distributor, metric, LATE_REJECTED)
+            continue
         effective_at = start if late else at
         for row in planned_rows:  # fresh dictionaries of the planner: completed in place
             row["late"] = late
             row["effective_at"] = effective_at
         rows += planned_rows
     return rows
+
+
+def late_count(rows: Iterable[Mapping[str, Any]], skips: Iterable[Mapping[str, Any]]) -> int:
+    """What lateness decided among an event's rows: credits marked late and late_rejected
+    skips (:attr:`RecordResult.late`)."""
+    return sum(1 for row in rows if row["late"]) + sum(
+        1 for skip in skips if skip["reason"] == LATE_REJECTED)
 
 
 def _skip(skips: list[dict[str, Any]], distributor: ConfiguredDistributor, metric: Metric,

@@ -9,11 +9,23 @@ For each distributor the sale credited, the refund writes negative ``score_credi
 
 * if the period holding the sale's credit is not distributed yet, with the sale's own
   ``effective_at``: the sale's period simply counts less;
-* if it was distributed, in the distributor's open period (``effective_at`` = the later of
-  the refund's time and the open period's start, ``late`` = true); a distributed period
-  and its allocations never change. The negative credit offsets the collaborator's points
-  and the distributor's revenue in that period only; both are clamped at 0 when the period
-  is distributed (nothing is carried further).
+* if it was distributed, as the distributor's ``late_events`` says (a distributed period
+  and its allocations never change):
+
+  - ``next_period`` (the default): in the distributor's open period (``effective_at`` =
+    the later of the refund's time and the open period's start, ``late`` = true). The
+    negative credit offsets the collaborator's points and the distributor's revenue in
+    that period only; both are clamped at 0 when the period is distributed (nothing is
+    carried further);
+  - ``reject``: nothing is taken back at that distributor (what the closed period paid
+    stands, and the open period is not charged for it); a ``credit_skip`` row with reason
+    ``late_rejected`` is written per distributor and metric type instead, and the refund's
+    result lists it. The refund itself is recorded (its amount counts against the sale,
+    and other distributors reverse their share). Reversals are cumulative: should the
+    distributor later switch to ``next_period``, its next reversal of that sale also
+    takes back what the rejected ones left.
+
+``RecordResult.late`` counts the late reversal rows and the ``late_rejected`` skips.
 
 Partial refunds reverse pro rata, exactly: after refunds totalling ``R`` of a sale of
 amount ``A``, a credit of ``p`` points has been reversed by ``R × p // A`` in total, so a
@@ -29,7 +41,8 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from siren_core.domain import RecordResult, check_identifier
+from siren_core.catalog import Catalog
+from siren_core.domain import CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.shapes import Shapes
@@ -37,6 +50,9 @@ from siren_core.money import Currency, currency, format_minor, plain_text, to_mi
 from siren_core.records import Metric
 from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
+
+LATE_REJECTED = "late_rejected"
+"""The skip reason of what a distributor whose ``late_events`` is ``reject`` refused."""
 
 REFUND = "refund"
 """The source event type of refunds (reserved: no trigger strategy may use it)."""
@@ -62,8 +78,9 @@ class ParsedRefund(NamedTuple):
 
 class Refunds:
     def __init__(self, engine: Engine, shapes: Shapes, bus: EventBus,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], catalog: Catalog) -> None:
         self._engine = engine
+        self._catalog = catalog
         self._shapes = shapes
         self._bus = bus
         self._clock = clock
@@ -98,7 +115,8 @@ class Refunds:
         unit = currency(sale.currency or "POINTS", field="refund.currency")
         refunded = mq.refunded_total(conn, sale.id)
         amount = self._amount(refund, unit, sale.amount - refunded)
-        rows = self._reversals(conn, refund, sale.id, refunded + amount, sale.amount)
+        rows, skips, skipped = self._reversals(conn, refund, sale.id, refunded + amount,
+                                               sale.amount)
         source_id = queries.insert_source_event_once(conn, {
             "kind": REFUND, "key": refund.id, "occurred_at": refund.at,
             "recorded_at": self._clock(), "collaborator_id": sale.collaborator_id,
@@ -110,8 +128,11 @@ class Refunds:
             return first, None
         mq.insert_sale_refund(conn, source_id, sale.id, amount)
         queries.insert_credits(conn, [{**row, "source_event_id": source_id} for row in rows])
+        queries.insert_credit_skips(conn, [{**skip, "source_event_id": source_id}
+                                           for skip in skips])
         credits = sum(1 for row in rows if row["collaborator_id"] is not None)
-        return (RecordResult(REFUND, refund.id, credits),
+        return (RecordResult(REFUND, refund.id, credits, skipped=skipped,
+                             late=sum(1 for row in rows if row["late"]) + len(skips)),
                 Metric(metric_type=REFUND, collaborator=None, amount=amount, currency=unit))
 
     @staticmethod
@@ -123,8 +144,10 @@ class Refunds:
             return None
         if existing[1] != parsed.digest:
             raise Conflict(f"refund {refund.id!r} was already recorded with other content")
+        skipped = tuple(CreditSkipped(*row) for row in queries.credit_skips(conn, existing[0]))
         return RecordResult(REFUND, refund.id, queries.count_credits(conn, existing[0]),
-                            duplicate=True)
+                            duplicate=True, skipped=skipped,
+                            late=queries.count_late_credits(conn, existing[0]) + len(skipped))
 
     @staticmethod
     def _sale(conn: Connection, refund: Refund) -> mq.SaleRow:
@@ -154,15 +177,24 @@ class Refunds:
                                f"({format_minor(remaining, unit)} {unit.code})")
         return amount
 
-    @staticmethod
-    def _reversals(conn: Connection, refund: Refund, sale_id: int, cumulative: int,
-                   sale_amount: int) -> list[dict[str, Any]]:
+    def _rejecting(self, conn: Connection) -> dict[int, str]:
+        """The distributors whose ``late_events`` is ``reject`` (store key → id)."""
+        return {d.key: d.spec.id for d in self._catalog.all(conn)
+                if d.spec.late_events == "reject"}
+
+    def _reversals(self, conn: Connection, refund: Refund, sale_id: int, cumulative: int,
+                   sale_amount: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                              tuple[CreditSkipped, ...]]:
+        """The reversal rows, and the ``late_rejected`` skips (as rows and as results) of
+        the distributors whose ``late_events`` refuses a reversal in a distributed period."""
         groups = mq.sale_credits(conn, sale_id)
         done = mq.reversed_credits(conn, sale_id)
         keys = sorted({group.distributor_id for group in groups})
         starts = queries.open_period_starts(conn, keys, lock=True)
         closed = mq.distributed_at(conn, {g.distributor_id: g.effective_at for g in groups})
-        rows = []
+        rejecting = self._rejecting(conn) if closed else {}
+        rows: list[dict[str, Any]] = []
+        skips: list[dict[str, Any]] = []
         for group in groups:
             points_done, revenue_done = done.get(group.key, (0, 0))
             points = cumulative * group.points // sale_amount + points_done
@@ -174,6 +206,12 @@ class Refunds:
                 start = starts.get(group.distributor_id)
                 if start is None:  # no open period (distributor deleted): nothing to book
                     continue
+                if group.distributor_id in rejecting:
+                    skip = {"distributor_id": group.distributor_id,
+                            "metric_type": group.metric_type, "reason": LATE_REJECTED}
+                    if skip not in skips:
+                        skips.append(skip)
+                    continue
                 effective_at = max(refund.at, start)
             else:
                 effective_at = group.effective_at
@@ -182,4 +220,6 @@ class Refunds:
                          "metric_type": group.metric_type, "rule": group.rule,
                          "layer": group.layer, "points": -points, "revenue": -revenue,
                          "effective_at": effective_at, "late": late})
-        return rows
+        skipped = tuple(CreditSkipped(rejecting[skip["distributor_id"]], skip["metric_type"],
+                                      skip["reason"]) for skip in skips)
+        return rows, skips, skipped

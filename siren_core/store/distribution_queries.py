@@ -93,6 +93,16 @@ def period_revenue(conn: Connection, distributor_key: int, start: datetime,
     return sum(amount or 0 for (amount,) in conn.execute(sa.select(c.c.revenue).where(where)))
 
 
+def late_credits(conn: Connection, distributor_key: int, start: datetime,
+                 end: datetime) -> int:
+    """The ``score_credit`` rows in ``[start, end)`` marked late: counted here because
+    the period of their event was already distributed."""
+    c = score_credit
+    query = sa.select(sa.func.count()).where(*_window(distributor_key, start, end),
+                                             c.c.late.is_(True))
+    return int(conn.execute(query).scalar_one())
+
+
 def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
                           now: datetime) -> list[int]:
     """One pending obligation per allocation of the distribution, in one statement; their

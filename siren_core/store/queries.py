@@ -353,6 +353,13 @@ def count_credits(conn: Connection, source_event_id: int) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def count_late_credits(conn: Connection, source_event_id: int) -> int:
+    """The event's ``score_credit`` rows marked late (revenue-only rows included)."""
+    query = sa.select(sa.func.count()).where(score_credit.c.source_event_id == source_event_id,
+                                             score_credit.c.late.is_(True))
+    return int(conn.execute(query).scalar_one())
+
+
 def insert_source_event(conn: Connection, row: Mapping[str, Any]) -> int:
     result = conn.execute(source_event.insert().values(**row))
     return _inserted_key(result)
