@@ -23,8 +23,9 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from siren_core import Kernel
-from siren_core.cli.common import amount_text, iso_utc
 from siren_core.errors import Conflict, InvalidInput
+from siren_core.money import amount_text
+from siren_core.times import iso_utc
 
 log = logging.getLogger(__name__)
 
