@@ -247,3 +247,36 @@ def test_the_dry_run_prints_each_field_old_and_new(tmp_path: Path) -> None:
         {"field": "group", "old": "floor", "new": "tree"}]
     with Kernel(database) as kernel:
         assert kernel.distributor("monthly-bonus").config_version == 1
+
+
+def test_an_inactive_collaborator_the_file_does_not_declare_can_join(kernel: Kernel) -> None:
+    apply(kernel, _parsed(kernel, PEOPLE))
+    apply(kernel, _parsed(kernel, '[[groups]]\nid = "g"\nstructure = "flat"\n'
+                          'members = [{ collaborator = "bob" }]\n'))
+    assert [(m.collaborator, m.status) for m in kernel.group_members("g")] == [
+        ("bob", "inactive")]
+
+
+GROUP = PEOPLE + """
+[[groups]]
+id = "team"
+structure = "{structure}"
+members = [ {{ collaborator = "alice"{alice} }}, {{ collaborator = "bob"{bob} }} ]
+"""
+
+
+def test_a_group_changes_structure_and_metadata_in_one_file(kernel: Kernel) -> None:
+    """The flat roster (a text position) does not fit a chain: the roster goes first."""
+    apply(kernel, _parsed(kernel, GROUP.format(structure="flat", alice=', metadata = { position = "head" }',
+                                               bob="")))
+    chain = GROUP.format(structure="linear_chain", alice=", position = 1",
+                         bob=", position = 2")
+    apply(kernel, _parsed(kernel, chain))
+    assert kernel.group("team").structure == "linear_chain"
+    assert [dict(m.metadata) for m in kernel.group_members("team")] == [
+        {"position": 1}, {"position": 2}]
+    tree = GROUP.format(structure="parent_child", alice="", bob=', parent = "alice"')
+    apply(kernel, _parsed(kernel, tree))
+    assert kernel.group("team").structure == "parent_child"
+    assert [dict(m.metadata) for m in kernel.group_members("team")] == [{}, {"parent": "alice"}]
+    assert {c.verb for c in apply(kernel, _parsed(kernel, tree))} == {"unchanged"}

@@ -188,6 +188,11 @@ def _apply_collaborators(kernel: Kernel, config: SirenConfig,
                                        status=status, email=entry.email)
         if hold:
             held.append(entry.id)
+    declared = {entry.id for entry in config.collaborators}
+    for name in sorted(joining - declared):  # not in the file: it keeps its status
+        if statuses.get(name) == "inactive":
+            kernel.set_collaborator_status(name, "active")
+            held.append(name)
     return held
 
 
@@ -232,9 +237,35 @@ def _apply_groups(kernel: Kernel, config: SirenConfig,
             kernel.create_group(entry.id, name=entry.name, description=entry.description,
                                 structure=entry.structure, members=_members(entry))
         elif verb == "update":
-            kernel.update_group(entry.id, name=entry.name or entry.id,
-                                description=entry.description, structure=entry.structure)
-            kernel.set_group_members(entry.id, _members(entry))
+            _update_group(kernel, entry)
+
+
+def _update_group(kernel: Kernel, entry: GroupEntry) -> None:
+    """Structure, then roster. When the roster in the store does not fit the new
+    structure, the roster first; when neither order fits (each structure refuses the
+    other's metadata), the members without metadata in between. A refused check writes
+    nothing, and a refusal in the last order undoes the whole apply."""
+    def structure() -> None:
+        kernel.update_group(entry.id, name=entry.name or entry.id,
+                            description=entry.description, structure=entry.structure)
+
+    members = _members(entry)
+    try:
+        structure()
+    except InvalidInput:
+        pass
+    else:
+        kernel.set_group_members(entry.id, members)
+        return
+    try:
+        kernel.set_group_members(entry.id, members)
+    except InvalidInput:
+        kernel.set_group_members(entry.id, [{"collaborator": m.collaborator}
+                                            for m in entry.members])
+        structure()
+        kernel.set_group_members(entry.id, members)
+        return
+    structure()
 
 
 def _apply_programs(kernel: Kernel, config: SirenConfig,
