@@ -267,8 +267,8 @@ members = [ {{ collaborator = "alice"{alice} }}, {{ collaborator = "bob"{bob} }}
 
 def test_a_group_changes_structure_and_metadata_in_one_file(kernel: Kernel) -> None:
     """The flat roster (a text position) does not fit a chain: the roster goes first."""
-    apply(kernel, _parsed(kernel, GROUP.format(structure="flat", alice=', metadata = { position = "head" }',
-                                               bob="")))
+    flat = GROUP.format(structure="flat", alice=', metadata = { position = "head" }', bob="")
+    apply(kernel, _parsed(kernel, flat))
     chain = GROUP.format(structure="linear_chain", alice=", position = 1",
                          bob=", position = 2")
     apply(kernel, _parsed(kernel, chain))

@@ -5,7 +5,8 @@
   one is output it prints (line for line);
 * docs/getting-started.md: siren-core installs from a wheel built from this checkout into
   a fresh virtual environment, and ``siren demo`` runs from it;
-* examples/embedding/README.md: ``siren apply``, the Flask app on a real loopback port and
+* examples/embedding/README.md: its setup lines in a fresh virtual environment (``pip install
+  -r requirements.txt``, ``siren apply``), the Flask app on a real loopback port and
   the documented ``curl`` requests (only the port changes: ``FLASK_RUN_PORT``);
 * every configuration example in docs/*.md applies to an empty store.
 """
@@ -106,15 +107,26 @@ def _section(page: Path, title: str) -> list[str]:
     return [block for _i, language, block in FENCE.findall(body) if language == "bash"]
 
 
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of this checkout (builds and editable installs write into it)."""
+    copy = tmp_path_factory.mktemp("checkout") / "siren-core"
+    shutil.copytree(ROOT, copy, ignore=_COPY_IGNORE)
+    return copy
+
+
+def _fresh_venv(where: Path) -> dict[str, str]:
+    """A new virtual environment; the environment variables that activate it."""
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    return _environment(where / "bin", VIRTUAL_ENV=str(where))
+
+
 def test_getting_started_installs_from_a_built_wheel_into_a_fresh_environment(
-        tmp_path: Path) -> None:
+        tmp_path: Path, checkout: Path) -> None:
     page = DOCS / "getting-started.md"
     assert "pip install siren-core" not in page.read_text(encoding="utf-8")  # unpublished
-    checkout = tmp_path / "siren-core"
-    shutil.copytree(ROOT, checkout, ignore=_COPY_IGNORE)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    environment = _environment(venv / "bin", VIRTUAL_ENV=str(venv))
+    environment = _fresh_venv(venv)
     build, install = _section(page, "From a built wheel")
     built = _bash(build, checkout, environment, timeout=900)
     assert built.returncode == 0, built.stderr[-3000:]
@@ -148,19 +160,19 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_the_embedding_example_answers_its_documented_requests(tmp_path: Path) -> None:
-    pytest.importorskip("flask")
+def test_the_embedding_example_answers_its_documented_requests(tmp_path: Path,
+                                                               checkout: Path) -> None:
+    """Its setup lines run as written in a fresh virtual environment (pip installs the
+    checkout and Flask), then the app serves the curl lines on a free port."""
     setup, requests = [b for language, b in fenced(EMBEDDING / "README.md")
                        if language == "bash"]
-    for name in ("app.py", "shop.toml"):
-        shutil.copy(EMBEDDING / name, tmp_path / name)
     port = _free_port()
-    environment = _environment(FLASK_RUN_PORT=str(port))
-    install, apply_line, serve = setup.strip().splitlines()
-    assert install.startswith("pip install -r requirements.txt")  # this environment has it
-    applied = _bash(apply_line, tmp_path, environment)
-    assert applied.returncode == 0, applied.stderr
-    server = subprocess.Popen(["bash", "-c", serve], cwd=tmp_path, env=environment,
+    environment = {**_fresh_venv(tmp_path / "venv"), "FLASK_RUN_PORT": str(port)}
+    folder = checkout / "examples" / "embedding"
+    *steps, serve = setup.strip().splitlines()
+    prepared = _bash("\n".join(steps), folder, environment, timeout=900)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    server = subprocess.Popen(["bash", "-c", serve], cwd=folder, env=environment,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)  # its own group: stopped as one
     try:
@@ -168,12 +180,12 @@ def test_the_embedding_example_answers_its_documented_requests(tmp_path: Path) -
         assert server.poll() is None, server.stderr.read() if server.stderr else ""
         calls = requests.replace("localhost:5000", f"127.0.0.1:{port}")
         sale, listing = calls.replace("\\\n", " ").strip().splitlines()
-        first = _bash(f"{sale} -sS --fail-with-body", tmp_path, environment)
+        first = _bash(f"{sale} -sS --fail-with-body", folder, environment)
         assert first.returncode == 0, first.stdout + first.stderr
         assert json.loads(first.stdout) == {"credits": 1, "duplicate": False, "id": "order-1"}
-        again = _bash(f"{sale} -sS --fail-with-body", tmp_path, environment)
+        again = _bash(f"{sale} -sS --fail-with-body", folder, environment)
         assert json.loads(again.stdout)["duplicate"] is True
-        listed = _bash(f"{listing} -sS --fail-with-body", tmp_path, environment)
+        listed = _bash(f"{listing} -sS --fail-with-body", folder, environment)
         assert listed.returncode == 0, listed.stdout
         assert {row["distributor"] for row in json.loads(listed.stdout)} == {"monthly-bonus"}
     finally:
