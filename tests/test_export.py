@@ -159,6 +159,15 @@ members = [ { collaborator = "alice" }, { collaborator = "bob", parent = "alice"
     assert {c.verb for c in apply(kernel, _parsed(kernel, text))} == {"unchanged"}
 
 
+@pytest.mark.parametrize("status", ["inactive", "pending", "rejected"])
+def test_a_collaborator_not_active_can_be_listed_in_a_new_group(kernel: Kernel,
+                                                                status: str) -> None:
+    people = PEOPLE.replace("inactive", status)
+    apply(kernel, _parsed(kernel, people + '[[groups]]\nid = "g"\nstructure = "flat"\n'
+                          'members = [{ collaborator = "bob" }]\n'))
+    assert [(m.collaborator, m.status) for m in kernel.group_members("g")] == [("bob", status)]
+
+
 def test_an_inactive_collaborator_already_stored_can_join_a_group(kernel: Kernel) -> None:
     apply(kernel, _parsed(kernel, PEOPLE))
     apply(kernel, _parsed(kernel, PEOPLE + '[[groups]]\nid = "g"\nstructure = "flat"\n'

@@ -7,8 +7,9 @@ failure leaves the store as it was.
 
 The steps are ordered so that every state the API can reach, a file can say:
 
-* an inactive collaborator listed in a group joins it as the API lets one do: active
-  while it joins, then set back to inactive (its status change is an event as usual);
+* an inactive (or pending, or rejected) collaborator listed in a group joins it as the
+  API lets one do: active while it joins, then set back to its status (its status
+  changes are events as usual);
 * a distributor whose binding changes is unbound first, then its configuration is
   stored, then it is bound to its new group, so a switch to a cascade and a move from a
   flat to a layered group in one file pass the capability checks of each step.
@@ -170,15 +171,20 @@ def _joining(kernel: Kernel, config: SirenConfig) -> set[str]:
     return found
 
 
+_HELD = ("pending", "inactive", "rejected")
+"""Statuses a member can have but not join with: held active while it joins."""
+
+
 def _apply_collaborators(kernel: Kernel, config: SirenConfig,
-                         by_key: dict[tuple[str, str], Change]) -> list[str]:
-    """Create and update collaborators; the ids held active while they join a group."""
+                         by_key: dict[tuple[str, str], Change]) -> dict[str, str]:
+    """Create and update collaborators; those held active while they join a group, with
+    the status each returns to."""
     joining = _joining(kernel, config)
     statuses = {c.id: c.status for c in kernel.collaborators()}
-    held = []
+    held = {}
     for entry in config.collaborators:
         verb = by_key[("collaborator", entry.id)].verb
-        hold = entry.id in joining and entry.status == "inactive"
+        hold = entry.id in joining and entry.status in _HELD
         status = "active" if hold else entry.status
         if verb == "create":
             kernel.create_collaborator(entry.id, name=entry.name, status=status,
@@ -187,12 +193,12 @@ def _apply_collaborators(kernel: Kernel, config: SirenConfig,
             kernel.update_collaborator(entry.id, name=entry.name or entry.id,
                                        status=status, email=entry.email)
         if hold:
-            held.append(entry.id)
+            held[entry.id] = entry.status
     declared = {entry.id for entry in config.collaborators}
     for name in sorted(joining - declared):  # not in the file: it keeps its status
-        if statuses.get(name) == "inactive":
+        if statuses.get(name) in _HELD:
             kernel.set_collaborator_status(name, "active")
-            held.append(name)
+            held[name] = statuses[name]
     return held
 
 
@@ -204,8 +210,8 @@ def apply(kernel: Kernel, config: SirenConfig) -> list[Change]:
     with kernel.transaction():
         held = _apply_collaborators(kernel, config, by_key)
         _apply_groups(kernel, config, by_key)
-        for collaborator in held:
-            kernel.set_collaborator_status(collaborator, "inactive")
+        for collaborator, status in held.items():
+            kernel.set_collaborator_status(collaborator, status)
         _apply_programs(kernel, config, by_key)
         for change in bindings:  # unbind first: the new configuration meets the new group
             if change.fields[0].old is not None:
