@@ -19,18 +19,26 @@ from siren_core.config.simulate import simulate as run_simulation
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 
+_MARKS = {"create": "+", "unchanged": "=", "unbind": "-", "bind": "+"}
+
 
 def _print_plan(changes: list[Change], as_json: bool, *, dry_run: bool) -> None:
+    """The plan: one row per step, and under it each field that changes (old → new)."""
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "changes": [
-            {"kind": c.kind, "id": c.id, "action": c.verb, "detail": c.detail}
-            for c in changes]}))
+            {"kind": c.kind, "id": c.id, "action": c.verb, "detail": c.detail,
+             **({"owner": c.owner} if c.owner else {}),
+             "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields]}
+            for c in changes]}, default=str))
         return
-    table = Table("kind", "id", "action", "detail",
-                  title="Plan (nothing written)" if dry_run else "Applied")
+    click.echo("Plan (nothing written):" if dry_run else "Applied:")
     for change in changes:
-        table.add_row(change.kind, change.id, change.verb, change.detail)
-    console().print(table)
+        kind = f"{change.kind} of {change.owner}" if change.owner else change.kind
+        detail = f" ({change.detail})" if change.detail else ""
+        click.echo(f"{_MARKS.get(change.verb, '~')} {kind} {change.id}: {change.verb}{detail}")
+        if change.verb == "update":
+            for field in change.fields:
+                click.echo(f"    {field.text()}")
 
 
 @click.command("apply")

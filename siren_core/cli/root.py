@@ -15,6 +15,7 @@ from siren_core.cli import (
     demo,
     distributions,
     doctor,
+    export,
     ingest,
     obligations,
     plugins,
@@ -52,7 +53,8 @@ def cli() -> None:
     """siren-core: scheduled collaborator rewards."""
 
 
-for module in (plugins, demo, distributions, config, db, doctor, ingest, obligations):
+for module in (plugins, demo, distributions, config, db, doctor, export, ingest,
+               obligations):
     module.register(cli)
 
 

@@ -12,10 +12,18 @@ TOML, or the same structure in JSON::
     structure = "parent_child"    # flat | linear_chain | parent_child
     members = [ { collaborator = "alice" }, { collaborator = "bob", parent = "alice" } ]
 
+    [[programs]]
+    id = "referrals"
+    status = "active"             # default active
+    collaborators = ["alice"]
+    group = "sales-team"          # optional binding
+
     [[distributors]]
     id = "monthly-bonus"
     ...                           # the distributor shape of siren_core.config.converter
     group = "sales-team"          # optional binding
+
+``siren export`` writes this shape from a store (:mod:`siren_core.config.export`).
 
 Every table is structured by the kernel's converter; unknown keys are errors, and every
 error names its path and value (``distributors[0].pool.percent: '12,5' is not a decimal``).
@@ -76,20 +84,34 @@ class GroupEntry:
 
 
 @attrs.frozen
+class ProgramEntry:
+    id: str
+    name: str | None = None
+    status: str = "active"
+    collaborators: list[str] = attrs.Factory(list)
+    group: str | None = None
+
+
+@attrs.frozen
 class SirenConfig:
-    """A whole configuration file: collaborators, groups, distributors and bindings."""
+    """A whole configuration file: collaborators, groups, programs, distributors and
+    bindings."""
 
     collaborators: tuple[CollaboratorEntry, ...] = ()
     groups: tuple[GroupEntry, ...] = ()
     distributors: tuple[DistributorSpec, ...] = ()
     bindings: tuple[tuple[str, str], ...] = ()
     """(distributor id, group id) from each distributor's ``group`` key."""
+    programs: tuple[ProgramEntry, ...] = ()
+    program_bindings: tuple[tuple[str, str], ...] = ()
+    """(program id, group id) from each program's ``group`` key."""
 
 
 @attrs.frozen
 class _File:
     collaborators: list[CollaboratorEntry] = attrs.Factory(list)
     groups: list[GroupEntry] = attrs.Factory(list)
+    programs: list[ProgramEntry] = attrs.Factory(list)
     distributors: list[Any] = attrs.Factory(list)
 
 
@@ -149,8 +171,10 @@ def parse_config(data: dict[str, Any], converter: cattrs.Converter,
     _check_unique("groups", [g.id for g in parsed.groups])
     _check_unique("distributors", [d.id for d in distributors])
     groups = tuple(_canonical_group(entry, registry) for entry in parsed.groups)
+    _check_unique("programs", [p.id for p in parsed.programs])
     return SirenConfig(tuple(parsed.collaborators), groups, tuple(distributors),
-                       tuple(bindings))
+                       tuple(bindings), tuple(parsed.programs),
+                       tuple((p.id, p.group) for p in parsed.programs if p.group is not None))
 
 
 def _canonical_group(entry: GroupEntry, registry: PluginRegistry) -> GroupEntry:
