@@ -68,6 +68,23 @@ def export_config(kernel: Kernel) -> dict[str, Any]:
             "programs": _programs(kernel, live), "distributors": _distributors(kernel, live)}
 
 
+def unsayable_bindings(kernel: Kernel) -> list[str]:
+    """What the export leaves out and applying it elsewhere would change: the distributors
+    and programs bound to a deleted group (they pay no one through it; unbound, a
+    distributor pays every active collaborator)."""
+    found = []
+    for distributor in kernel.distributors():
+        binding = kernel.distributor_binding(distributor.spec.id)
+        if binding is not None and binding.deleted:
+            found.append(f"distributor {distributor.spec.id!r} is bound to deleted group "
+                         f"{binding.group!r}")
+    for program in kernel.programs():
+        if program.binding is not None and program.binding.deleted:
+            found.append(f"program {program.id!r} is bound to deleted group "
+                         f"{program.binding.group!r}")
+    return found
+
+
 def export_text(kernel: Kernel, format: str = "toml") -> str:
     """The store's configuration as TOML or JSON text."""
     data = export_config(kernel)
