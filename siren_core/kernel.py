@@ -103,9 +103,9 @@ class Kernel:
         self.registry = PluginRegistry.collect(self.plugin_manager)
         self.converter = make_converter()
         self.plugin_manager.hook.siren_configure_converter(converter=self.converter)
-        self.engine = store.open_engine(database)
-        if create_schema:
-            store.create_schema(self.engine)
+        # create_schema=False: the store must exist at this release's schema (read-only
+        # commands); nothing is created, not even an empty SQLite file
+        self.engine = store.open_store(database, create=create_schema)
         self.clock = clock
         self.events = EventBus(self.plugin_manager.hook, self)
         self._catalog = Catalog(self.registry, self.converter)

@@ -10,11 +10,26 @@ import click
 from rich.console import Console
 
 from siren_core.errors import InvalidInput
+from siren_core.kernel import Kernel
 from siren_core.money import INT64_MAX
+
+DATABASE_KEY = "siren.database"
+"""Where ``ctx.meta`` keeps the command's database URL (so that an error can name it)."""
+
+
+def _remember_database(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[DATABASE_KEY] = value
+    return value
+
 
 DATABASE_OPTION = click.option(
     "--database", envvar="SIREN_DATABASE_URL", default="sqlite:///siren.db", show_default=True,
-    help="Database URL (also SIREN_DATABASE_URL).")
+    callback=_remember_database, help="Database URL (also SIREN_DATABASE_URL).")
+
+
+def reading(database: str) -> Kernel:
+    """A kernel for a read-only command: the store must exist (nothing is created)."""
+    return Kernel(database, create_schema=False)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 

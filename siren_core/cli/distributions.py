@@ -12,7 +12,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console, reading
 from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
@@ -161,7 +161,7 @@ def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
 def distributions(database: str, distributor: str | None, status: str | None,
                   as_json: bool) -> None:
     """List distributions (periods) with their pool and outcome."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         rows = kernel.distributions(distributor=distributor, status=status)
     if as_json:
         click.echo(json.dumps({"distributions": [distribution_json(d) for d in rows]}))
@@ -175,7 +175,7 @@ def distributions(database: str, distributor: str | None, status: str | None,
 @JSON_OPTION
 def allocations(database: str, distribution: int, as_json: bool) -> None:
     """List the allocations of DISTRIBUTION (its id), with the inputs that explain them."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         rows = kernel.allocations(distribution)
     if as_json:
         click.echo(json.dumps({"allocations": [allocation_json(a) for a in rows]}))
@@ -196,7 +196,7 @@ def allocations(database: str, distribution: int, as_json: bool) -> None:
 @JSON_OPTION
 def preview(database: str, distributor: str, now: str | None, as_json: bool) -> None:
     """What DISTRIBUTOR's open period would pay if it closed now (writes nothing)."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         result = kernel.preview(distributor, _when(now))
     d, outcome = result.distribution, result.outcome
     rows = [{"collaborator": name, "score": score, "amount": amount_text(amount, d.units)}

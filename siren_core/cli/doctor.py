@@ -7,9 +7,8 @@ import json
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console, reading
 from siren_core.groups.values import DoctorFinding
-from siren_core.kernel import Kernel
 from siren_core.verify import Violation, verify
 
 
@@ -24,7 +23,7 @@ def doctor(database: str, check_invariants: bool, as_json: bool) -> None:
 
     Exit code 1 when something was found, 0 when all is well.
     """
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         findings = kernel.doctor()
         violations = verify(kernel) if check_invariants else []
     if as_json:

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console, reading
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
@@ -109,7 +109,7 @@ def list_obligations(database: str, status: str | None, collaborator: str | None
                      award_type: str | None, payout: int | None, source: str | None,
                      as_json: bool) -> None:
     """List obligations matching every filter given."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         rows = kernel.obligations(collaborator=collaborator, status=status,
                                   award_type=award_type, payout=payout, source=source)
     if as_json:
@@ -124,7 +124,7 @@ def list_obligations(database: str, status: str | None, collaborator: str | None
 @JSON_OPTION
 def show_obligation(database: str, obligation_id: int, as_json: bool) -> None:
     """One obligation and its audit log."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         value = kernel.obligation(obligation_id)
         history = kernel.obligation_history(obligation_id)
     if as_json:
@@ -258,7 +258,7 @@ def generate(database: str, obligation_ids: tuple[int, ...], minimum: tuple[str,
              actor: str | None, as_json: bool) -> None:
     """Create a fulfillment: one payout per collaborator and currency."""
     floors = _minimum(minimum)
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         result = kernel.generate_fulfillment(obligation_ids or None, minimum=floors,
                                              actor=_actor(actor))
     _echo_generated(result, as_json)
@@ -270,7 +270,7 @@ def generate(database: str, obligation_ids: tuple[int, ...], minimum: tuple[str,
 @JSON_OPTION
 def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
     """List fulfillments."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         rows = kernel.fulfillments(status=status)
     if as_json:
         click.echo(json.dumps([fulfillment_json(f) for f in rows]))
@@ -284,7 +284,7 @@ def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
 @JSON_OPTION
 def show_fulfillment(database: str, fulfillment_id: int, as_json: bool) -> None:
     """One fulfillment and its payouts."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         value = kernel.fulfillment(fulfillment_id)
     if as_json:
         click.echo(json.dumps(fulfillment_json(value)))

@@ -19,15 +19,18 @@ from siren_core.cli import (
     obligations,
     plugins,
 )
+from siren_core.cli.common import DATABASE_KEY
 from siren_core.errors import SirenError
 from siren_core.plugins import make_plugin_manager
+from siren_core.store import DatabaseError, masked, one_line
 
 
 class _SirenGroup(click.Group):
     """Turns engine errors into one clear line and exit code 2, never a traceback.
 
-    Anything else is a bug: it is reported in one line with exit code 70 (set
-    ``SIREN_DEBUG=1`` to see the traceback).
+    A database error (a server gone, a refused connection…) is one line naming the
+    database, its password masked, with exit code 2 too. Anything else is a bug: it is
+    reported in one line with exit code 70 (set ``SIREN_DEBUG=1`` to see the traceback).
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -35,6 +38,11 @@ class _SirenGroup(click.Group):
             return super().invoke(ctx)
         except SirenError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except DatabaseError as exc:
+            url = ctx.meta.get(DATABASE_KEY)
+            where = f"database: {masked(url)!r} failed" if url else "database failed"
+            click.echo(f"error: {where} ({one_line(exc)})", err=True)
             ctx.exit(2)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
@@ -46,7 +54,7 @@ class _SirenGroup(click.Group):
             ctx.exit(70)
 
 
-@click.group(cls=_SirenGroup)
+@click.group(cls=_SirenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siren")
 def cli() -> None:
     """siren-core: scheduled collaborator rewards."""
