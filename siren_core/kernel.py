@@ -70,7 +70,8 @@ from siren_core.obligations.fulfillment import FulfillmentService
 from siren_core.obligations.lifecycle import ObligationService
 from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
-from siren_core.store import IntegrityError, distribution_queries, queries
+from siren_core.store import IntegrityError, distribution_queries, operations_queries, queries
+from siren_core.store.operations_queries import CreditLine, PeriodFailure
 
 
 def _utc_now() -> datetime:
@@ -339,6 +340,28 @@ class Kernel:
     def allocations(self, distribution: int | None = None) -> list[Allocation]:
         with store.unit_of_work(self.engine, write=False) as conn:
             return distribution_queries.list_allocations(conn, distribution)
+
+    def period_failures(self, *, open_only: bool = False) -> list[PeriodFailure]:
+        """Periods whose distribution failed at least once, with the count and the last
+        error (``open_only``: those still not distributed)."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            return operations_queries.period_failures(conn, open_only=open_only)
+
+    def allocation_credits(self, distribution: int) -> list[CreditLine]:
+        """The score credits that made the scores of ``distribution``'s allocations."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            if queries.get_distribution(conn, distribution) is None:
+                raise NotFound("distribution", distribution)
+            return operations_queries.allocation_credits(conn, distribution)
+
+    def credits(self, collaborator: str, *, distributor: str | None = None
+                ) -> list[CreditLine]:
+        """Every score credit of ``collaborator`` with its source event, oldest first."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            if not queries.collaborator_exists(conn, collaborator):
+                raise NotFound("collaborator", collaborator)
+            return operations_queries.collaborator_credits(conn, collaborator,
+                                                           distributor_id=distributor)
 
     # -- obligations and fulfillment (siren_core.obligations.lifecycle, docs/obligations.md) -----
 

@@ -3,6 +3,7 @@ a store that cannot be used is one line naming its URL (password masked), exit c
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from click.testing import CliRunner, Result
 from siren_core import Kernel, store
 from siren_core.cli import cli
 from siren_core.store import migrate
+
+from conftest import at, monthly, sale
 
 READ_ONLY = [
     ["distributions"], ["allocations", "1"], ["preview", "monthly-bonus"],
@@ -114,3 +117,111 @@ def test_a_newer_schema_is_refused_even_by_a_kernel_that_may_upgrade(
                                "upgrade siren-core")
     with pytest.raises(store.StoreUnavailable, match="newer than this release"):
         Kernel(database_url)
+
+
+# -- a period that keeps failing is visible ------------------------------------------------
+
+HUGE_SALE = "50000000000000000.00"  # two of them: a score beyond 64 bits, refused
+
+
+def _failing_store(url: str) -> None:
+    with Kernel(url) as kernel:
+        kernel.create_collaborator("alice")
+        kernel.create_distributor(monthly("big", metrics=[{"type": "sale", "value": "amount"}]))
+        kernel.create_distributor(monthly("fine"))
+        for key, day in (("s1", "05"), ("s2", "06")):
+            kernel.record("sale", sale(key, "alice", HUGE_SALE, f"2026-01-{day}T10:00:00Z"))
+
+
+def test_a_failing_period_counts_its_failures_and_keeps_its_last_error(
+        database_url: str) -> None:
+    _failing_store(database_url)
+    with Kernel(database_url, clock=lambda: at("2026-02-03T08:00")) as kernel:
+        assert kernel.period_failures() == []
+        for _ in range(2):
+            assert [name for _id, name, _error in kernel.heartbeat(at("2026-02-01")).failed
+                    ] == ["big"]
+        [failure] = kernel.period_failures(open_only=True)
+        assert (failure.distributor, failure.status, failure.failures) == ("big", "open", 2)
+        assert failure.period_start == at("2026-01-01")
+        assert failure.last_error is not None
+        assert "exceeds the largest storable integer" in failure.last_error
+        assert failure.last_failed_at == at("2026-02-03T08:00")
+        with store.unit_of_work(kernel.engine) as conn:  # the operator fixes the cause
+            conn.execute(sa.text("UPDATE score_credit SET points = 1"))
+        assert [d.distributor for d in kernel.heartbeat(at("2026-02-01")).completed] == ["big"]
+        assert kernel.period_failures(open_only=True) == []
+        [kept] = kernel.period_failures()  # the history stays with the distributed period
+        assert (kept.status, kept.failures) == ("completed", 2)
+
+
+def test_doctor_and_distributions_show_a_failing_period(database_url: str) -> None:
+    _failing_store(database_url)
+    for _ in range(3):
+        assert _invoke("heartbeat", "--database", database_url,
+                       "--now", "2026-02-01T00:00:00Z").exit_code == 1
+    doctor = _invoke("doctor", "--database", database_url, "--json")
+    assert doctor.exit_code == 1
+    [failing] = json.loads(doctor.stdout)["failing_periods"]
+    assert failing["distributor"] == "big" and failing["failures"] == 3
+    assert failing["period_start"] == "2026-01-01T00:00:00Z"
+    assert "exceeds the largest storable integer" in failing["last_error"]
+    table = CliRunner().invoke(cli, ["doctor", "--database", database_url],
+                               env={"COLUMNS": "250"})
+    assert table.exit_code == 1
+    assert "Periods that fail to distribute" in table.output
+    assert "exceeds the largest" in table.output
+    listed = json.loads(_invoke("distributions", "--database", database_url, "--json").stdout)
+    rows = {(d["distributor"], d["status"]): d for d in listed["distributions"]}
+    assert rows[("big", "open")]["failures"] == 3
+    assert "exceeds" in rows[("big", "open")]["last_error"]
+    assert rows[("fine", "completed")]["failures"] == 0
+    assert rows[("fine", "completed")]["last_error"] is None
+    shown = CliRunner().invoke(cli, ["distributions", "--database", database_url],
+                               env={"COLUMNS": "250"})
+    assert "failures" in shown.output and "exceeds the largest" in shown.output
+
+
+# -- siren worker ------------------------------------------------------------------------
+
+def test_worker_once_exits_like_heartbeat_when_a_period_fails(database_url: str) -> None:
+    _failing_store(database_url)
+    result = CliRunner().invoke(cli, ["worker", "--once", "--json", "--database",
+                                      database_url])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [f["distributor"] for f in report["failed"]] == ["big"]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("worker: heartbeat ")
+    completed = len(report["completed"])
+    assert f": {completed} period(s) distributed, 1 failed, " in line and line.endswith(" s")
+
+
+def test_worker_quiet_logs_no_heartbeat_line(database_url: str) -> None:
+    Kernel(database_url).close()
+    result = CliRunner().invoke(cli, ["worker", "--once", "--quiet", "--database",
+                                      database_url])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    loud = CliRunner().invoke(cli, ["worker", "--once", "--database", database_url])
+    assert loud.exit_code == 0
+    assert "0 period(s) distributed, 0 failed" in loud.stderr
+
+
+def test_the_failure_columns_arrive_on_an_older_store(database_url: str) -> None:
+    engine = store.open_engine(database_url)
+    migrate.upgrade(engine, "0003_reliability")
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO distributor (id, external_id, name, units, status, config, "
+            "config_version, created_at, updated_at) VALUES (1, 'd', 'd', 'USD', 'active', '{}', 1, "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO distribution (id, distributor_id, period_index, period_start, "
+            "period_end, units, status) VALUES (1, 1, 0, '2026-01-01 00:00:00', "
+            "'2026-02-01 00:00:00', 'USD', 'open')"))
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT failures, last_error, last_failed_at FROM "
+                                    "distribution")).all() == [(0, None, None)]
+    engine.dispose()

@@ -5,21 +5,32 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from types import FrameType
 from typing import Any
 
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console, reading
+from siren_core.cli.common import (
+    DATABASE_OPTION,
+    JSON_OPTION,
+    STORE_ID,
+    TZ_OPTION,
+    console,
+    local_text,
+    reading,
+    zone_name,
+)
 from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.money import amount_text
-from siren_core.store import DatabaseError, one_line, transient
+from siren_core.store import DatabaseError, StoreUnavailable, one_line, transient
+from siren_core.store.operations_queries import PeriodFailure
 from siren_core.times import iso_utc
 
 
@@ -32,11 +43,21 @@ def _when(value: str | None) -> datetime:
         raise InvalidInput("--now", value, str(exc)) from None
 
 
-def distribution_json(d: Distribution) -> dict[str, Any]:
+def distribution_json(d: Distribution, failure: PeriodFailure | None = None
+                      ) -> dict[str, Any]:
     return {"id": d.id, "distributor": d.distributor, "period_start": iso_utc(d.period_start),
             "period_end": iso_utc(d.period_end), "status": d.status, "units": d.units,
             "pool": amount_text(d.pool, d.units), "reason": d.reason,
-            "calculator": d.calculator, "config_version": d.config_version}
+            "calculator": d.calculator, "config_version": d.config_version,
+            **failure_json(failure)}
+
+
+def failure_json(failure: PeriodFailure | None) -> dict[str, Any]:
+    """A period's failed attempts (0 and nulls when it never failed)."""
+    return {"failures": failure.failures if failure else 0,
+            "last_error": failure.last_error if failure else None,
+            "last_failed_at": iso_utc(failure.last_failed_at)
+            if failure and failure.last_failed_at else None}
 
 
 def allocation_json(a: Allocation) -> dict[str, Any]:
@@ -44,13 +65,23 @@ def allocation_json(a: Allocation) -> dict[str, Any]:
             "score": a.score, "amount": amount_text(a.amount, a.units), "units": a.units}
 
 
-def _distribution_table(rows: list[Distribution], title: str) -> Table:
-    table = Table("id", "distributor", "period (UTC)", "status", "pool", "reason", title=title)
+def _distribution_table(rows: list[Distribution], title: str,
+                        failures: Mapping[int, PeriodFailure] | None = None,
+                        zone: tzinfo = UTC) -> Table:
+    table = Table("id", "distributor", f"period ({zone_name(zone)})", "status", "pool",
+                  "reason", title=title)
+    if failures:
+        table.add_column("failures")
+        table.add_column("last error")
     for d in rows:
         pool = amount_text(d.pool, d.units)
-        table.add_row(str(d.id), d.distributor,
-                      f"{d.period_start:%Y-%m-%d %H:%M} → {d.period_end:%Y-%m-%d %H:%M}",
-                      d.status, f"{pool} {d.units}" if pool else "", d.reason or "")
+        cells = [str(d.id), d.distributor,
+                 f"{local_text(d.period_start, zone)} → {local_text(d.period_end, zone)}",
+                 d.status, f"{pool} {d.units}" if pool else "", d.reason or ""]
+        if failures:
+            failure = failures.get(d.id)
+            cells += [str(failure.failures), failure.last_error or ""] if failure else ["", ""]
+        table.add_row(*cells)
     return table
 
 
@@ -105,25 +136,39 @@ def _wait(stop: _Stop, seconds: float) -> None:
         time.sleep(min(0.2, seconds))
 
 
-def _beat(kernel: Kernel, as_json: bool) -> None:
-    report = kernel.heartbeat(datetime.now(UTC))
+def _beat(kernel: Kernel, as_json: bool, quiet: bool) -> HeartbeatReport:
+    """One heartbeat, its report, and (unless ``quiet``) one line on stderr saying what it
+    did and how long it took."""
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    report = kernel.heartbeat(now)
     if report.completed or report.failed or as_json:
         _echo_report(report, as_json)
+    if not quiet:
+        click.echo(f"worker: heartbeat {iso_utc(now)}: {len(report.completed)} period(s) "
+                   f"distributed, {len(report.failed)} failed, "
+                   f"{time.monotonic() - started:.2f} s", err=True)
+    return report
 
 
 @click.command()
 @DATABASE_OPTION
 @click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between heartbeats.")
-@click.option("--once", is_flag=True, help="Run one heartbeat and exit.")
+@click.option("--once", is_flag=True, help="Run one heartbeat and exit (exit code 1 when "
+              "a period failed, as heartbeat).")
+@click.option("--quiet", is_flag=True, help="No line on stderr per heartbeat (failures and "
+              "retries are still logged).")
 @JSON_OPTION
-def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
+def worker(database: str, interval: float, once: bool, quiet: bool, as_json: bool) -> None:
     """Fire the heartbeat every INTERVAL seconds until stopped (SIGINT/SIGTERM).
 
-    Safe to run several at once, on several hosts: each period is claimed by exactly one
-    worker and distributed once. A database error that may pass (a lost connection, a
-    restart, a lock) is logged in one line on stderr and the heartbeat is tried again after
-    a pause that doubles from 0.5 s up to 30 s (with --once: five tries at most).
+    Each heartbeat logs one line on stderr: the periods distributed and failed, and the
+    time it took (--quiet silences it). Safe to run several at once, on several hosts: each
+    period is claimed by exactly one worker and distributed once. A database error that may
+    pass (a lost connection, a restart, a lock) is logged in one line on stderr and the
+    heartbeat is tried again after a pause that doubles from 0.5 s up to 30 s (with --once:
+    five tries at most).
     """
     stop = _Stop()
     signal.signal(signal.SIGTERM, stop)
@@ -134,18 +179,22 @@ def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
         while not stop.requested:
             try:
                 kernel = kernel or Kernel(database)  # opening the store may fail too
-                _beat(kernel, as_json)
-            except DatabaseError as exc:
+                report = _beat(kernel, as_json, quiet)
+            except (DatabaseError, StoreUnavailable) as exc:
+                cause = exc.cause if isinstance(exc, StoreUnavailable) else exc
                 failures += 1
-                if not transient(exc) or (once and failures >= _ONCE_ATTEMPTS):
+                if (cause is None or not transient(cause)
+                        or (once and failures >= _ONCE_ATTEMPTS)):
                     raise
                 delay = min(_RETRY_FIRST_S * 2 ** min(failures - 1, 8), _RETRY_MAX_S)
-                click.echo(f"worker: heartbeat failed ({one_line(exc)}); retrying in "
+                click.echo(f"worker: heartbeat failed ({one_line(cause)}); retrying in "
                            f"{delay:.1f} s", err=True)
                 _wait(stop, delay)
                 continue
             failures = 0
             if once:
+                if report.failed:
+                    raise SystemExit(1)
                 return
             _wait(stop, interval)
     finally:
@@ -157,16 +206,20 @@ def worker(database: str, interval: float, once: bool, as_json: bool) -> None:
 @DATABASE_OPTION
 @click.option("--distributor", default=None, help="Only this distributor's periods.")
 @click.option("--status", default=None, help="Only periods with this status (open, completed…).")
+@TZ_OPTION
 @JSON_OPTION
 def distributions(database: str, distributor: str | None, status: str | None,
-                  as_json: bool) -> None:
-    """List distributions (periods) with their pool and outcome."""
+                  zone: tzinfo, as_json: bool) -> None:
+    """List distributions (periods) with their pool and outcome; a period that failed to
+    distribute shows its failed attempts and its last error."""
     with reading(database) as kernel:
         rows = kernel.distributions(distributor=distributor, status=status)
+        failures = {f.distribution_id: f for f in kernel.period_failures()}
     if as_json:
-        click.echo(json.dumps({"distributions": [distribution_json(d) for d in rows]}))
+        click.echo(json.dumps({"distributions": [distribution_json(d, failures.get(d.id))
+                                                 for d in rows]}))
         return
-    console().print(_distribution_table(rows, "Distributions"))
+    console().print(_distribution_table(rows, "Distributions", failures, zone))
 
 
 @click.command()
