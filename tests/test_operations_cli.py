@@ -214,8 +214,8 @@ def test_the_failure_columns_arrive_on_an_older_store(database_url: str) -> None
     with engine.begin() as conn:
         conn.execute(sa.text(
             "INSERT INTO distributor (id, external_id, name, units, status, config, "
-            "config_version, created_at, updated_at) VALUES (1, 'd', 'd', 'USD', 'active', '{}', 1, "
-            "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+            "config_version, created_at, updated_at) VALUES (1, 'd', 'd', 'USD', 'active', "
+            "'{}', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
         conn.execute(sa.text(
             "INSERT INTO distribution (id, distributor_id, period_index, period_start, "
             "period_end, units, status) VALUES (1, 1, 0, '2026-01-01 00:00:00', "

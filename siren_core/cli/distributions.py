@@ -23,6 +23,7 @@ from siren_core.cli.common import (
     reading,
     zone_name,
 )
+from siren_core.cli.listings import credit_json, credit_table
 from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
@@ -30,7 +31,7 @@ from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.money import amount_text
 from siren_core.store import DatabaseError, StoreUnavailable, one_line, transient
-from siren_core.store.operations_queries import PeriodFailure
+from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import iso_utc
 
 
@@ -62,7 +63,9 @@ def failure_json(failure: PeriodFailure | None) -> dict[str, Any]:
 
 def allocation_json(a: Allocation) -> dict[str, Any]:
     return {"id": a.id, "distribution": a.distribution_id, "collaborator": a.collaborator,
-            "score": a.score, "amount": amount_text(a.amount, a.units), "units": a.units}
+            "score": a.score, "amount": amount_text(a.amount, a.units), "units": a.units,
+            "pool": amount_text(a.pool, a.units), "calculator": a.calculator,
+            "config_version": a.config_version}
 
 
 def _distribution_table(rows: list[Distribution], title: str,
@@ -225,21 +228,59 @@ def distributions(database: str, distributor: str | None, status: str | None,
 @click.command()
 @DATABASE_OPTION
 @click.argument("distribution", type=STORE_ID)
+@click.option("--explain", is_flag=True, help="Also each score per metric type and the "
+              "score credits behind it (with their source events).")
+@TZ_OPTION
 @JSON_OPTION
-def allocations(database: str, distribution: int, as_json: bool) -> None:
-    """List the allocations of DISTRIBUTION (its id), with the inputs that explain them."""
+def allocations(database: str, distribution: int, explain: bool, zone: tzinfo,
+                as_json: bool) -> None:
+    """List the allocations of DISTRIBUTION (its id), with the inputs that explain them:
+    score, pool, calculator and configuration version (--explain: the score per metric
+    type and the credits that made it)."""
     with reading(database) as kernel:
         rows = kernel.allocations(distribution)
+        behind = kernel.allocation_credits(distribution) if explain else []
+    by_collaborator: dict[str, list[CreditLine]] = {}
+    for credit in behind:
+        by_collaborator.setdefault(credit.collaborator, []).append(credit)
     if as_json:
-        click.echo(json.dumps({"allocations": [allocation_json(a) for a in rows]}))
+        click.echo(json.dumps({"allocations": [
+            {**allocation_json(a), **(_explain_json(by_collaborator.get(a.collaborator, []))
+                                      if explain else {})} for a in rows]}))
         return
     table = Table("collaborator", "score", "amount", "pool", "calculator", "config version",
                   title=f"Allocations of distribution {distribution}")
+    if explain:
+        table.add_column("score per metric type (rule)")
     for a in rows:
-        table.add_row(a.collaborator, str(a.score), f"{amount_text(a.amount, a.units)} {a.units}",
-                      f"{amount_text(a.pool, a.units)} {a.units}", a.calculator,
-                      str(a.config_version))
+        cells = [a.collaborator, str(a.score), f"{amount_text(a.amount, a.units)} {a.units}",
+                 f"{amount_text(a.pool, a.units)} {a.units}", a.calculator,
+                 str(a.config_version)]
+        if explain:
+            cells.append(", ".join(f"{kind} {points}" for kind, points in
+                                   _metric_scores(by_collaborator.get(a.collaborator, []))))
+        table.add_row(*cells)
     console().print(table)
+    if explain:
+        console().print(credit_table(behind, "Score credits behind them", zone))
+
+
+def _metric_scores(credits: list[CreditLine]) -> list[tuple[str, int]]:
+    """Points per ``metric type (rule)``, in the order of the credits."""
+    totals: dict[str, int] = {}
+    for c in credits:
+        key = f"{c.metric_type} ({c.rule})"
+        totals[key] = totals.get(key, 0) + c.points
+    return list(totals.items())
+
+
+def _explain_json(credits: list[CreditLine]) -> dict[str, Any]:
+    scores: dict[str, dict[str, int]] = {}
+    for c in credits:
+        by_rule = scores.setdefault(c.metric_type, {})
+        by_rule[c.rule] = by_rule.get(c.rule, 0) + c.points
+    return {"metric_scores": {kind: sum(rules.values()) for kind, rules in scores.items()},
+            "rule_scores": scores, "credits": [credit_json(c) for c in credits]}
 
 
 @click.command()

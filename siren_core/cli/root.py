@@ -16,6 +16,7 @@ from siren_core.cli import (
     distributions,
     doctor,
     ingest,
+    listings,
     obligations,
     plugins,
 )
@@ -60,7 +61,8 @@ def cli() -> None:
     """siren-core: scheduled collaborator rewards."""
 
 
-for module in (plugins, demo, distributions, config, db, doctor, ingest, obligations):
+for module in (plugins, demo, distributions, listings, config, db, doctor, ingest,
+               obligations):
     module.register(cli)
 
 
