@@ -72,6 +72,7 @@ from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
 from siren_core.store import IntegrityError, distribution_queries, operations_queries, queries
 from siren_core.store.operations_queries import CreditLine, PeriodFailure
+from siren_core.times import check_instant
 
 
 def _utc_now() -> datetime:
@@ -371,6 +372,21 @@ class Kernel:
         """Obligations matching every filter given; ``status`` accepts Siren's aliases."""
         return self._obligations.find(collaborator=collaborator, status=status,
                                       award_type=award_type, payout_id=payout, source=source)
+
+    def select_obligations(self, *, distributor: str | None = None,
+                           status: str | None = None, before: datetime | None = None,
+                           collaborator: str | None = None) -> list[Obligation]:
+        """Obligations issued by ``distributor``'s distributions, with ``status`` (aliases
+        accepted), issued before ``before``, of ``collaborator``: every filter given."""
+        if before is not None:
+            check_instant("before", before)
+        found = self.obligations(collaborator=collaborator, status=status)
+        if distributor is not None:
+            self.distributor(distributor)  # NotFound for a mistyped id
+            with store.unit_of_work(self.engine, write=False) as conn:
+                issued = operations_queries.distributor_obligation_ids(conn, distributor)
+            found = [o for o in found if o.id in issued]
+        return [o for o in found if before is None or o.created_at < before]
 
     def obligation(self, id: int) -> Obligation:
         return self._obligations.get(id)

@@ -16,6 +16,7 @@ import click
 from rich.table import Table
 
 from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console, reading
+from siren_core.cli.selection import SELECTION_OPTIONS, Selection, confirmed
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
@@ -156,16 +157,32 @@ def _echo_bulk(result: BulkResult, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+_BY_FILTER = ("\n\nGive the obligations by id (IDS), or by filter: --distributor, --status, "
+              "--before, --collaborator (every filter given must match); the number that "
+              "match is printed and confirmation asked, unless --yes.")
+
+
 def _bulk_command(name: str, action: str, summary: str) -> click.Command:
-    @click.command(name, help=summary)
+    @click.command(name, help=summary + _BY_FILTER)
     @DATABASE_OPTION
-    @click.argument("ids", nargs=-1, type=STORE_ID, required=True)
+    @click.argument("ids", nargs=-1, type=STORE_ID)
+    @SELECTION_OPTIONS
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
     @ACTOR_OPTION
     @REASON_OPTION
     @JSON_OPTION
-    def command(database: str, ids: tuple[int, ...], actor: str | None, reason: str | None,
-                as_json: bool) -> None:
+    def command(database: str, ids: tuple[int, ...], selection: Selection, yes: bool,
+                actor: str | None, reason: str | None, as_json: bool) -> None:
+        if ids and selection.given:
+            raise click.UsageError("give obligation ids or filters, not both")
+        if not ids and not selection.given:
+            raise click.UsageError("give obligation ids, or at least one filter "
+                                   "(--distributor, --status, --before, --collaborator)")
         with Kernel(database) as kernel:
+            if selection.given:
+                ids = tuple(o.id for o in selection.find(kernel))
+                if not confirmed(name, selection, len(ids), yes=yes):
+                    return
             result = kernel.obligation_action(action, ids, actor=_actor(actor), reason=reason)
         _echo_bulk(result, as_json)
 

@@ -45,7 +45,8 @@ class _SirenGroup(click.Group):
             where = f"database: {masked(url)!r} failed" if url else "database failed"
             click.echo(f"error: {where} ({one_line(exc)})", err=True)
             ctx.exit(2)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
             if os.environ.get("SIREN_DEBUG"):

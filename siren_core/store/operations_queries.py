@@ -1,6 +1,7 @@
 """What an operator reads: the failures of periods that would not distribute, a
 collaborator's score credits with the source events behind them, and the credits that
-explain an allocation. Read-only, except :func:`record_failure`.
+explain an allocation, the obligations a distributor issued. Read-only, except
+:func:`record_failure`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from siren_core.store.queries import (
     collaborator,
     distribution,
     distributor,
+    obligation,
     score_credit,
     source_event,
 )
@@ -122,3 +124,14 @@ def allocation_credits(conn: Connection, distribution_id: int) -> list[CreditLin
                               c.c.effective_at < d.c.period_end))
              .where(c.c.collaborator_id.in_(allocated)))
     return _lines(conn, query)
+
+
+def distributor_obligation_ids(conn: Connection, distributor_id: str) -> set[int]:
+    """The obligations issued by the distributions of a distributor."""
+    o, a, d = obligation, allocation, distribution
+    query = (sa.select(o.c.id)
+             .join(a, sa.and_(o.c.source == "allocation", o.c.source_id == a.c.id))
+             .join(d, d.c.id == a.c.distribution_id)
+             .join(distributor, distributor.c.id == d.c.distributor_id)
+             .where(distributor.c.external_id == distributor_id))
+    return {row[0] for row in conn.execute(query)}
