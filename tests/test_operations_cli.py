@@ -93,6 +93,19 @@ def test_a_missing_postgresql_database_is_named() -> None:
     _assert_one_line_error(result, repr(url), "does not exist")
 
 
+def test_a_database_error_during_a_command_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'siren.db'}"
+    Kernel(url).close()
+    engine = store.open_engine(url)
+    with engine.begin() as conn:  # a store damaged by hand: the schema check still passes
+        conn.execute(sa.text("DROP TABLE credit_skip"))
+        conn.execute(sa.text("ALTER TABLE collaborator RENAME TO collaborator_gone"))
+    engine.dispose()
+    result = _invoke("collaborators", "--database", url)
+    _assert_one_line_error(result, f"{url!r} failed (OperationalError: no such table: "
+                           "collaborator)")
+
+
 def test_an_older_schema_asks_for_an_upgrade(database_url: str) -> None:
     engine = store.open_engine(database_url)
     migrate.upgrade(engine, "0002_payouts_refunds_groups")

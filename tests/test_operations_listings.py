@@ -123,6 +123,11 @@ def test_tz_shows_local_times_in_listings(paid: str) -> None:
     assert "2026-01-03 05:00" in credits.output and "America/New_York" in credits.output
     listed = _table("distributions", "--tz", "Asia/Tokyo", "--database", paid).output
     assert "2026-01-01 09:00 → 2026-02-01 09:00" in listed
+    obligations = _table("obligations", "list", "--tz", "Asia/Tokyo", "--database", paid)
+    assert "issued (Asia/Tokyo)" in obligations.output
+    assert "2026-02-01 09:00" in obligations.output  # issued by the heartbeat at midnight UTC
+    shown = _table("obligations", "show", "1", "--tz", "Asia/Tokyo", "--database", paid)
+    assert "when (Asia/Tokyo)" in shown.output and "2026-02-01 09:00:00" in shown.output
     in_json = _json("credits", "alice", "--tz", "Asia/Tokyo", "--database", paid, "--json")
     assert in_json["credits"][0]["effective_at"] == "2026-01-03T10:00:00Z"  # JSON: UTC
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console, reading
+from siren_core.cli.common import (
+    DATABASE_OPTION,
+    JSON_OPTION,
+    STORE_ID,
+    TZ_OPTION,
+    console,
+    local_text,
+    reading,
+    zone_name,
+)
 from siren_core.cli.selection import SELECTION_OPTIONS, Selection, confirmed
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
@@ -81,14 +91,14 @@ def bulk_json(result: BulkResult) -> dict[str, Any]:
 
 # -- obligations -----------------------------------------------------------------------
 
-def _obligation_table(rows: Sequence[Obligation]) -> Table:
+def _obligation_table(rows: Sequence[Obligation], zone: tzinfo = UTC) -> Table:
     table = Table("id", "collaborator", "amount", "status", "award type", "source", "payout",
-                  "issued (UTC)", title="Obligations")
+                  f"issued ({zone_name(zone)})", title="Obligations")
     for o in rows:
         table.add_row(str(o.id), o.collaborator, _money(o.amount, o.units), o.status,
                       o.award_type, f"{o.source} #{o.source_id}",
                       "" if o.payout_id is None else str(o.payout_id),
-                      f"{o.created_at:%Y-%m-%d %H:%M}")
+                      local_text(o.created_at, zone))
     return table
 
 
@@ -105,10 +115,11 @@ def obligations() -> None:
 @click.option("--award-type", default=None, help="e.g. distribution, manual, commission.")
 @click.option("--payout", type=STORE_ID, default=None, help="Obligations in this payout.")
 @click.option("--source", default=None, help="e.g. allocation.")
+@TZ_OPTION
 @JSON_OPTION
 def list_obligations(database: str, status: str | None, collaborator: str | None,
                      award_type: str | None, payout: int | None, source: str | None,
-                     as_json: bool) -> None:
+                     zone: tzinfo, as_json: bool) -> None:
     """List obligations matching every filter given."""
     with reading(database) as kernel:
         rows = kernel.obligations(collaborator=collaborator, status=status,
@@ -116,14 +127,15 @@ def list_obligations(database: str, status: str | None, collaborator: str | None
     if as_json:
         click.echo(json.dumps([obligation_json(o) for o in rows]))
         return
-    console().print(_obligation_table(rows))
+    console().print(_obligation_table(rows, zone))
 
 
 @obligations.command("show")
 @DATABASE_OPTION
 @click.argument("obligation_id", type=STORE_ID)
+@TZ_OPTION
 @JSON_OPTION
-def show_obligation(database: str, obligation_id: int, as_json: bool) -> None:
+def show_obligation(database: str, obligation_id: int, zone: tzinfo, as_json: bool) -> None:
     """One obligation and its audit log."""
     with reading(database) as kernel:
         value = kernel.obligation(obligation_id)
@@ -133,10 +145,12 @@ def show_obligation(database: str, obligation_id: int, as_json: bool) -> None:
                                "history": [change_json(c) for c in history]}))
         return
     out = console()
-    out.print(_obligation_table([value]))
-    table = Table("when (UTC)", "from", "to", "actor", "payout", "reason", title="History")
+    out.print(_obligation_table([value], zone))
+    table = Table(f"when ({zone_name(zone)})", "from", "to", "actor", "payout", "reason",
+                  title="History")
     for c in history:
-        table.add_row(f"{c.at:%Y-%m-%d %H:%M:%S}", c.from_status or "", c.to_status, c.actor,
+        table.add_row(f"{c.at.astimezone(zone):%Y-%m-%d %H:%M:%S}", c.from_status or "",
+                      c.to_status, c.actor,
                       "" if c.payout_id is None else str(c.payout_id), c.reason or "")
     out.print(table)
 
