@@ -88,7 +88,13 @@ def _collaborator_email(email: str | None) -> str | None:
 
 
 class Kernel:
-    """siren-core embedded in an application: a store, plugins, and the operations."""
+    """siren-core embedded in an application: a store, plugins, and the operations.
+
+    ``create_schema=True`` (the default) creates the store's schema, or upgrades an older
+    one; with ``False`` the store must already be at this release's schema and nothing is
+    created (not even an empty SQLite file). A store that cannot be used is a
+    :class:`~siren_core.store.StoreUnavailable` naming the URL, its password masked.
+    """
 
     def __init__(
         self,
