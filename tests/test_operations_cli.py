@@ -87,10 +87,25 @@ def test_a_refused_connection_names_the_url_with_its_password_masked(
     assert "s3cret" not in result.output
 
 
-def test_a_missing_postgresql_database_is_named() -> None:
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/siren_h_does_not_exist"
+@pytest.mark.parametrize(("url", "problem"), [
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/siren_h_does_not_exist",
+     'database "siren_h_does_not_exist" does not exist'),
+    ("postgresql+psycopg://nobody_h:pw@127.0.0.1:5432/siren_h", 'role "nobody_h" does not exist'),
+], ids=["missing database", "unknown role"])
+def test_a_server_refusing_the_login_is_named(url: str, problem: str) -> None:
     result = _invoke("doctor", "--database", url)
-    _assert_one_line_error(result, repr(url), "does not exist")
+    _assert_one_line_error(result, repr(store.masked(url)), problem)
+    assert ":pw@" not in result.output
+
+
+def test_a_kernel_that_must_not_create_refuses_a_missing_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    with pytest.raises(store.StoreUnavailable) as raised:
+        Kernel(url, create_schema=False)
+    assert (raised.value.field, raised.value.value) == ("database", url)
+    assert list(tmp_path.iterdir()) == []
+    Kernel(url).close()  # the default creates it
+    Kernel(url, create_schema=False).close()
 
 
 def test_a_database_error_during_a_command_is_one_line(tmp_path: Path) -> None:
