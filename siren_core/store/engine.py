@@ -99,6 +99,8 @@ def masked(url: str | sa.engine.URL) -> str:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         return str(url)
+    if parsed.password is None:  # nothing to hide: the URL as the operator typed it
+        return str(url) if isinstance(url, str) else parsed.render_as_string()
     return parsed.render_as_string(hide_password=True)
 
 
@@ -121,7 +123,8 @@ def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = No
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
-        if must_exist and not in_memory and not Path(str(parsed.database)).is_file():
+        uri = parsed.query.get("uri") in ("true", "1")  # file:… URIs are SQLite's to read
+        if must_exist and not (in_memory or uri) and not Path(str(parsed.database)).is_file():
             raise StoreUnavailable(masked(url), f"has no siren-core schema (there is no file "
                                    f"{parsed.database}): {_upgrade_hint(masked(url))}")
         if in_memory:  # one shared connection, or every connection sees its own database
