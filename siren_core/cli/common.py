@@ -28,11 +28,12 @@ DATABASE_OPTION = click.option(
     "--database", envvar="SIREN_DATABASE_URL", default="sqlite:///siren.db", show_default=True,
     callback=_remember_database, help="Database URL (also SIREN_DATABASE_URL).")
 
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
 
 def reading(database: str) -> Kernel:
     """A kernel for a read-only command: the store must exist (nothing is created)."""
     return Kernel(database, create_schema=False)
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tzinfo:
