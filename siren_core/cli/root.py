@@ -56,15 +56,28 @@ class _SirenGroup(click.Group):
             ctx.exit(70)
 
 
-@click.group(cls=_SirenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+HELP_OPTIONS = ["-h", "--help"]
+
+
+@click.group(cls=_SirenGroup, context_settings={"help_option_names": HELP_OPTIONS})
 @click.version_option(__version__, prog_name="siren")
 def cli() -> None:
     """siren-core: scheduled collaborator rewards."""
 
 
+def short_help_everywhere(command: click.Command) -> None:
+    """``-h`` works like ``--help`` on ``command`` and every command below it (set on each
+    command, since click caches a command's help option with the first context it sees)."""
+    command.context_settings.setdefault("help_option_names", HELP_OPTIONS)
+    if isinstance(command, click.Group):
+        for child in command.commands.values():
+            short_help_everywhere(child)
+
+
 for module in (plugins, demo, distributions, listings, config, db, doctor, ingest,
                obligations):
     module.register(cli)
+short_help_everywhere(cli)
 
 
 def main() -> None:
@@ -72,4 +85,5 @@ def main() -> None:
     plugins.log_traces_to_stderr()
     pm, _report = make_plugin_manager()
     pm.hook.siren_cli_commands(cli=cli)
+    short_help_everywhere(cli)
     cli(prog_name="siren")
