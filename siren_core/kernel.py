@@ -88,7 +88,9 @@ from siren_core.obligations.fulfillment import FulfillmentService
 from siren_core.obligations.lifecycle import ObligationService
 from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
-from siren_core.store import IntegrityError, distribution_queries, queries
+from siren_core.store import IntegrityError, distribution_queries, operations_queries, queries
+from siren_core.store.operations_queries import CreditLine, PeriodFailure
+from siren_core.times import check_instant
 
 
 def _utc_now() -> datetime:
@@ -104,7 +106,13 @@ def _collaborator_email(email: str | None) -> str | None:
 
 
 class Kernel:
-    """siren-core embedded in an application: a store, plugins, and the operations."""
+    """siren-core embedded in an application: a store, plugins, and the operations.
+
+    ``create_schema=True`` (the default) creates the store's schema, or upgrades an older
+    one; with ``False`` the store must already be at this release's schema and nothing is
+    created (not even an empty SQLite file). A store that cannot be used is a
+    :class:`~siren_core.store.StoreUnavailable` naming the URL, its password masked.
+    """
 
     def __init__(
         self,
@@ -121,9 +129,9 @@ class Kernel:
         self.registry = PluginRegistry.collect(self.plugin_manager)
         self.converter = make_converter()
         self.plugin_manager.hook.siren_configure_converter(converter=self.converter)
-        self.engine = store.open_engine(database)
-        if create_schema:
-            store.create_schema(self.engine)
+        # create_schema=False: the store must exist at this release's schema (read-only
+        # commands); nothing is created, not even an empty SQLite file
+        self.engine = store.open_store(database, create=create_schema)
         self.clock = clock
         self.events = EventBus(self.plugin_manager.hook, self)
         self._catalog = Catalog(self.registry, self.converter)
@@ -407,6 +415,28 @@ class Kernel:
         with store.unit_of_work(self.engine, write=False) as conn:
             return distribution_queries.list_allocations(conn, distribution)
 
+    def period_failures(self, *, open_only: bool = False) -> list[PeriodFailure]:
+        """Periods whose distribution failed at least once, with the count and the last
+        error (``open_only``: those still not distributed)."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            return operations_queries.period_failures(conn, open_only=open_only)
+
+    def allocation_credits(self, distribution: int) -> list[CreditLine]:
+        """The score credits that made the scores of ``distribution``'s allocations."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            if queries.get_distribution(conn, distribution) is None:
+                raise NotFound("distribution", distribution)
+            return operations_queries.allocation_credits(conn, distribution)
+
+    def credits(self, collaborator: str, *, distributor: str | None = None
+                ) -> list[CreditLine]:
+        """Every score credit of ``collaborator`` with its source event, oldest first."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            if not queries.collaborator_exists(conn, collaborator):
+                raise NotFound("collaborator", collaborator)
+            return operations_queries.collaborator_credits(conn, collaborator,
+                                                           distributor_id=distributor)
+
     # -- obligations and fulfillment (siren_core.obligations.lifecycle, docs/obligations.md) -----
 
     def obligations(self, *, collaborator: str | None = None, status: str | None = None,
@@ -415,6 +445,21 @@ class Kernel:
         """Obligations matching every filter given; ``status`` accepts Siren's aliases."""
         return self._obligations.find(collaborator=collaborator, status=status,
                                       award_type=award_type, payout_id=payout, source=source)
+
+    def select_obligations(self, *, distributor: str | None = None,
+                           status: str | None = None, before: datetime | None = None,
+                           collaborator: str | None = None) -> list[Obligation]:
+        """Obligations issued by ``distributor``'s distributions, with ``status`` (aliases
+        accepted), issued before ``before``, of ``collaborator``: every filter given."""
+        if before is not None:
+            check_instant("before", before)
+        found = self.obligations(collaborator=collaborator, status=status)
+        if distributor is not None:
+            self.distributor(distributor)  # NotFound for a mistyped id
+            with store.unit_of_work(self.engine, write=False) as conn:
+                issued = operations_queries.distributor_obligation_ids(conn, distributor)
+            found = [o for o in found if o.id in issued]
+        return [o for o in found if before is None or o.created_at < before]
 
     def obligation(self, id: int) -> Obligation:
         return self._obligations.get(id)

@@ -66,7 +66,7 @@ def test_distributions_lists_periods_and_filters(database: str) -> None:
 def test_worker_once_distributes_what_is_due(database: str) -> None:
     result = CliRunner().invoke(cli, ["worker", "--once", "--json", "--database", database])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # stderr has the heartbeat line
     assert report["completed"][0]["period_start"] == "2026-01-01T00:00:00Z"
     # the clock is past 2026-02: the worker caught up every month since, one by one
     months = [d["period_start"][:7] for d in report["completed"]]

@@ -4,18 +4,60 @@ are formatted by ``siren_core.money.amount_text`` and ``siren_core.times.iso_utc
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.console import Console
 
 from siren_core.errors import InvalidInput
+from siren_core.kernel import Kernel
 from siren_core.money import INT64_MAX
+
+DATABASE_KEY = "siren.database"
+"""Where ``ctx.meta`` keeps the command's database URL (so that an error can name it)."""
+
+
+def _remember_database(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[DATABASE_KEY] = value
+    return value
+
 
 DATABASE_OPTION = click.option(
     "--database", envvar="SIREN_DATABASE_URL", default="sqlite:///siren.db", show_default=True,
-    help="Database URL (also SIREN_DATABASE_URL).")
+    callback=_remember_database, help="Database URL (also SIREN_DATABASE_URL).")
+
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def reading(database: str) -> Kernel:
+    """A kernel for a read-only command: the store must exist (nothing is created)."""
+    return Kernel(database, create_schema=False)
+
+
+def _zone(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tzinfo:
+    if value is None or value.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("--tz", value, "is not a time zone (an IANA name such as "
+                           "Europe/Paris, or UTC)") from None
+
+
+TZ_OPTION = click.option("--tz", "zone", default=None, metavar="ZONE", callback=_zone,
+                         help="Show times in this time zone (e.g. Europe/Paris); default "
+                              "UTC. JSON always carries UTC.")
+
+
+def zone_name(zone: tzinfo) -> str:
+    return "UTC" if zone is UTC else str(zone)
+
+
+def local_text(instant: datetime, zone: tzinfo) -> str:
+    """``instant`` in ``zone`` to the minute (``2026-01-31 19:00``), for tables."""
+    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M}"
 
 
 def console() -> Console:

@@ -5,21 +5,33 @@ from __future__ import annotations
 import json
 import signal
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
 from types import FrameType
 from typing import Any
 
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console
+from siren_core.cli.common import (
+    DATABASE_OPTION,
+    JSON_OPTION,
+    STORE_ID,
+    TZ_OPTION,
+    console,
+    local_text,
+    reading,
+    zone_name,
+)
+from siren_core.cli.listings import credit_json, credit_table
 from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.money import amount_text
-from siren_core.store import DatabaseError, one_line, transient
+from siren_core.store import DatabaseError, StoreUnavailable, one_line, transient
+from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import iso_utc
 
 
@@ -45,25 +57,47 @@ FORCE_OPTION = click.option("--force", is_flag=True,
                             help="Accept a --now later than the clock.")
 
 
-def distribution_json(d: Distribution) -> dict[str, Any]:
+def distribution_json(d: Distribution, failure: PeriodFailure | None = None
+                      ) -> dict[str, Any]:
     return {"id": d.id, "distributor": d.distributor, "period_start": iso_utc(d.period_start),
             "period_end": iso_utc(d.period_end), "status": d.status, "units": d.units,
             "pool": amount_text(d.pool, d.units), "reason": d.reason,
-            "calculator": d.calculator, "config_version": d.config_version}
+            "calculator": d.calculator, "config_version": d.config_version,
+            **failure_json(failure)}
+
+
+def failure_json(failure: PeriodFailure | None) -> dict[str, Any]:
+    """A period's failed attempts (0 and nulls when it never failed)."""
+    return {"failures": failure.failures if failure else 0,
+            "last_error": failure.last_error if failure else None,
+            "last_failed_at": iso_utc(failure.last_failed_at)
+            if failure and failure.last_failed_at else None}
 
 
 def allocation_json(a: Allocation) -> dict[str, Any]:
     return {"id": a.id, "distribution": a.distribution_id, "collaborator": a.collaborator,
-            "score": a.score, "amount": amount_text(a.amount, a.units), "units": a.units}
+            "score": a.score, "amount": amount_text(a.amount, a.units), "units": a.units,
+            "pool": amount_text(a.pool, a.units), "calculator": a.calculator,
+            "config_version": a.config_version}
 
 
-def _distribution_table(rows: list[Distribution], title: str) -> Table:
-    table = Table("id", "distributor", "period (UTC)", "status", "pool", "reason", title=title)
+def _distribution_table(rows: list[Distribution], title: str,
+                        failures: Mapping[int, PeriodFailure] | None = None,
+                        zone: tzinfo = UTC) -> Table:
+    table = Table("id", "distributor", f"period ({zone_name(zone)})", "status", "pool",
+                  "reason", title=title)
+    if failures:
+        table.add_column("failures")
+        table.add_column("last error")
     for d in rows:
         pool = amount_text(d.pool, d.units)
-        table.add_row(str(d.id), d.distributor,
-                      f"{d.period_start:%Y-%m-%d %H:%M} → {d.period_end:%Y-%m-%d %H:%M}",
-                      d.status, f"{pool} {d.units}" if pool else "", d.reason or "")
+        cells = [str(d.id), d.distributor,
+                 f"{local_text(d.period_start, zone)} → {local_text(d.period_end, zone)}",
+                 d.status, f"{pool} {d.units}" if pool else "", d.reason or ""]
+        if failures:
+            failure = failures.get(d.id)
+            cells += [str(failure.failures), failure.last_error or ""] if failure else ["", ""]
+        table.add_row(*cells)
     return table
 
 
@@ -123,29 +157,44 @@ def _wait(stop: _Stop, seconds: float) -> None:
         time.sleep(min(0.2, seconds))
 
 
-def _beat(kernel: Kernel, as_json: bool, now: datetime | None) -> None:
-    report = kernel.heartbeat(now or datetime.now(UTC))
+def _beat(kernel: Kernel, as_json: bool, quiet: bool,
+          now: datetime | None = None) -> HeartbeatReport:
+    """One heartbeat (at ``now``, default the clock), its report, and (unless ``quiet``)
+    one line on stderr saying what it did and how long it took."""
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    report = kernel.heartbeat(now)
     if report.completed or report.failed or as_json:
         _echo_report(report, as_json)
+    if not quiet:
+        click.echo(f"worker: heartbeat {iso_utc(now)}: {len(report.completed)} period(s) "
+                   f"distributed, {len(report.failed)} failed, "
+                   f"{time.monotonic() - started:.2f} s", err=True)
+    return report
 
 
 @click.command()
 @DATABASE_OPTION
 @click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between heartbeats.")
-@click.option("--once", is_flag=True, help="Run one heartbeat and exit.")
+@click.option("--once", is_flag=True, help="Run one heartbeat and exit (exit code 1 when "
+              "a period failed, as heartbeat).")
+@click.option("--quiet", is_flag=True, help="No line on stderr per heartbeat (failures and "
+              "retries are still logged).")
 @click.option("--now", default=None, help=NOW_HELP.format(
     what="Every heartbeat distributes").replace("the clock.", "the clock at each heartbeat."))
 @FORCE_OPTION
 @JSON_OPTION
-def worker(database: str, interval: float, once: bool, now: str | None, force: bool,
-           as_json: bool) -> None:
+def worker(database: str, interval: float, once: bool, quiet: bool, now: str | None,
+           force: bool, as_json: bool) -> None:
     """Fire the heartbeat every INTERVAL seconds until stopped (SIGINT/SIGTERM).
 
-    Safe to run several at once, on several hosts: each period is claimed by exactly one
-    worker and distributed once. A database error that may pass (a lost connection, a
-    restart, a lock) is logged in one line on stderr and the heartbeat is tried again after
-    a pause that doubles from 0.5 s up to 30 s (with --once: five tries at most).
+    Each heartbeat logs one line on stderr: the periods distributed and failed, and the
+    time it took (--quiet silences it). Safe to run several at once, on several hosts: each
+    period is claimed by exactly one worker and distributed once. A database error that may
+    pass (a lost connection, a restart, a lock) is logged in one line on stderr and the
+    heartbeat is tried again after a pause that doubles from 0.5 s up to 30 s (with --once:
+    five tries at most).
     """
     fixed = None if now is None else _when(now, force)
     stop = _Stop()
@@ -157,18 +206,22 @@ def worker(database: str, interval: float, once: bool, now: str | None, force: b
         while not stop.requested:
             try:
                 kernel = kernel or Kernel(database)  # opening the store may fail too
-                _beat(kernel, as_json, fixed)
-            except DatabaseError as exc:
+                report = _beat(kernel, as_json, quiet, fixed)
+            except (DatabaseError, StoreUnavailable) as exc:
+                cause = exc.cause if isinstance(exc, StoreUnavailable) else exc
                 failures += 1
-                if not transient(exc) or (once and failures >= _ONCE_ATTEMPTS):
+                if (cause is None or not transient(cause)
+                        or (once and failures >= _ONCE_ATTEMPTS)):
                     raise
                 delay = min(_RETRY_FIRST_S * 2 ** min(failures - 1, 8), _RETRY_MAX_S)
-                click.echo(f"worker: heartbeat failed ({one_line(exc)}); retrying in "
+                click.echo(f"worker: heartbeat failed ({one_line(cause)}); retrying in "
                            f"{delay:.1f} s", err=True)
                 _wait(stop, delay)
                 continue
             failures = 0
             if once:
+                if report.failed:
+                    raise SystemExit(1)
                 return
             _wait(stop, interval)
     finally:
@@ -180,36 +233,78 @@ def worker(database: str, interval: float, once: bool, now: str | None, force: b
 @DATABASE_OPTION
 @click.option("--distributor", default=None, help="Only this distributor's periods.")
 @click.option("--status", default=None, help="Only periods with this status (open, completed…).")
+@TZ_OPTION
 @JSON_OPTION
 def distributions(database: str, distributor: str | None, status: str | None,
-                  as_json: bool) -> None:
-    """List distributions (periods) with their pool and outcome."""
-    with Kernel(database) as kernel:
+                  zone: tzinfo, as_json: bool) -> None:
+    """List distributions (periods) with their pool and outcome; a period that failed to
+    distribute shows its failed attempts and its last error."""
+    with reading(database) as kernel:
         rows = kernel.distributions(distributor=distributor, status=status)
+        failures = {f.distribution_id: f for f in kernel.period_failures()}
     if as_json:
-        click.echo(json.dumps({"distributions": [distribution_json(d) for d in rows]}))
+        click.echo(json.dumps({"distributions": [distribution_json(d, failures.get(d.id))
+                                                 for d in rows]}))
         return
-    console().print(_distribution_table(rows, "Distributions"))
+    console().print(_distribution_table(rows, "Distributions", failures, zone))
 
 
 @click.command()
 @DATABASE_OPTION
 @click.argument("distribution", type=STORE_ID)
+@click.option("--explain", is_flag=True, help="Also each score per metric type and the "
+              "score credits behind it (with their source events).")
+@TZ_OPTION
 @JSON_OPTION
-def allocations(database: str, distribution: int, as_json: bool) -> None:
-    """List the allocations of DISTRIBUTION (its id), with the inputs that explain them."""
-    with Kernel(database) as kernel:
+def allocations(database: str, distribution: int, explain: bool, zone: tzinfo,
+                as_json: bool) -> None:
+    """List the allocations of DISTRIBUTION (its id), with the inputs that explain them:
+    score, pool, calculator and configuration version (--explain: the score per metric
+    type and the credits that made it)."""
+    with reading(database) as kernel:
         rows = kernel.allocations(distribution)
+        behind = kernel.allocation_credits(distribution) if explain else []
+    by_collaborator: dict[str, list[CreditLine]] = {}
+    for credit in behind:
+        by_collaborator.setdefault(credit.collaborator, []).append(credit)
     if as_json:
-        click.echo(json.dumps({"allocations": [allocation_json(a) for a in rows]}))
+        click.echo(json.dumps({"allocations": [
+            {**allocation_json(a), **(_explain_json(by_collaborator.get(a.collaborator, []))
+                                      if explain else {})} for a in rows]}))
         return
     table = Table("collaborator", "score", "amount", "pool", "calculator", "config version",
                   title=f"Allocations of distribution {distribution}")
+    if explain:
+        table.add_column("score per metric type (rule)")
     for a in rows:
-        table.add_row(a.collaborator, str(a.score), f"{amount_text(a.amount, a.units)} {a.units}",
-                      f"{amount_text(a.pool, a.units)} {a.units}", a.calculator,
-                      str(a.config_version))
+        cells = [a.collaborator, str(a.score), f"{amount_text(a.amount, a.units)} {a.units}",
+                 f"{amount_text(a.pool, a.units)} {a.units}", a.calculator,
+                 str(a.config_version)]
+        if explain:
+            cells.append(", ".join(f"{kind} {points}" for kind, points in
+                                   _metric_scores(by_collaborator.get(a.collaborator, []))))
+        table.add_row(*cells)
     console().print(table)
+    if explain:
+        console().print(credit_table(behind, "Score credits behind them", zone))
+
+
+def _metric_scores(credits: list[CreditLine]) -> list[tuple[str, int]]:
+    """Points per ``metric type (rule)``, in the order of the credits."""
+    totals: dict[str, int] = {}
+    for c in credits:
+        key = f"{c.metric_type} ({c.rule})"
+        totals[key] = totals.get(key, 0) + c.points
+    return list(totals.items())
+
+
+def _explain_json(credits: list[CreditLine]) -> dict[str, Any]:
+    scores: dict[str, dict[str, int]] = {}
+    for c in credits:
+        by_rule = scores.setdefault(c.metric_type, {})
+        by_rule[c.rule] = by_rule.get(c.rule, 0) + c.points
+    return {"metric_scores": {kind: sum(rules.values()) for kind, rules in scores.items()},
+            "rule_scores": scores, "credits": [credit_json(c) for c in credits]}
 
 
 @click.command()
@@ -223,7 +318,7 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
             as_json: bool) -> None:
     """What DISTRIBUTOR's open period would pay if it closed now (writes nothing)."""
     when = _when(now, force)
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         result = kernel.preview(distributor, when)
     d, outcome = result.distribution, result.outcome
     rows = [{"collaborator": name, "score": score, "amount": amount_text(amount, d.units)}

@@ -168,13 +168,21 @@ def records_page() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def _context(command: click.Command, name: str, parent: click.Context | None
+             ) -> click.Context:
+    """The context click would make for ``command`` (its ``context_settings`` applied,
+    e.g. ``-h``), at the width of the generated page."""
+    settings = {**command.context_settings, "terminal_width": HELP_WIDTH,
+                "max_content_width": HELP_WIDTH}
+    return click.Context(command, info_name=name, parent=parent, **settings)
+
+
 def _commands(group: click.Group, ctx: click.Context) -> Iterator[tuple[click.Context, str]]:
     for name in sorted(group.list_commands(ctx)):
         command = group.get_command(ctx, name)
         if command is None or command.hidden:
             continue
-        sub = click.Context(command, info_name=name, parent=ctx,
-                            terminal_width=HELP_WIDTH, max_content_width=HELP_WIDTH)
+        sub = _context(command, name, ctx)
         yield sub, command.get_help(sub)
         if isinstance(command, click.Group):
             yield from _commands(command, sub)
@@ -203,8 +211,7 @@ def cli_page() -> str:
     """The command-line reference, ``docs/cli.md`` (core commands, no plugin commands)."""
     from siren_core.cli import cli
 
-    root = click.Context(cli, info_name="siren", terminal_width=HELP_WIDTH,
-                         max_content_width=HELP_WIDTH)
+    root = _context(cli, "siren", None)
     parts = [CLI_INTRO, "## siren", "", "```text", cli.get_help(root), "```", ""]
     for ctx, text in _commands(cli, root):
         parts += [f"## {ctx.command_path}", "", "```text", text, "```", ""]

@@ -1,15 +1,18 @@
-"""``siren doctor``: distributors that would pay no one, and (``--verify``) the invariants."""
+"""``siren doctor``: distributors that would pay no one, periods that keep failing to
+distribute, and (``--verify``) the invariants."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console, reading
 from siren_core.groups.values import DoctorFinding
-from siren_core.kernel import Kernel
+from siren_core.store.operations_queries import PeriodFailure
+from siren_core.times import iso_utc
 from siren_core.verify import Violation, verify
 
 
@@ -20,17 +23,22 @@ from siren_core.verify import Violation, verify
                    "obligation per allocation, nothing paid twice…).")
 @JSON_OPTION
 def doctor(database: str, check_invariants: bool, as_json: bool) -> None:
-    """List every active distributor that would pay no one (or credit no one in part).
+    """List every active distributor that would pay no one (or credit no one in part), and
+    every period that failed to distribute and is still due, with its failed attempts and
+    its last error.
 
     Exit code 1 when something was found, 0 when all is well.
     """
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         findings = kernel.doctor()
+        failing = kernel.period_failures(open_only=True)
         violations = verify(kernel) if check_invariants else []
     if as_json:
-        report = {"findings": [{"distributor": f.distributor, "problem": f.problem,
-                                "detail": f.detail, "pays_no_one": f.pays_no_one}
-                               for f in findings]}
+        report: dict[str, Any] = {
+            "findings": [{"distributor": f.distributor, "problem": f.problem,
+                          "detail": f.detail, "pays_no_one": f.pays_no_one}
+                         for f in findings],
+            "failing_periods": [_failing_json(f) for f in failing]}
         if check_invariants:
             report["violations"] = [{"invariant": v.invariant, "rows": [list(map(str, row))
                                                                        for row in v.rows]}
@@ -38,8 +46,30 @@ def doctor(database: str, check_invariants: bool, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
     else:
         _print(findings, violations, check_invariants)
-    if findings or violations:
+        _print_failing(failing)
+    if findings or failing or violations:
         raise SystemExit(1)
+
+
+def _failing_json(f: PeriodFailure) -> dict[str, Any]:
+    return {"distribution": f.distribution_id, "distributor": f.distributor,
+            "period_start": iso_utc(f.period_start), "period_end": iso_utc(f.period_end),
+            "failures": f.failures, "last_error": f.last_error,
+            "last_failed_at": iso_utc(f.last_failed_at) if f.last_failed_at else None}
+
+
+def _print_failing(failing: list[PeriodFailure]) -> None:
+    if not failing:
+        return
+    table = Table("distribution", "distributor", "period (UTC)", "failures", "last failed",
+                  "last error", title="Periods that fail to distribute")
+    for f in failing:
+        table.add_row(str(f.distribution_id), f.distributor,
+                      f"{f.period_start:%Y-%m-%d %H:%M} → {f.period_end:%Y-%m-%d %H:%M}",
+                      str(f.failures),
+                      f"{f.last_failed_at:%Y-%m-%d %H:%M}" if f.last_failed_at else "",
+                      f.last_error or "")
+    console().print(table)
 
 
 def _print(findings: list[DoctorFinding], violations: list[Violation],

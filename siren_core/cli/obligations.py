@@ -9,13 +9,24 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, STORE_ID, console
+from siren_core.cli.common import (
+    DATABASE_OPTION,
+    JSON_OPTION,
+    STORE_ID,
+    TZ_OPTION,
+    console,
+    local_text,
+    reading,
+    zone_name,
+)
+from siren_core.cli.selection import SELECTION_OPTIONS, Selection, confirmed
 from siren_core.domain import Fulfillment, Obligation, ObligationChange, Payout
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
@@ -80,14 +91,14 @@ def bulk_json(result: BulkResult) -> dict[str, Any]:
 
 # -- obligations -----------------------------------------------------------------------
 
-def _obligation_table(rows: Sequence[Obligation]) -> Table:
+def _obligation_table(rows: Sequence[Obligation], zone: tzinfo = UTC) -> Table:
     table = Table("id", "collaborator", "amount", "status", "award type", "source", "payout",
-                  "issued (UTC)", title="Obligations")
+                  f"issued ({zone_name(zone)})", title="Obligations")
     for o in rows:
         table.add_row(str(o.id), o.collaborator, _money(o.amount, o.units), o.status,
                       o.award_type, f"{o.source} #{o.source_id}",
                       "" if o.payout_id is None else str(o.payout_id),
-                      f"{o.created_at:%Y-%m-%d %H:%M}")
+                      local_text(o.created_at, zone))
     return table
 
 
@@ -104,27 +115,29 @@ def obligations() -> None:
 @click.option("--award-type", default=None, help="e.g. distribution, manual, commission.")
 @click.option("--payout", type=STORE_ID, default=None, help="Obligations in this payout.")
 @click.option("--source", default=None, help="e.g. allocation.")
+@TZ_OPTION
 @JSON_OPTION
 def list_obligations(database: str, status: str | None, collaborator: str | None,
                      award_type: str | None, payout: int | None, source: str | None,
-                     as_json: bool) -> None:
+                     zone: tzinfo, as_json: bool) -> None:
     """List obligations matching every filter given."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         rows = kernel.obligations(collaborator=collaborator, status=status,
                                   award_type=award_type, payout=payout, source=source)
     if as_json:
         click.echo(json.dumps([obligation_json(o) for o in rows]))
         return
-    console().print(_obligation_table(rows))
+    console().print(_obligation_table(rows, zone))
 
 
 @obligations.command("show")
 @DATABASE_OPTION
 @click.argument("obligation_id", type=STORE_ID)
+@TZ_OPTION
 @JSON_OPTION
-def show_obligation(database: str, obligation_id: int, as_json: bool) -> None:
+def show_obligation(database: str, obligation_id: int, zone: tzinfo, as_json: bool) -> None:
     """One obligation and its audit log."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         value = kernel.obligation(obligation_id)
         history = kernel.obligation_history(obligation_id)
     if as_json:
@@ -132,10 +145,12 @@ def show_obligation(database: str, obligation_id: int, as_json: bool) -> None:
                                "history": [change_json(c) for c in history]}))
         return
     out = console()
-    out.print(_obligation_table([value]))
-    table = Table("when (UTC)", "from", "to", "actor", "payout", "reason", title="History")
+    out.print(_obligation_table([value], zone))
+    table = Table(f"when ({zone_name(zone)})", "from", "to", "actor", "payout", "reason",
+                  title="History")
     for c in history:
-        table.add_row(f"{c.at:%Y-%m-%d %H:%M:%S}", c.from_status or "", c.to_status, c.actor,
+        table.add_row(f"{c.at.astimezone(zone):%Y-%m-%d %H:%M:%S}", c.from_status or "",
+                      c.to_status, c.actor,
                       "" if c.payout_id is None else str(c.payout_id), c.reason or "")
     out.print(table)
 
@@ -156,16 +171,32 @@ def _echo_bulk(result: BulkResult, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
+_BY_FILTER = ("\n\nGive the obligations by id (IDS), or by filter: --distributor, --status, "
+              "--before, --collaborator (every filter given must match); the number that "
+              "match is printed and confirmation asked, unless --yes.")
+
+
 def _bulk_command(name: str, action: str, summary: str) -> click.Command:
-    @click.command(name, help=summary)
+    @click.command(name, help=summary + _BY_FILTER)
     @DATABASE_OPTION
-    @click.argument("ids", nargs=-1, type=STORE_ID, required=True)
+    @click.argument("ids", nargs=-1, type=STORE_ID)
+    @SELECTION_OPTIONS
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
     @ACTOR_OPTION
     @REASON_OPTION
     @JSON_OPTION
-    def command(database: str, ids: tuple[int, ...], actor: str | None, reason: str | None,
-                as_json: bool) -> None:
+    def command(database: str, ids: tuple[int, ...], selection: Selection, yes: bool,
+                actor: str | None, reason: str | None, as_json: bool) -> None:
+        if ids and selection.given:
+            raise click.UsageError("give obligation ids or filters, not both")
+        if not ids and not selection.given:
+            raise click.UsageError("give obligation ids, or at least one filter "
+                                   "(--distributor, --status, --before, --collaborator)")
         with Kernel(database) as kernel:
+            if selection.given:
+                ids = tuple(o.id for o in selection.find(kernel))
+                if not confirmed(name, selection, len(ids), yes=yes):
+                    return
             result = kernel.obligation_action(action, ids, actor=_actor(actor), reason=reason)
         _echo_bulk(result, as_json)
 
@@ -264,7 +295,7 @@ def generate(database: str, obligation_ids: tuple[int, ...], minimum: tuple[str,
              include_pending: bool, actor: str | None, as_json: bool) -> None:
     """Create a fulfillment: one payout per collaborator and currency."""
     floors = _minimum(minimum)
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         result = kernel.generate_fulfillment(obligation_ids or None, minimum=floors,
                                              actor=_actor(actor),
                                              include_pending=include_pending)
@@ -277,7 +308,7 @@ def generate(database: str, obligation_ids: tuple[int, ...], minimum: tuple[str,
 @JSON_OPTION
 def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
     """List fulfillments."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         rows = kernel.fulfillments(status=status)
     if as_json:
         click.echo(json.dumps([fulfillment_json(f) for f in rows]))
@@ -291,7 +322,7 @@ def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
 @JSON_OPTION
 def show_fulfillment(database: str, fulfillment_id: int, as_json: bool) -> None:
     """One fulfillment and its payouts."""
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         value = kernel.fulfillment(fulfillment_id)
     if as_json:
         click.echo(json.dumps(fulfillment_json(value)))

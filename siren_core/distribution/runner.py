@@ -5,7 +5,8 @@ PostgreSQL -- first ``SKIP LOCKED`` so workers divide the due periods, then wait
 ones skipped; the write lock on SQLite), read its scores and revenue with ``GROUP BY``,
 resolve the pool, split it with the allocation calculator, write allocations and their
 obligations, close the period and open the next one. A raising or misbehaving plugin rolls
-the whole period back; the period stays due and the next heartbeat tries again. Events
+the whole period back; the period stays due and the next heartbeat tries again (the period
+counts the failure and keeps its error, written in a transaction of its own). Events
 fire after the commit (and nothing is read back for them when no one listens). Pausing and
 resuming distributors: :meth:`DistributionRunner.set_distributor_status`. See
 docs/distribution.md.
@@ -43,6 +44,7 @@ from siren_core.store import (
     Engine,
     distribution_queries,
     obligation_queries,
+    operations_queries,
     queries,
     unit_of_work,
 )
@@ -258,7 +260,7 @@ class DistributionRunner:
                     outcome = self._distribute_claimed(conn, claimed, now, beat)
             except SirenError as exc:  # the period rolled back and stays due
                 assert claimed is not None
-                beat.fail(claimed, self._distributor_of(claimed[0]), exc)
+                self._failed(beat, claimed, exc)
                 continue
             if outcome is not None:
                 beat.completed.append(self._announce(claimed[0], outcome))
@@ -275,17 +277,20 @@ class DistributionRunner:
                 outcome = self._distribute_claimed(conn, claimed, now, beat)
         except SirenError as exc:
             assert claimed is not None
-            beat.fail(claimed, self._distributor_of(distribution_id), exc)
+            self._failed(beat, claimed, exc)
             return False
         if outcome is None:
             return False
         beat.completed.append(self._announce(distribution_id, outcome))
         return True
 
-    def _distributor_of(self, distribution_id: int) -> str:
-        with unit_of_work(self._engine, write=False) as conn:
-            found = queries.get_distribution(conn, distribution_id)
-        return found.distributor if found else "?"
+    def _failed(self, beat: _Beat, claimed: queries.ClaimedRow, error: SirenError) -> None:
+        """After the rollback, in a transaction of its own: the period counts one more
+        failure and keeps the error (``siren doctor`` shows it)."""
+        with unit_of_work(self._engine) as conn:
+            operations_queries.record_failure(conn, claimed[0], str(error), self._clock())
+            found = queries.get_distribution(conn, claimed[0])
+        beat.fail(claimed, found.distributor if found else "?", error)
 
     def _distribute_claimed(self, conn: Connection, claimed: queries.ClaimedRow,
                             now: datetime, beat: _Beat) -> Outcome | None:

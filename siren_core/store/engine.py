@@ -17,6 +17,12 @@ For SQLite, ``SIREN_SQLITE_BUSY_TIMEOUT_MS`` is how long a writer waits for anot
 writer's lock before "database is locked" (default 60,000).
 
 Anything else the driver understands can go in the URL's query string.
+
+``open_store(url, create=...)`` is how a kernel opens a store: with ``create=False`` (every
+read-only command) nothing is created, neither a file nor a schema, and a store that cannot
+be used -- a missing SQLite file, an empty database, a schema of another release, a server
+that refuses the connection -- is a :class:`StoreUnavailable` naming the URL, its password
+masked.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -75,9 +82,39 @@ def _postgres_options(options: dict[str, Any], statement_timeout_ms: int | None)
         options.setdefault("connect_args", {})["options"] = f"-c statement_timeout={timeout}"
 
 
+class StoreUnavailable(InvalidInput):
+    """The store a URL names cannot be used as it is: it does not exist, has no schema or
+    one of another release, or the server cannot be reached (``cause``: the driver's
+    error, if one was raised). ``value`` is the URL with its password masked."""
+
+    def __init__(self, url: str, problem: str, cause: sa.exc.DBAPIError | None = None
+                 ) -> None:
+        self.cause = cause
+        super().__init__("database", url, problem)
+
+
+def masked(url: str | sa.engine.URL) -> str:
+    """``url`` as text with its password replaced by ``***`` (for messages)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return str(url)
+    if parsed.password is None:  # nothing to hide: the URL as the operator typed it
+        return str(url) if isinstance(url, str) else parsed.render_as_string()
+    return parsed.render_as_string(hide_password=True)
+
+
+def _upgrade_hint(url: str) -> str:
+    return f"run `siren db upgrade --database {url}`"
+
+
 def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = None,
-                **options: Any) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE writes."""
+                must_exist: bool = False, **options: Any) -> Engine:
+    """Create an engine for ``url``; SQLite gets WAL, a busy timeout and IMMEDIATE writes.
+
+    With ``must_exist`` a SQLite file that does not exist is refused instead of created
+    (and its journal mode is left as it is).
+    """
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -86,17 +123,21 @@ def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = No
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
+        uri = parsed.query.get("uri") in ("true", "1")  # file:… URIs are SQLite's to read
+        if must_exist and not (in_memory or uri) and not Path(str(parsed.database)).is_file():
+            raise StoreUnavailable(masked(url), f"has no siren-core schema (there is no file "
+                                   f"{parsed.database}): {_upgrade_hint(masked(url))}")
         if in_memory:  # one shared connection, or every connection sees its own database
             options.setdefault("poolclass", sa.pool.StaticPool)
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False}, **options)
-        _configure_sqlite(engine, in_memory=in_memory)
+        _configure_sqlite(engine, in_memory=in_memory, wal=not must_exist)
         return engine
     if parsed.get_backend_name() == "postgresql":
         _postgres_options(options, statement_timeout_ms)
     return sa.create_engine(parsed, pool_pre_ping=True, **options)
 
 
-def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> None:
     busy_timeout_ms = _env_int("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
     if busy_timeout_ms is None:
         busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
@@ -105,7 +146,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        if not in_memory:
+        if wal and not in_memory:  # kept by the file: a store made by siren has it
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -123,6 +164,47 @@ def create_schema(engine: Engine) -> None:
     from siren_core.store.migrate import upgrade
 
     upgrade(engine)
+
+
+def open_store(url: str = DEFAULT_URL, *, create: bool = True, **options: Any) -> Engine:
+    """An engine on a usable store: created or upgraded when ``create``, else checked to
+    be at this release's schema. Anything in the way is a :class:`StoreUnavailable`."""
+    engine = open_engine(url, must_exist=not create, **options)
+    try:
+        _check_revision(engine, masked(url), upgrading=create)
+        if create:
+            create_schema(engine)
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise StoreUnavailable(masked(url), f"cannot be used ({one_line(exc)})",
+                               exc) from exc
+    except StoreUnavailable:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _check_revision(engine: Engine, url: str, *, upgrading: bool) -> None:
+    """Refuse a schema this release does not know (a newer one), and, unless upgrading, a
+    store without a schema or with an older one."""
+    from alembic.script import ScriptDirectory
+
+    from siren_core.store import migrate
+
+    found, head = migrate.current(engine), migrate.head()
+    if found == head:
+        return
+    known = {script.revision for script in
+             ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()}
+    if found is not None and found not in known:
+        raise StoreUnavailable(url, f"has schema {found}, newer than this release knows "
+                               f"(its newest is {head}): upgrade siren-core")
+    if upgrading:
+        return
+    if found is None:
+        raise StoreUnavailable(url, f"has no siren-core schema: {_upgrade_hint(url)}")
+    raise StoreUnavailable(url, f"has schema {found}, older than this release's {head}: "
+                           f"{_upgrade_hint(url)}")
 
 
 def drop_schema(engine: Engine) -> None:

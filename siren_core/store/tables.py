@@ -40,6 +40,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+LAST_ERROR_LENGTH = 1000
+"""How much of a failing period's last error is kept."""
+
+
 def _when(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
@@ -110,6 +114,11 @@ class Distribution(SQLModel, table=True):
     config_version: int | None = None
     calculator: str | None = Field(default=None, max_length=255)
     completed_at: datetime | None = _when(default=None)
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": sa.text("0")})
+    """Attempts to distribute the period that failed and were rolled back (kept once the
+    period is distributed, as its history)."""
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_LENGTH)
+    last_failed_at: datetime | None = _when(default=None)
 
 
 class SourceEvent(SQLModel, table=True):

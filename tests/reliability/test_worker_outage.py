@@ -48,7 +48,7 @@ def _populate(kernel: Kernel) -> datetime:
 
 def _start_worker(url: str, **env: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-c", "from siren_core.cli import main; main()",
-               "worker", "--database", url, "--interval", "0.5"]
+               "worker", "--database", url, "--interval", "0.5", "--quiet"]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
 
