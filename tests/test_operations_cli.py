@@ -20,7 +20,8 @@ from conftest import at, monthly, sale
 READ_ONLY = [
     ["distributions"], ["allocations", "1"], ["preview", "monthly-bonus"],
     ["obligations", "list"], ["obligations", "show", "1"], ["doctor"], ["db", "current"],
-    ["fulfill", "list"], ["fulfill", "show", "1"],
+    ["fulfill", "list"], ["fulfill", "show", "1"], ["export"], ["collaborators"],
+    ["distributors"], ["credits", "alice"],
 ]
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 
-from siren_core.cli.common import DATABASE_OPTION
+from siren_core.cli.common import DATABASE_OPTION, reading
 from siren_core.config.export import FORMATS, export_text, unsayable_bindings
-from siren_core.kernel import Kernel
 
 
 @click.command("export")
@@ -21,7 +20,7 @@ def export_command(database: str, format_: str) -> None:
     obligations are not part of it. A binding to a deleted group cannot be said in a file:
     it is left out with a warning on standard error.
     """
-    with Kernel(database) as kernel:
+    with reading(database) as kernel:
         text = export_text(kernel, format_)
         left_out = unsayable_bindings(kernel)
     click.echo(text, nl=False)
