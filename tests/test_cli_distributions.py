@@ -118,7 +118,7 @@ def test_worker_now_distributes_up_to_that_instant(database: str) -> None:
     result = CliRunner().invoke(cli, ["worker", "--once", "--json", "--database", database,
                                       "--now", "2026-02-01T00:00:00Z"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert [d["period_start"] for d in report["completed"]] == ["2026-01-01T00:00:00Z"]
 
 

@@ -381,8 +381,10 @@ def _account(kernel: Kernel, run: Run) -> list[tuple[str, str]]:
 def _errors(run: Run) -> list[str]:
     found = [" ".join(fields) for fields in run.acknowledged("error")]
     for path in sorted(run.folder.glob("*.stderr")):
-        if "Traceback" in path.read_text(errors="replace"):
-            found.append(f"a traceback in {path.name}")
+        text = path.read_text(errors="replace")
+        if "Traceback" in text:
+            last = text.strip().splitlines()[-1]
+            found.append(f"a traceback in {path.name}: {last[:300]}")
     return found
 
 
