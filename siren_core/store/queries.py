@@ -41,13 +41,6 @@ obligation = tables.table(tables.Obligation)
 
 # -- collaborators ---------------------------------------------------------------------
 
-def insert_collaborator(conn: Connection, value: domain.Collaborator, now: datetime) -> int:
-    result = conn.execute(collaborator.insert().values(
-        external_id=value.id, name=value.name, email=value.email, status=value.status,
-        created_at=now, updated_at=now))
-    return _inserted_key(result)
-
-
 def insert_collaborator_once(conn: Connection, value: domain.Collaborator,
                              now: datetime) -> bool:
     """Insert a collaborator unless its external id is taken (by a committed or a
@@ -358,11 +351,6 @@ def count_late_credits(conn: Connection, source_event_id: int) -> int:
     query = sa.select(sa.func.count()).where(score_credit.c.source_event_id == source_event_id,
                                              score_credit.c.late.is_(True))
     return int(conn.execute(query).scalar_one())
-
-
-def insert_source_event(conn: Connection, row: Mapping[str, Any]) -> int:
-    result = conn.execute(source_event.insert().values(**row))
-    return _inserted_key(result)
 
 
 def insert_source_event_once(conn: Connection, row: Mapping[str, Any]) -> int | None:
