@@ -134,8 +134,7 @@ class BulkIngestor:
         for batch in _batches(numbered, batch_size):
             with _collector_paused():
                 announce = self._ingest_batch(batch, report)
-            for event in announce:
-                self._bus.dispatch(event)
+            self._bus.dispatch_all(announce)
             if progress is not None:
                 progress(len(batch))
         report.rejected.sort(key=lambda rejection: rejection.position)

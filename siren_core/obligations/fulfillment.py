@@ -24,11 +24,11 @@ from siren_core.events import (
     FulfillmentCreated,
     FulfillmentStatusChanged,
     ObligationCompleted,
-    ObligationStatusChanged,
     PayoutCreated,
     PayoutFailed,
     PayoutPaid,
 )
+from siren_core.obligations.lifecycle import announce_status_changes
 from siren_core.obligations.values import (
     FULFILLMENT_STATUSES,
     MAX_ACTOR,
@@ -90,9 +90,6 @@ class FulfillmentService:
         self._bus = bus
         self._clock = clock
 
-    def _fire(self, events: Iterable[Event]) -> None:
-        self._bus.dispatch_all(events)
-
     def generate(self, obligation_ids: Iterable[int] | None = None, *,
                  minimum: Mapping[str, int] | None = None, actor: str = "api",
                  include_pending: bool = False) -> GenerateResult:
@@ -131,8 +128,8 @@ class FulfillmentService:
         fulfillment = None if created is None else self.fulfillment(created)
         if fulfillment is not None:
             self._announce_approved(approved, actor, created)
-            self._fire([FulfillmentCreated(fulfillment=fulfillment)])
-            self._fire(PayoutCreated(payout=value) for value in fulfillment.payouts)
+            self._bus.dispatch_all([FulfillmentCreated(fulfillment=fulfillment)])
+            self._bus.dispatch_all(PayoutCreated(payout=value) for value in fulfillment.payouts)
         return GenerateResult(fulfillment, tuple(carried), tuple(refused), tuple(approved))
 
     @staticmethod
@@ -144,13 +141,8 @@ class FulfillmentService:
 
     def _announce_approved(self, keys: Sequence[int], actor: str,
                            fulfillment_id: int | None) -> None:
-        if not keys or not self._bus.listening:
-            return
-        with unit_of_work(self._engine, write=False) as conn:
-            values = oq.list_obligations(conn, ids=keys)
-        self._fire(ObligationStatusChanged(obligation=value, from_status="pending",
-                                           actor=actor, reason=_approval(fulfillment_id))
-                   for value in values)
+        announce_status_changes(self._engine, self._bus, keys, dict.fromkeys(keys, "pending"),
+                                actor, _approval(fulfillment_id))
 
     @staticmethod
     def _unfulfillable(chosen: Sequence[int] | None, rows: Sequence[oq.CandidateRow],
@@ -338,7 +330,7 @@ class FulfillmentService:
         if batch is not None and fulfillment_change is not None:
             events.append(FulfillmentStatusChanged(fulfillment=batch,
                                                    from_status=fulfillment_change[1]))
-        self._fire(events)
+        self._bus.dispatch_all(events)
 
     def mark_fulfillment(self, fulfillment_id: int, status: str, *, actor: str = "api",
                          reference: str | None = None, reason: str | None = None

@@ -34,7 +34,6 @@ from siren_core.domain import (
 )
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.events import (
-    Event,
     EventBus,
     ObligationIssued,
     ObligationStatusChanged,
@@ -91,6 +90,19 @@ def _cutoff(now: datetime, hold_days: int) -> datetime | None:
     except OverflowError:
         return None
 
+def announce_status_changes(engine: Engine, bus: EventBus, keys: Sequence[int],
+                            previous: Mapping[int, str], actor: str,
+                            reason: str | None) -> None:
+    """Fire ``ObligationStatusChanged`` for committed changes of the obligations ``keys``
+    (``previous``: each one's status before); nothing is read back when no one listens."""
+    if not keys or not bus.listening:
+        return
+    with unit_of_work(engine, write=False) as conn:
+        values = oq.list_obligations(conn, ids=keys)
+    bus.dispatch_all(ObligationStatusChanged(obligation=value, from_status=previous[value.id],
+                                             actor=actor, reason=reason) for value in values)
+
+
 class ObligationService:
     """The obligation lifecycle over one engine; events go to ``bus`` after each commit."""
 
@@ -100,10 +112,6 @@ class ObligationService:
         self._bus = bus
         self._clock = clock
         self._catalog = catalog
-
-    def _fire(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self._bus.dispatch(event)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -190,7 +198,7 @@ class ObligationService:
         if isinstance(outcome, Obligation):
             return outcome
         issued = self.get(outcome)
-        self._fire([ObligationIssued(obligation=issued)])
+        self._bus.dispatch_all([ObligationIssued(obligation=issued)])
         return issued
 
     @staticmethod
@@ -205,12 +213,6 @@ class ObligationService:
             raise Conflict(f"obligation {key} was already issued for {source} #{source_id} "
                            "with other content")
         return found
-
-    def announce_distribution(self, distribution_id: int) -> None:
-        """Fire ``ObligationIssued`` for a committed distribution's obligations."""
-        with unit_of_work(self._engine, write=False) as conn:
-            issued = oq.distribution_obligations(conn, distribution_id)
-        self._fire(ObligationIssued(obligation=value) for value in issued)
 
     # -- approval ----------------------------------------------------------------------
 
@@ -255,12 +257,8 @@ class ObligationService:
 
     def _fire_changes(self, changed: Sequence[int], states: Mapping[int, oq.StateRow],
                       actor: str, reason: str | None) -> None:
-        if not changed or not self._bus.listening:
-            return
-        with unit_of_work(self._engine, write=False) as conn:
-            values = oq.list_obligations(conn, ids=changed)
-        self._fire(ObligationStatusChanged(obligation=value, from_status=states[value.id][0],
-                                           actor=actor, reason=reason) for value in values)
+        announce_status_changes(self._engine, self._bus, changed,
+                                {key: states[key][0] for key in changed}, actor, reason)
 
     def set_status(self, obligation_id: int, action: str, *, actor: str = "api",
                    reason: str | None = None) -> Obligation:
@@ -302,8 +300,6 @@ class ObligationService:
                                     f"hold period of {days} days ended", now)
                 changed.extend(still)
         return sorted(changed)
-
-    # -- fulfillment -------------------------------------------------------------------
 
     # -- reconciliation -----------------------------------------------------------
 

@@ -180,12 +180,6 @@ def distributor_rows(conn: Connection, *, external_id: str | None = None,
     return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
 
 
-def distributor_config_at(conn: Connection, key: int, version: int) -> dict[str, Any]:
-    query = sa.select(distributor_config.c.config).where(
-        distributor_config.c.distributor_id == key, distributor_config.c.version == version)
-    return cast(dict[str, Any], conn.execute(query).scalar_one())
-
-
 def distributor_versions(conn: Connection) -> dict[int, tuple[int, str]]:
     """store id → (config version, status) of every distributor: a cheap cache check."""
     query = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
