@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from rich.console import Console
 
+from siren_core.config.converter import parse_datetime
 from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.money import INT64_MAX
@@ -102,3 +103,12 @@ def _name_of(param: click.Parameter | None) -> str:
 
 STORE_ID = _StoreId()
 """The click type of every option or argument that names a stored row by its id."""
+
+
+def instant(option: str, value: str) -> datetime:
+    """The instant an option gives (ISO 8601 with a timezone), or :class:`InvalidInput`
+    naming the option."""
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise InvalidInput(option, value, str(exc)) from None

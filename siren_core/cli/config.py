@@ -10,9 +10,9 @@ import click
 from rich.table import Table
 
 from siren_core import store
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console, instant
 from siren_core.config.apply import Change, apply, plan
-from siren_core.config.converter import parse_date, parse_datetime
+from siren_core.config.converter import parse_date
 from siren_core.config.files import load_config, parse_config
 from siren_core.config.recipes import recipe_names, recipe_starting, recipe_summary, recipe_text
 from siren_core.config.simulate import simulate as run_simulation
@@ -61,10 +61,7 @@ def apply_command(config: str, database: str, dry_run: bool, as_json: bool) -> N
               "(ISO 8601 with a timezone, e.g. 2026-04-01T00:00:00Z).")
 def simulate(config: str, events: str, until: str) -> None:
     """Replay EVENTS (JSON lines) against CONFIG in a throwaway store; print JSON."""
-    try:
-        end = parse_datetime(until)
-    except ValueError as exc:
-        raise InvalidInput("--until", until, str(exc)) from None
+    end = instant("--until", until)
     data = load_config(config)
     try:
         lines = Path(events).read_text(encoding="utf-8").splitlines()

@@ -19,12 +19,12 @@ from siren_core.cli.common import (
     STORE_ID,
     TZ_OPTION,
     console,
+    instant,
     local_text,
     reading,
     zone_name,
 )
 from siren_core.cli.listings import credit_json, credit_table
-from siren_core.config.converter import parse_datetime
 from siren_core.distribution.runner import HeartbeatReport
 from siren_core.domain import Allocation, Distribution
 from siren_core.errors import InvalidInput
@@ -41,10 +41,7 @@ def _when(value: str | None, force: bool = False) -> datetime:
     clock = datetime.now(UTC)
     if value is None:
         return clock
-    try:
-        when = parse_datetime(value)
-    except ValueError as exc:
-        raise InvalidInput("--now", value, str(exc)) from None
+    when = instant("--now", value)
     if when > clock and not force:
         raise InvalidInput("--now", value, f"is later than the clock ({iso_utc(clock)}); "
                            "give --force to act on a future instant")

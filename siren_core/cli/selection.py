@@ -12,9 +12,8 @@ from typing import Any
 import attrs
 import click
 
-from siren_core.config.converter import parse_datetime
+from siren_core.cli.common import instant
 from siren_core.domain import Obligation
-from siren_core.errors import InvalidInput
 from siren_core.kernel import Kernel
 from siren_core.times import iso_utc
 
@@ -45,12 +44,7 @@ class Selection:
 
 
 def _before(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_datetime(value)
-    except ValueError as exc:
-        raise InvalidInput("--before", value, str(exc)) from None
+    return None if value is None else instant("--before", value)
 
 
 def SELECTION_OPTIONS(command: Callable[..., Any]) -> Callable[..., Any]:
