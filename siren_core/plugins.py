@@ -129,8 +129,10 @@ def make_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     report = LoadReport()
-    installed = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
-    if settings.from_environment_variables:
+    checked = settings.from_environment_variables
+    installed = (sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+                 if load_entry_points or checked else [])
+    if checked:
         check_plugin_names(settings, {ep.name for ep in installed})
     if load_entry_points:
         for ep in installed:
