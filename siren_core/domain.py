@@ -207,6 +207,12 @@ class DistributorSpec:
     distributed (one of :data:`LATE_EVENTS`): ``next_period`` counts it in the open period,
     marked late; ``reject`` credits nothing here and writes a ``late_rejected`` skip."""
 
+    @property
+    def direct_collaborators(self) -> tuple[str, ...] | None:
+        """The collaborators bound directly, or ``None`` when there is no direct list
+        (eligibility ``all_active``)."""
+        return self.collaborators if self.eligibility == "members" else None
+
 
 def check_spec_bounds(spec: DistributorSpec) -> DistributorSpec:
     """The numeric bounds of a distributor's own fields (its plugins check theirs), and

@@ -37,7 +37,7 @@ def eligible_collaborators(engine: Engine, converter: cattrs.Converter, *,
             if not rows:
                 raise NotFound("distributor", distributor)
             spec = structure_value(converter, rows[0][3], DistributorSpec)
-            direct = spec.collaborators if spec.eligibility == "members" else None
+            direct = spec.direct_collaborators
             return eligible_names(conn, direct, gq.bound_group(conn, "distributor",
                                                                rows[0][0]))
         row = gq.find_program(conn, program) if isinstance(program, str) else None
@@ -122,7 +122,7 @@ class GroupDoctor:
             only_cascades = len(group_rules(spec, self._registry)) == len(spec.metrics)
             found.append(DoctorFinding(spec.id, problem[0], problem[1], only_cascades))
         bound = gq.bound_group(conn, "distributor", distributor.key)
-        direct = spec.collaborators if spec.eligibility == "members" else None
+        direct = spec.direct_collaborators
         if not eligible_names(conn, direct, bound):
             found.append(DoctorFinding(spec.id, "no_eligible_collaborators",
                                        self._eligibility_detail(conn, spec, bound)))

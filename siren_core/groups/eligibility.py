@@ -95,8 +95,8 @@ class DistributorScopes:
                 self._bindings = gq.distributor_bindings(self._conn)
             row = self._bindings.get(distributor.key)
             group = self._views.view(self._conn, row) if row is not None else None
-            direct = (frozenset(distributor.spec.collaborators)
-                      if distributor.spec.eligibility == "members" else None)
+            listed = distributor.spec.direct_collaborators
+            direct = frozenset(listed) if listed is not None else None
             found = self._scopes[distributor.key] = Scope(group, direct, bound=row is not None)
         return found
 
