@@ -50,6 +50,7 @@ from siren_core.store import (
     Engine,
     IntegrityError,
     OperationalError,
+    is_retryable,
     is_sqlite,
     queries,
     unit_of_work,
@@ -354,12 +355,11 @@ PostgreSQL, the open periods' share locks a heartbeat waits for) for minutes."""
 _SQLITE_TURN_S = 0.12
 """The pause between two refund transactions on SQLite, so that a writer waiting for the
 lock gets it (SQLite's busy handler tries again every 100 ms at most)."""
-_RETRY_STATES = {"23505", "40P01", "40001"}  # unique violation, deadlock, serialization
 
 
 def _retryable(exc: IntegrityError | OperationalError) -> bool:
-    return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in \
-        _RETRY_STATES
+    """A unique key another writer took first, or a deadlock or serialization victim."""
+    return isinstance(exc, IntegrityError) or is_retryable(exc)
 
 
 def _plan(item: _Item, known: dict[str, tuple[int, str]],
