@@ -79,7 +79,7 @@ class _Distributor:
         """The configuration in force at ``recorded_at`` (``None``: not tracking then)."""
         if self.deleted_at is not None and recorded_at >= self.deleted_at:
             return None
-        index = bisect.bisect_right([v.since for v in self.versions], recorded_at)
+        index = bisect.bisect_right(self.versions, recorded_at, key=lambda v: v.since)
         return self.versions[index - 1] if index else None
 
 
