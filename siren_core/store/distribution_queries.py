@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from siren_core import domain
 from siren_core.store import queries, tables
+from siren_core.store.engine import is_sqlite
 from siren_core.store.queries import (
     allocation,
     collaborator,
@@ -204,7 +205,7 @@ def claim_next(conn: Connection, now: datetime,
              .order_by(d.c.period_end, d.c.id).limit(1))
     if excluded:
         query = query.where(d.c.distributor_id.not_in(sorted(excluded)))
-    if conn.dialect.name != "sqlite":
+    if not is_sqlite(conn):
         query = query.with_for_update(of=d, skip_locked=True)
     row = conn.execute(query).first()
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
@@ -227,7 +228,7 @@ def open_period_for_update(conn: Connection,
     d = distribution.c
     query = sa.select(d.id, d.period_start, d.units).where(
         d.distributor_id == distributor_key, d.status == "open")
-    if conn.dialect.name != "sqlite":
+    if not is_sqlite(conn):
         query = query.with_for_update()
     row = conn.execute(query).first()
     return None if row is None else (row[0], row[1], row[2])
