@@ -29,10 +29,10 @@ import cattrs
 from siren_core import schedule
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
-from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError
+from siren_core.errors import ConfigurationChanged, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups.eligibility import DistributorScopes, GroupViews
-from siren_core.metrics.refunds import LATE_REJECTED, REFUND, Refunds
+from siren_core.metrics.refunds import LATE_REJECTED, REFUND, Refunds, recorded_result
 from siren_core.metrics.shapes import Shapes
 from siren_core.plugins import PluginRegistry
 from siren_core.records import (
@@ -150,15 +150,8 @@ class Ingestor:
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedEvent,
                       existing: tuple[int, str]) -> RecordResult:
-        kind, event = parsed.strategy.id, parsed.event
-        key, digest = existing
-        if digest != parsed.digest:
-            raise Conflict(f"{kind} {event.id!r} was already recorded with other content")
-        skipped = tuple(CreditSkipped(*row) for row in queries.credit_skips(conn, key))
-        late = queries.count_late_credits(conn, key) + sum(
-            1 for skip in skipped if skip.reason == LATE_REJECTED)
-        return RecordResult(kind, event.id, queries.count_credits(conn, key), duplicate=True,
-                            skipped=skipped, late=late)
+        return recorded_result(conn, parsed.strategy.id, parsed.event.id, parsed.digest,
+                               existing)
 
     @staticmethod
     def _actors(conn: Connection, kind: str,

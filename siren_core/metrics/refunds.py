@@ -76,6 +76,21 @@ class ParsedRefund(NamedTuple):
     payload: str
 
 
+
+def recorded_result(conn: Connection, kind: str, external_id: str, digest: str,
+                    existing: tuple[int, str]) -> RecordResult:
+    """What recording ``(kind, external_id)`` gave the first time (``existing``: its store
+    id and digest), answered to a repeat; other content under the same key is a
+    :class:`Conflict`. Shared by events and refunds."""
+    key, first_digest = existing
+    if first_digest != digest:
+        raise Conflict(f"{kind} {external_id!r} was already recorded with other content")
+    skipped = tuple(CreditSkipped(*row) for row in queries.credit_skips(conn, key))
+    late = queries.count_late_credits(conn, key) + sum(
+        1 for skip in skipped if skip.reason == LATE_REJECTED)
+    return RecordResult(kind, external_id, queries.count_credits(conn, key), duplicate=True,
+                        skipped=skipped, late=late)
+
 class Refunds:
     def __init__(self, engine: Engine, shapes: Shapes, bus: EventBus,
                  clock: Callable[[], datetime], catalog: Catalog) -> None:
@@ -138,16 +153,10 @@ class Refunds:
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedRefund) -> RecordResult | None:
         """The result of the refund's first recording, if its id is recorded already."""
-        refund = parsed.refund
-        existing = queries.find_source_event(conn, REFUND, refund.id)
+        existing = queries.find_source_event(conn, REFUND, parsed.refund.id)
         if existing is None:
             return None
-        if existing[1] != parsed.digest:
-            raise Conflict(f"refund {refund.id!r} was already recorded with other content")
-        skipped = tuple(CreditSkipped(*row) for row in queries.credit_skips(conn, existing[0]))
-        return RecordResult(REFUND, refund.id, queries.count_credits(conn, existing[0]),
-                            duplicate=True, skipped=skipped,
-                            late=queries.count_late_credits(conn, existing[0]) + len(skipped))
+        return recorded_result(conn, REFUND, parsed.refund.id, parsed.digest, existing)
 
     @staticmethod
     def _sale(conn: Connection, refund: Refund) -> mq.SaleRow:
