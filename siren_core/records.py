@@ -240,6 +240,17 @@ class AllocationContext:
 
 
 @attrs.frozen
+class Decline:
+    """A calculator's answer when no one qualifies: the period pays no one.
+
+    The period completes with ``reason`` recorded (like Siren's fail-closed periods) and
+    its pool is forfeited or carried forward, as the distributor's ``unallocated`` says.
+    """
+
+    reason: str
+
+
+@attrs.frozen
 class AllocationCalculator:
     """Splits a pool among scored collaborators.
 
@@ -250,7 +261,7 @@ class AllocationCalculator:
 
     id: str
     description: str
-    allocate: Callable[[AllocationContext, Any], Mapping[CollaboratorId, int]]
+    allocate: Callable[[AllocationContext, Any], Mapping[CollaboratorId, int] | Decline]
     config_type: type[Any] | None = None
 
 
