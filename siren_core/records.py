@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 import attrs
 
@@ -226,17 +226,218 @@ class PoolResolver:
 
 
 @attrs.frozen
+class Period:
+    """The period a calculator splits the pool of.
+
+    ``start`` and ``end`` are aware UTC instants bounding the window ``[start, end)``
+    (for a preview, ``end`` is the instant previewed); ``timezone`` is the distributor's
+    IANA zone, in which its periods' local days begin; ``config_version`` is the
+    distributor configuration the period is computed with.
+    """
+
+    distributor: str
+    start: datetime
+    end: datetime
+    timezone: str = "UTC"
+    config_version: int = 0
+
+
+@attrs.frozen
+class PeriodCredit:
+    """One credit counted in the period: ``points`` for ``collaborator``, from one event.
+
+    ``at`` is when the credit counts (the event's time, or the period's start for a late
+    credit, then ``late`` is true); ``event_type`` and ``event_id`` name the source event
+    (its trigger strategy and the id it was recorded with). Points may be negative (a
+    refund's reversal).
+    """
+
+    at: datetime
+    collaborator: CollaboratorId
+    metric_type: str
+    points: int
+    event_type: str
+    event_id: str
+    late: bool = False
+
+
+@attrs.frozen
+class PastPeriod:
+    """One earlier completed period of the distributor, as it was distributed.
+
+    ``scores`` holds every collaborator whose credits in the period summed above zero
+    (whatever their status then or now); ``amounts`` what each was allocated (absent: 0).
+    """
+
+    index: int
+    start: datetime
+    end: datetime
+    pool: int
+    scores: Mapping[CollaboratorId, int] = attrs.field(factory=dict, hash=False)
+    amounts: Mapping[CollaboratorId, int] = attrs.field(factory=dict, hash=False)
+
+
+_T = TypeVar("_T")
+_UNLOADED: Any = object()
+
+
+class _Lazy(Generic[_T]):
+    """A value read through ``load`` the first time it is used, then kept."""
+
+    def __init__(self, load: Callable[[], _T]) -> None:
+        self._load = load
+        self._value: _T = _UNLOADED
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the store was read already."""
+        return self._value is not _UNLOADED
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(loaded={self.loaded})"
+
+    def _get(self) -> _T:
+        if self._value is _UNLOADED:
+            self._value = self._load()
+        return self._value
+
+
+class Credits(_Lazy[tuple[PeriodCredit, ...]], Sequence[PeriodCredit]):
+    """The period's credits of the collaborators in ``scores``, oldest first, read only.
+
+    Read from the store the first time they are iterated, counted or indexed, in the
+    transaction the kernel distributes the period in (use them only during ``allocate``).
+    Each collaborator's points sum to their score. ``Credits.of(rows)`` builds a loaded
+    view (for tests); ``Credits()`` is empty.
+    """
+
+    def __init__(self, load: Callable[[], tuple[PeriodCredit, ...]] = tuple) -> None:
+        super().__init__(load)
+
+    @classmethod
+    def of(cls, credits: Iterable[PeriodCredit]) -> Credits:
+        rows = tuple(credits)
+        return cls(lambda: rows)
+
+    def __iter__(self) -> Iterator[PeriodCredit]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    @overload
+    def __getitem__(self, index: int) -> PeriodCredit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[PeriodCredit, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> PeriodCredit | tuple[PeriodCredit, ...]:
+        return self._get()[index]
+
+
+class ScoresByMetric(_Lazy[Mapping[CollaboratorId, Mapping[str, int]]],
+                     Mapping[CollaboratorId, Mapping[str, int]]):
+    """collaborator → metric type → points, for the collaborators in ``scores``.
+
+    Read from the store (one ``GROUP BY``) the first time it is used; each collaborator's
+    points sum to their score. ``ScoresByMetric.of(mapping)`` builds a loaded one.
+    """
+
+    def __init__(self, load: Callable[[], Mapping[CollaboratorId, Mapping[str, int]]] = dict
+                 ) -> None:
+        super().__init__(load)
+
+    @classmethod
+    def of(cls, scores: Mapping[CollaboratorId, Mapping[str, int]]) -> ScoresByMetric:
+        frozen = {name: dict(points) for name, points in scores.items()}
+        return cls(lambda: frozen)
+
+    def __getitem__(self, collaborator: CollaboratorId) -> Mapping[str, int]:
+        return self._get()[collaborator]
+
+    def __iter__(self) -> Iterator[CollaboratorId]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+class History(_Lazy[tuple[PastPeriod, ...]], Sequence[PastPeriod]):
+    """The distributor's earlier completed periods (:class:`PastPeriod`), oldest first.
+
+    Read from the store the first time it is used. ``allocated`` is everything the
+    distributor allocated so far, ``amounts()`` each collaborator's total,
+    ``scores()`` each collaborator's score summed over those periods.
+    ``History.of(periods)`` builds a loaded one.
+    """
+
+    def __init__(self, load: Callable[[], tuple[PastPeriod, ...]] = tuple) -> None:
+        super().__init__(load)
+
+    @classmethod
+    def of(cls, periods: Iterable[PastPeriod]) -> History:
+        rows = tuple(periods)
+        return cls(lambda: rows)
+
+    def __iter__(self) -> Iterator[PastPeriod]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    @overload
+    def __getitem__(self, index: int) -> PastPeriod: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[PastPeriod, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> PastPeriod | tuple[PastPeriod, ...]:
+        return self._get()[index]
+
+    @property
+    def allocated(self) -> int:
+        """Everything the distributor allocated in its earlier periods (minor units)."""
+        return sum(sum(period.amounts.values()) for period in self._get())
+
+    def amounts(self) -> dict[CollaboratorId, int]:
+        """collaborator → everything allocated to them in earlier periods."""
+        return _totals(period.amounts for period in self._get())
+
+    def scores(self) -> dict[CollaboratorId, int]:
+        """collaborator → their scores summed over the earlier periods."""
+        return _totals(period.scores for period in self._get())
+
+
+def _totals(parts: Iterable[Mapping[CollaboratorId, int]]) -> dict[CollaboratorId, int]:
+    totals: dict[CollaboratorId, int] = {}
+    for part in parts:
+        for name, value in part.items():
+            totals[name] = totals.get(name, 0) + value
+    return dict(sorted(totals.items()))
+
+
+@attrs.frozen
 class AllocationContext:
-    """What an allocation calculator sees: the pool and the positive scores of the period.
+    """What an allocation calculator sees: the pool, the period and its scores.
 
     ``scores`` maps each eligible, active collaborator with a score above zero to that
-    score; it is ordered by collaborator id.
+    score; it is ordered by collaborator id. ``period`` says which period (the kernel
+    always sets it; ``None`` only in a context built by hand). ``scores_by_metric``,
+    ``credits`` and ``history`` are read-only views read from the store only when a
+    calculator uses them, so a calculator that does not costs nothing extra.
     """
 
     distributor: str
     currency: Currency
     pool: int
     scores: Mapping[CollaboratorId, int]
+    period: Period | None = None
+    scores_by_metric: ScoresByMetric = attrs.field(factory=ScoresByMetric, eq=False)
+    """collaborator → metric type → points (lazy)."""
+    credits: Credits = attrs.field(factory=Credits, eq=False)
+    """The period's credits of the collaborators in ``scores`` (lazy)."""
+    history: History = attrs.field(factory=History, eq=False)
+    """The distributor's earlier completed periods, with scores and amounts (lazy)."""
 
 
 @attrs.frozen

@@ -27,6 +27,7 @@ import attrs
 
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
+from siren_core.distribution.context import allocation_context
 from siren_core.domain import DISTRIBUTOR_STATUSES, STORABLE_MAX, Allocation, Distribution
 from siren_core.errors import InvalidInput, NotFound, PluginError, SirenError, Unstorable
 from siren_core.events import (
@@ -142,10 +143,11 @@ class _Plugins:
         return amounts
 
 
-def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: datetime,
-            end: datetime, scores: list[distribution_queries.ScoreRow], revenue: int, *,
-            fail_closed: str | None = None) -> Outcome:
-    """Pool → scores → calculator for one window. Reads nothing, writes nothing.
+def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plugins,
+            start: datetime, end: datetime, scores: list[distribution_queries.ScoreRow],
+            revenue: int, *, fail_closed: str | None = None) -> Outcome:
+    """Pool → scores → calculator for one window. Writes nothing; reads only what the
+    calculator asks its context for (credits, history…), through ``conn``.
 
     ``fail_closed`` names why the distributor's cascades credit no one (e.g.
     ``cascade_without_group``); it is the reason of a period that paid no one for want of
@@ -163,9 +165,8 @@ def compute(distributor: ConfiguredDistributor, plugins: _Plugins, start: dateti
         if fail_closed is not None and reason != "zero_pool":
             reason = fail_closed
         return Outcome(pool, revenue, reason, ())
-    amounts = plugins.allocate(distributor, AllocationContext(
-        distributor=distributor.spec.id, currency=distributor.currency, pool=pool,
-        scores={name: row[3] for name, row in eligible.items()}))
+    amounts = plugins.allocate(distributor, allocation_context(
+        conn, distributor, pool, start, end, {name: row[3] for name, row in eligible.items()}))
     allocations = tuple((eligible[name][0], name, eligible[name][3], amount)
                         for name, amount in sorted(amounts.items()) if amount > 0)
     return Outcome(pool, revenue, None, allocations)
@@ -314,7 +315,7 @@ class DistributionRunner:
                    if distributor.pool_resolver.uses_revenue else 0)
         _check_storable(distributor, start, scores, revenue)
         problem = cascade_problem(conn, distributor, self._plugins._registry)
-        return compute(distributor, self._plugins, start, end, scores, revenue,
+        return compute(conn, distributor, self._plugins, start, end, scores, revenue,
                        fail_closed=problem[0] if problem else None)
 
     def _write(self, conn: Connection, distributor: ConfiguredDistributor,

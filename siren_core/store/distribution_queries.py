@@ -256,3 +256,99 @@ def change_units(conn: Connection, distributor_key: int, distribution_id: int | 
     if distribution_id is not None:
         conn.execute(distribution.update().where(distribution.c.id == distribution_id)
                      .values(units=units))
+
+
+# -- what a calculator may read, on demand (records.AllocationContext) -----------------
+
+CreditRow = tuple[datetime, str, str, int, str, str, bool]
+"""(counts at, collaborator external id, metric type, points, event kind, event key, late)"""
+
+
+def period_credits(conn: Connection, distributor_key: int, start: datetime,
+                   end: datetime) -> list[CreditRow]:
+    """The credits of active collaborators in ``[start, end)``, oldest first."""
+    c, e = score_credit, queries.source_event
+    query = (sa.select(c.c.effective_at, collaborator.c.external_id, c.c.metric_type,
+                       c.c.points, e.c.kind, e.c.key, c.c.late)
+             .join(collaborator, collaborator.c.id == c.c.collaborator_id)
+             .join(e, e.c.id == c.c.source_event_id)
+             .where(*_window(distributor_key, start, end), collaborator.c.status == "active")
+             .order_by(c.c.effective_at, c.c.id))
+    return [(r[0], r[1], r[2], int(r[3]), r[4], r[5], bool(r[6])) for r in conn.execute(query)]
+
+
+def _grouped_sums(conn: Connection, keys: Sequence[sa.ColumnElement[Any]],
+                  query: sa.Select[Any], value: sa.ColumnElement[Any]
+                  ) -> dict[tuple[Any, ...], int]:
+    """``SUM(value)`` of ``query``'s rows grouped by ``keys``, exact at any size."""
+    try:
+        return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(
+            query.add_columns(sa.func.sum(value)).group_by(*keys))}
+    except sa.exc.OperationalError as exc:
+        if not sqlite_overflowed(exc):
+            raise
+    totals: dict[tuple[Any, ...], int] = {}
+    for row in conn.execute(query.add_columns(value)):
+        group = tuple(row[:-1])
+        totals[group] = totals.get(group, 0) + int(row[-1])
+    return totals
+
+
+def period_scores_by_metric(conn: Connection, distributor_key: int, start: datetime,
+                            end: datetime) -> dict[str, dict[str, int]]:
+    """Active collaborator external id → metric type → net points in ``[start, end)``."""
+    c = score_credit
+    keys = (collaborator.c.external_id, c.c.metric_type)
+    query = (sa.select(*keys).join(collaborator, collaborator.c.id == c.c.collaborator_id)
+             .where(*_window(distributor_key, start, end), collaborator.c.status == "active"))
+    found: dict[str, dict[str, int]] = {}
+    for (name, metric_type), points in sorted(_grouped_sums(conn, keys, query, c.c.points)
+                                              .items()):
+        found.setdefault(name, {})[metric_type] = points
+    return found
+
+
+PastPeriodRow = tuple[int, int, datetime, datetime, int]
+"""(distribution id, period index, start, end, pool)"""
+
+
+def past_periods(conn: Connection, distributor_key: int) -> list[PastPeriodRow]:
+    """The distributor's completed periods, oldest first."""
+    d = distribution.c
+    query = (sa.select(d.id, d.period_index, d.period_start, d.period_end, d.pool)
+             .where(d.distributor_id == distributor_key, d.status == "completed")
+             .order_by(d.period_index))
+    return [(r[0], r[1], r[2], r[3], int(r[4] or 0)) for r in conn.execute(query)]
+
+
+def past_scores(conn: Connection, distributor_key: int) -> dict[int, dict[str, int]]:
+    """distribution id → collaborator external id → net points above zero, for every
+    completed period of the distributor (whatever the collaborators' status)."""
+    c, d = score_credit, distribution
+    keys = (d.c.id, collaborator.c.external_id)
+    query = (sa.select(*keys)
+             .join(d, sa.and_(d.c.distributor_id == c.c.distributor_id,
+                              d.c.status == "completed", c.c.effective_at >= d.c.period_start,
+                              c.c.effective_at < d.c.period_end))
+             .join(collaborator, collaborator.c.id == c.c.collaborator_id)
+             .where(c.c.distributor_id == distributor_key))
+    found: dict[int, dict[str, int]] = {}
+    for (key, name), points in sorted(_grouped_sums(conn, keys, query, c.c.points).items()):
+        if points > 0:
+            found.setdefault(key, {})[name] = points
+    return found
+
+
+def past_amounts(conn: Connection, distributor_key: int) -> dict[int, dict[str, int]]:
+    """distribution id → collaborator external id → amount allocated, for every completed
+    period of the distributor."""
+    a, d = allocation, distribution
+    query = (sa.select(d.c.id, collaborator.c.external_id, a.c.amount)
+             .join(d, d.c.id == a.c.distribution_id)
+             .join(collaborator, collaborator.c.id == a.c.collaborator_id)
+             .where(d.c.distributor_id == distributor_key, d.c.status == "completed")
+             .order_by(d.c.id, collaborator.c.external_id))
+    found: dict[int, dict[str, int]] = {}
+    for key, name, amount in conn.execute(query):
+        found.setdefault(key, {})[name] = int(amount)
+    return found
