@@ -69,6 +69,8 @@ def weights(context: AllocationContext, half_life_days: Decimal) -> dict[str, in
     factors: dict[int, int] = {}
     totals = dict.fromkeys(context.scores, 0)
     for credit in context.credits:
+        if credit.collaborator not in totals:
+            continue
         age = _age(end, credit.at)
         if age not in factors:
             factors[age] = decay(age, half_life_days)

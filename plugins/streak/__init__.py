@@ -37,7 +37,7 @@ def active_days(context: AllocationContext) -> dict[str, int]:
     zone = ZoneInfo(context.period.timezone if context.period is not None else "UTC")
     per_day: dict[tuple[str, date], int] = {}
     for credit in context.credits:
-        if not credit.late:
+        if not credit.late and credit.collaborator in context.scores:
             day = (credit.collaborator, credit.at.astimezone(zone).date())
             per_day[day] = per_day.get(day, 0) + credit.points
     days = dict.fromkeys(context.scores, 0)
