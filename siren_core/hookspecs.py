@@ -122,10 +122,16 @@ def siren_allocation_calculators() -> Iterable[AllocationCalculator]:
     """Return the allocation calculators this plugin provides.
 
     Called once, when a kernel is built. ``allocate(context, config)`` receives an
-    :class:`~siren_core.records.AllocationContext` (the pool and every positive score of
-    the period) and returns collaborator id → amount in minor units. The amounts must sum
+    :class:`~siren_core.records.AllocationContext` (the pool, every positive score of
+    the period and the period itself: start, end, time zone, configuration version) and
+    returns collaborator id → amount in minor units, or
+    :class:`~siren_core.records.Decline` when no one qualifies. The amounts must sum
     exactly to the pool; use :func:`siren_core.money.split` for exact, deterministic
-    splits.
+    splits. The context's ``scores_by_metric``, ``credits`` (each credit's time,
+    collaborator, metric type, points and source event) and ``history`` (the
+    distributor's earlier periods: scores and amounts) are read from the store only if
+    the calculator uses them, in the transaction distributing the period: use them
+    during the call only. The built-in ``recent``, ``balanced`` and ``streak`` use them.
 
     Example::
 

@@ -424,7 +424,9 @@ class AllocationContext:
     score; it is ordered by collaborator id. ``period`` says which period (the kernel
     always sets it; ``None`` only in a context built by hand). ``scores_by_metric``,
     ``credits`` and ``history`` are read-only views read from the store only when a
-    calculator uses them, so a calculator that does not costs nothing extra.
+    calculator uses them, so a calculator that does not costs nothing extra; each view's
+    ``loaded`` says whether it was read. They are read in the transaction that
+    distributes the period: use them during ``allocate`` only.
     """
 
     distributor: str

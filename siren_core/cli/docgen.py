@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import textwrap
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -138,6 +139,22 @@ def _field_line(field: attrs.Attribute[Any], doc: str | None) -> str:
     return f"* `{text}`" + (f" — {_inline(doc)}" if doc else "")
 
 
+def _class_outline(value: type[Any]) -> str:
+    """A plain class as its header and the signatures of its public members."""
+    [node] = ast.parse(textwrap.dedent(inspect.getsource(value))).body
+    assert isinstance(node, ast.ClassDef)
+    bases = [ast.unparse(base) for base in node.bases if not ast.unparse(base).startswith("_")]
+    lines = [f"class {node.name}({', '.join(bases)}):"]
+    for member in node.body:
+        if not isinstance(member, ast.FunctionDef) or (
+                member.name.startswith("_") and member.name != "__init__"):
+            continue
+        docstring = ast.get_docstring(member)
+        member.body = [ast.Expr(ast.Constant(docstring if docstring else ...))]
+        lines += ["", textwrap.indent(ast.unparse(member), "    ")]
+    return "\n".join(lines)
+
+
 def records_page() -> str:
     """The records plugins return and receive, ``docs/plugins/records.md``."""
     from siren_core import records
@@ -155,12 +172,15 @@ def records_page() -> str:
         "",
     ]
     for name, value in vars(records).items():
-        if not inspect.isclass(value) or value.__module__ != records.__name__:
+        if (not inspect.isclass(value) or value.__module__ != records.__name__
+                or name.startswith("_")):
             continue
         parts += [f"## {name}", "", rst_to_markdown(value.__doc__ or "")]
         if attrs.has(value):
             docs = field_docs.get(name, {})
             parts += [_field_line(f, docs.get(f.name)) for f in attrs.fields(value)]
+        elif not getattr(value, "_is_protocol", False):
+            parts += ["```python", _class_outline(value), "```"]
         else:
             body = inspect.getsource(value).split('"""', 2)[-1].strip("\n")
             parts += ["```python", f"class {name}(Protocol):", body.rstrip(), "```"]
