@@ -106,21 +106,24 @@ def test_the_tutorial_code_runs_and_its_tests_pass(scratch: Path,
     blocks = _blocks(page, "python")
     files = [block for block in blocks if FILE_HEADER.match(block)]
     scripts = [block for block in blocks if not FILE_HEADER.match(block)]
-    assert len(files) == 3 and len(scripts) == 1
+    assert len(files) == 5 and len(scripts) == 2
     for block in files:  # "write this into <file>", "add this to the same file"
         target = scratch / FILE_HEADER.match(block).group(1)  # type: ignore[union-attr]
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a") as handle:
             handle.write(FILE_HEADER.sub("", block, count=1))
     (scratch / "src" / "siren_reviews" / "__init__.py").touch()
-    exec(compile(scripts[0], str(page), "exec"), {"__name__": "__tutorial__"})
-    assert "{'ana': 9091, 'ben': 909}" in capsys.readouterr().out
+    for script in scripts:  # the first calculator, then the day-aware one
+        exec(compile(script, str(page), "exec"), {"__name__": "__tutorial__"})
+    printed = capsys.readouterr().out
+    assert "{'ana': 9091, 'ben': 909}" in printed
+    assert "{'ana': 6000, 'ben': 4000}" in printed
     ran = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=scratch, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(scratch / "src")})
     assert ran.returncode == 0, ran.stdout[-3000:]
-    assert "4 passed" in ran.stdout
+    assert "6 passed" in ran.stdout
 
 
 def test_the_tutorial_entry_point_names_the_module_it_writes() -> None:
@@ -128,9 +131,13 @@ def test_the_tutorial_entry_point_names_the_module_it_writes() -> None:
     project = tomllib.loads(_blocks(page, "toml")[0])
     [(name, module)] = project["project"]["entry-points"]["siren"].items()
     assert name == "reviews" and module == "siren_reviews.plugin"
+    [later] = [block for block in _blocks(page, "toml")[1:] if "entry-points" in block]
+    second = tomllib.loads(later)["project"]["entry-points"]["siren"]
+    assert second == {"reviews": module, "streaks": "siren_reviews.streaks"}
     headers = {FILE_HEADER.match(b).group(1)  # type: ignore[union-attr]
                for b in _blocks(page, "python") if FILE_HEADER.match(b)}
-    assert "src/" + module.replace(".", "/") + ".py" in headers
+    for listed in second.values():
+        assert "src/" + listed.replace(".", "/") + ".py" in headers
 
 
 def test_the_embedding_guide_runs_as_one_program(scratch: Path) -> None:
