@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
-import textwrap
 import re
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
