@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar, overload
+from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 import attrs
 
@@ -302,7 +302,35 @@ class _Lazy(Generic[_T]):
         return self._value
 
 
-class Credits(_Lazy[tuple[PeriodCredit, ...]], Sequence[PeriodCredit]):
+class _Rows(_Lazy[tuple[_T, ...]], Sequence[_T]):
+    """A read-only sequence of records, read through ``load`` on first use."""
+
+    def __init__(self, load: Callable[[], tuple[_T, ...]] = tuple) -> None:
+        super().__init__(load)
+
+    @classmethod
+    def of(cls, rows: Iterable[_T]) -> Self:
+        """A view already loaded with ``rows`` (for tests)."""
+        loaded = tuple(rows)
+        return cls(lambda: loaded)
+
+    def __iter__(self) -> Iterator[_T]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[_T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | tuple[_T, ...]:
+        return self._get()[index]
+
+
+class Credits(_Rows[PeriodCredit], Sequence[PeriodCredit]):
     """The period's credits of the collaborators in ``scores``, oldest first, read only.
 
     Read from the store the first time they are iterated, counted or indexed, in the
@@ -310,29 +338,6 @@ class Credits(_Lazy[tuple[PeriodCredit, ...]], Sequence[PeriodCredit]):
     Each collaborator's points sum to their score. ``Credits.of(rows)`` builds a loaded
     view (for tests); ``Credits()`` is empty.
     """
-
-    def __init__(self, load: Callable[[], tuple[PeriodCredit, ...]] = tuple) -> None:
-        super().__init__(load)
-
-    @classmethod
-    def of(cls, credits: Iterable[PeriodCredit]) -> Credits:
-        rows = tuple(credits)
-        return cls(lambda: rows)
-
-    def __iter__(self) -> Iterator[PeriodCredit]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    @overload
-    def __getitem__(self, index: int) -> PeriodCredit: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[PeriodCredit, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> PeriodCredit | tuple[PeriodCredit, ...]:
-        return self._get()[index]
 
 
 class ScoresByMetric(_Lazy[Mapping[CollaboratorId, Mapping[str, int]]],
@@ -362,7 +367,7 @@ class ScoresByMetric(_Lazy[Mapping[CollaboratorId, Mapping[str, int]]],
         return len(self._get())
 
 
-class History(_Lazy[tuple[PastPeriod, ...]], Sequence[PastPeriod]):
+class History(_Rows[PastPeriod], Sequence[PastPeriod]):
     """The distributor's earlier completed periods (:class:`PastPeriod`), oldest first.
 
     Read from the store the first time it is used. ``allocated`` is everything the
@@ -370,29 +375,6 @@ class History(_Lazy[tuple[PastPeriod, ...]], Sequence[PastPeriod]):
     ``scores()`` each collaborator's score summed over those periods.
     ``History.of(periods)`` builds a loaded one.
     """
-
-    def __init__(self, load: Callable[[], tuple[PastPeriod, ...]] = tuple) -> None:
-        super().__init__(load)
-
-    @classmethod
-    def of(cls, periods: Iterable[PastPeriod]) -> History:
-        rows = tuple(periods)
-        return cls(lambda: rows)
-
-    def __iter__(self) -> Iterator[PastPeriod]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    @overload
-    def __getitem__(self, index: int) -> PastPeriod: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[PastPeriod, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> PastPeriod | tuple[PastPeriod, ...]:
-        return self._get()[index]
 
     @property
     def allocated(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,19 @@ def sale(id: str, collaborator: str | None, amount: str, when: str = "2026-01-05
     if collaborator is not None:
         event["collaborator"] = collaborator
     return event
+
+
+@contextmanager
+def statements(kernel: Kernel) -> Iterator[list[str]]:
+    """The SQL statements ``kernel`` runs in the block (transaction control excluded)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            seen.append(statement)
+
+    sa.event.listen(kernel.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(kernel.engine, "before_cursor_execute", record)

@@ -5,11 +5,8 @@ runs not one statement more."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
-
-import sqlalchemy as sa
 
 from siren_core import Kernel, hookimpl
 from siren_core.money import currency, split
@@ -23,7 +20,7 @@ from siren_core.records import (
     ScoresByMetric,
 )
 
-from conftest import at, monthly, sale
+from conftest import at, monthly, sale, statements
 
 MakeKernel = Callable[..., Kernel]
 NEW_YORK = "America/New_York"
@@ -125,20 +122,6 @@ def test_a_late_credit_shows_as_late_at_the_open_period_start(make_kernel: MakeK
     kernel.heartbeat(at("2026-03-01T05:00"))
     assert spy.seen[1]["credits"] == [
         PeriodCredit(at("2026-02-01T05:00"), "ben", "visit", 1, "visit", "late", late=True)]
-
-
-@contextmanager
-def statements(kernel: Kernel) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(kernel.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(kernel.engine, "before_cursor_execute", record)
 
 
 def test_a_calculator_reading_no_view_costs_no_statement(make_kernel: MakeKernel) -> None:

@@ -4,8 +4,7 @@ exactly-once under races, crashes and failing plugins, preview, events, idle cos
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from siren_core.money import split
 from siren_core.records import AllocationCalculator, AllocationContext, PoolContext, PoolResolver
 from siren_core.store import distribution_queries
 
-from conftest import at, monthly, sale
+from conftest import at, monthly, sale, statements
 
 MakeKernel = Callable[..., Kernel]
 
@@ -434,22 +433,6 @@ def test_listeners_see_committed_distributions(make_kernel: MakeKernel) -> None:
 
 
 # -- idle cost ---------------------------------------------------------------------------
-
-@contextmanager
-def statements(kernel: Kernel) -> Iterator[list[str]]:
-    """The SQL statements ``kernel`` runs in the block (transaction control excluded)."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
-            seen.append(statement)
-
-    sa.event.listen(kernel.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(kernel.engine, "before_cursor_execute", record)
-
 
 def test_an_idle_heartbeat_runs_one_statement(kernel: Kernel) -> None:
     for i in range(40):

@@ -46,10 +46,7 @@ def shortfalls(context: AllocationContext) -> dict[str, int]:
 
 
 def allocate(context: AllocationContext, _config: Balanced | None) -> dict[str, int]:
-    below = shortfalls(context)
-    if not below:
-        return split(context.pool, context.scores)
-    return {**dict.fromkeys(context.scores, 0), **split(context.pool, below)}
+    return split(context.pool, shortfalls(context) or context.scores)
 
 
 @hookimpl

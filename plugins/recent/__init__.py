@@ -112,10 +112,7 @@ def weights(context: AllocationContext, half_life_days: Decimal) -> dict[str, in
 
 def allocate(context: AllocationContext, config: Recent | None) -> dict[str, int]:
     half_life = config.half_life_days if config is not None else Decimal(7)
-    weighted = weights(context, half_life)
-    if not weighted:
-        return split(context.pool, context.scores)
-    return {**dict.fromkeys(context.scores, 0), **split(context.pool, weighted)}
+    return split(context.pool, weights(context, half_life) or context.scores)
 
 
 @hookimpl

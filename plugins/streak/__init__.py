@@ -54,7 +54,7 @@ def allocate(context: AllocationContext, config: Streak | None) -> dict[str, int
     if not qualified:
         return Decline(f"no collaborator was active on {min_days} or more days "
                        "of the period (min_days)")
-    return {**dict.fromkeys(context.scores, 0), **split(context.pool, qualified)}
+    return split(context.pool, qualified)
 
 
 @hookimpl

@@ -140,18 +140,27 @@ def _field_line(field: attrs.Attribute[Any], doc: str | None) -> str:
 
 
 def _class_outline(value: type[Any]) -> str:
-    """A plain class as its header and the signatures of its public members."""
+    """A plain class as its header and the signatures of its public members, those of
+    its private bases in the same module included."""
     [node] = ast.parse(textwrap.dedent(inspect.getsource(value))).body
     assert isinstance(node, ast.ClassDef)
     bases = [ast.unparse(base) for base in node.bases if not ast.unparse(base).startswith("_")]
     lines = [f"class {node.name}({', '.join(bases)}):"]
-    for member in node.body:
-        if not isinstance(member, ast.FunctionDef) or (
-                member.name.startswith("_") and member.name != "__init__"):
+    shown: set[str] = set()
+    for owner in value.__mro__:
+        if owner is not value and not (owner.__module__ == value.__module__
+                                       and owner.__name__.startswith("_")):
             continue
-        docstring = ast.get_docstring(member)
-        member.body = [ast.Expr(ast.Constant(docstring if docstring else ...))]
-        lines += ["", textwrap.indent(ast.unparse(member), "    ")]
+        [owner_node] = ast.parse(textwrap.dedent(inspect.getsource(owner))).body
+        assert isinstance(owner_node, ast.ClassDef)
+        for member in owner_node.body:
+            if (not isinstance(member, ast.FunctionDef) or member.name in shown
+                    or (member.name.startswith("_") and member.name != "__init__")):
+                continue
+            shown.add(member.name)
+            docstring = ast.get_docstring(member)
+            member.body = [ast.Expr(ast.Constant(docstring if docstring else ...))]
+            lines += ["", textwrap.indent(ast.unparse(member), "    ")]
     return "\n".join(lines)
 
 
