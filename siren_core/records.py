@@ -354,6 +354,7 @@ class ScoresByMetric(_Lazy[Mapping[CollaboratorId, Mapping[str, int]]],
 
     @classmethod
     def of(cls, scores: Mapping[CollaboratorId, Mapping[str, int]]) -> ScoresByMetric:
+        """A view already loaded with ``scores`` (for tests)."""
         frozen = {name: dict(points) for name, points in scores.items()}
         return cls(lambda: frozen)
 
