@@ -8,12 +8,16 @@ pays February's pool and its own; with ``forfeit`` (the default) only its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from siren_core import Kernel, hookimpl
+from siren_core.cli import cli
 from siren_core.errors import InvalidInput
 from siren_core.events import AllocationCompleted, DistributionCompleted
 from siren_core.records import AllocationCalculator, AllocationContext, Decline
@@ -98,7 +102,8 @@ def test_forfeit_pays_only_the_periods_own_pool(make_kernel: Callable[..., Kerne
     assert verify(kernel) == []
 
 
-def test_nobody_scored_carries_forward_too(make_kernel: Callable[..., Kernel]) -> None:
+def test_nobody_scored_carries_forward_too(make_kernel: Callable[..., Kernel],
+                                          database_url: str) -> None:
     kernel = make_kernel()
     kernel.create_collaborator("ana")
     kernel.create_distributor(monthly(unallocated="carry_forward"))  # fixed 1000.00
@@ -109,6 +114,14 @@ def test_nobody_scored_carries_forward_too(make_kernel: Callable[..., Kernel]) -
                                 (300000, None, 200000, 0, 0)]
     assert [(a.collaborator, a.amount) for a in kernel.allocations()] == [("ana", 300000)]
     assert verify(kernel) == []
+    listed = CliRunner().invoke(cli, ["distributions", "--json", "--database", database_url])
+    assert [(d["pool"], d["carried_in"], d["carried_out"], d["forfeited"])
+            for d in json.loads(listed.stdout)["distributions"]] == [
+        ("1000.00", "0.00", "1000.00", "0.00"), ("2000.00", "1000.00", "2000.00", "0.00"),
+        ("3000.00", "2000.00", "0.00", "0.00"), (None, "0.00", "0.00", "0.00")]
+    table = CliRunner().invoke(cli, ["distributions", "--database", database_url],
+                               env={"COLUMNS": "200"}).stdout
+    assert "no_scores (carried forward)" in table and "2000.00 carried in" in table
 
 
 def test_a_carried_pool_survives_a_pause_and_a_change_of_policy(
@@ -185,3 +198,33 @@ def test_a_typo_in_unallocated_is_refused_naming_it(make_kernel: Callable[..., K
     assert (error.value.field, error.value.value) == ("unallocated", "carry-forward")
     assert "forfeit, carry_forward" in str(error.value)
     assert kernel.distributors() == []
+
+
+DISTRIBUTOR = """
+[[distributors]]
+id = "monthly-bonus"
+name = "Monthly sales bonus"
+units = "USD"
+start = "2026-01-01"
+pool = { resolver = "fixed", amount = "1000.00" }
+calculator = { id = "proportional" }
+"""
+
+
+def test_unallocated_is_exported_and_its_change_is_shown(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'siren.db'}"
+    config = tmp_path / "siren.toml"
+    config.write_text(DISTRIBUTOR, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["apply", str(config), "--database", database]).exit_code == 0
+    config.write_text(DISTRIBUTOR + 'unallocated = "carry_forward"\n', encoding="utf-8")
+    dry = runner.invoke(cli, ["apply", str(config), "--database", database, "--dry-run"])
+    assert "    unallocated: forfeit → carry_forward" in dry.stdout.splitlines()
+    assert runner.invoke(cli, ["apply", str(config), "--database", database]).exit_code == 0
+    exported = runner.invoke(cli, ["export", "--database", database])
+    assert 'unallocated = "carry_forward"' in exported.stdout
+    config.write_text(DISTRIBUTOR + 'unallocated = "carry"\n', encoding="utf-8")
+    typo = runner.invoke(cli, ["apply", str(config), "--database", database, "--dry-run"])
+    assert typo.exit_code == 2
+    assert ("distributors[0].unallocated: 'carry' is not one of forfeit, carry_forward"
+            in typo.stderr)
