@@ -78,6 +78,9 @@ def _periods(kernel: Kernel) -> list[tuple[int | None, str | None, int, int, int
 def test_carry_forward_pays_the_declined_pool_in_the_next_period(
         make_kernel: Callable[..., Kernel]) -> None:
     kernel = _store(make_kernel, unallocated="carry_forward")
+    kernel.heartbeat(at("2026-03-01"))
+    preview = kernel.preview("monthly-bonus", at("2026-03-31"))
+    assert (preview.outcome.pool, preview.outcome.carried_in) == (5700, 700)
     kernel.heartbeat(at("2026-04-01"))
     assert _periods(kernel) == [
         (3000, None, 0, 0, 0),

@@ -339,9 +339,12 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
             "distributor": distributor, "period_start": iso_utc(d.period_start),
             "window_end": iso_utc(result.window_end), "units": d.units,
             "pool": amount_text(outcome.pool, d.units), "reason": outcome.reason,
+            "carried_in": amount_text(outcome.carried_in, d.units),
+            "carried_out": amount_text(outcome.carried_out, d.units),
             "late_credits": result.late, "allocations": rows}))
         return
-    pool = f"{amount_text(outcome.pool, d.units)} {d.units}"
+    pool = f"{amount_text(outcome.pool, d.units)} {d.units}" + (
+        f", {amount_text(outcome.carried_in, d.units)} carried in" if outcome.carried_in else "")
     table = Table("collaborator", "score", "amount",
                   title=f"Preview of {distributor}: {iso_utc(d.period_start)} → "
                         f"{iso_utc(result.window_end)}, pool {pool}"
