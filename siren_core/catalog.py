@@ -27,7 +27,13 @@ from siren_core.domain import (
     check_identifier,
     check_text,
 )
-from siren_core.errors import DistributorUnavailable, InvalidInput, NotFound, SirenError
+from siren_core.errors import (
+    DistributorUnavailable,
+    InvalidInput,
+    NotFound,
+    PluginError,
+    SirenError,
+)
 from siren_core.money import Currency, currency
 from siren_core.plugins import PluginRegistry
 from siren_core.records import (
@@ -222,9 +228,11 @@ class Catalog:
                                     status=status)
                 self._by_key[key] = configure(spec, self._registry, self._converter,
                                               key=key, version=version)
-            except SirenError as exc:
+            except Exception as exc:  # a plugin's config class or check may raise anything
+                cause = exc if isinstance(exc, SirenError) else PluginError(
+                    f"a plugin failed while configuring it: {exc!r}")
                 self._by_key.pop(key, None)
-                self._broken[key] = (spec, external, exc)
+                self._broken[key] = (spec, external, cause)
             else:
                 self._broken.pop(key, None)
 

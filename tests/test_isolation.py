@@ -15,7 +15,7 @@ from siren_core import Kernel, hookimpl
 from siren_core.cli import cli
 from siren_core.errors import DistributorUnavailable
 from siren_core.plugins import PluginSettings
-from siren_core.records import AllocationCalculator, AllocationContext
+from siren_core.records import AllocationCalculator, AllocationContext, PoolResolver
 from siren_core.verify import verify
 
 from conftest import at, monthly, sale
@@ -77,6 +77,31 @@ def test_a_raising_calculator_fails_alone(make_kernel: Callable[..., Kernel]) ->
     _two_distributors(kernel, {"calculator": {"id": "raising"}})
     _check_isolated(kernel, "calculator blew up")
     assert verify(kernel) == []
+
+
+class Pool:
+    """A pool resolver of 1000.00 whose later release refuses every stored config by
+    raising in its ``check`` (not an ``InvalidInput``: a plugin bug)."""
+
+    def __init__(self, *, broken_check: bool) -> None:
+        self.broken_check = broken_check
+
+    @hookimpl
+    def siren_pool_resolvers(self) -> list[PoolResolver]:
+        def check(_config: Any, _units: Any) -> None:
+            raise RuntimeError("check blew up")
+
+        return [PoolResolver(id="picky", description="1000.00",
+                             resolve=lambda context, config: 100000,
+                             check=check if self.broken_check else None)]
+
+
+def test_a_plugin_raising_while_a_distributor_is_loaded_fails_it_alone(
+        make_kernel: Callable[..., Kernel]) -> None:
+    _two_distributors(make_kernel(plugins=[Pool(broken_check=False)]),
+                      {"pool": {"resolver": "picky"}})
+    kernel = make_kernel(plugins=[Pool(broken_check=True)])
+    _check_isolated(kernel, "a plugin failed while configuring it: RuntimeError('check blew")
 
 
 def test_the_period_pays_once_the_plugin_is_back(make_kernel: Callable[..., Kernel]) -> None:
