@@ -27,7 +27,13 @@ from siren_core.domain import (
     check_identifier,
     check_text,
 )
-from siren_core.errors import InvalidInput, NotFound
+from siren_core.errors import (
+    DistributorUnavailable,
+    InvalidInput,
+    NotFound,
+    PluginError,
+    SirenError,
+)
 from siren_core.money import Currency, currency
 from siren_core.plugins import PluginRegistry
 from siren_core.records import (
@@ -181,6 +187,12 @@ def change_units(conn: Connection, distributor_key: int, units: Currency) -> Non
             f"cannot replace {current!r} while the open period (from "
             f"{opened[1].isoformat()}) holds credits or revenue in {current!r}: let that "
             "period close first (heartbeat), then change the units before the next event"))
+    if opened is not None and (carried := distribution_queries.carried_in(conn, opened[0])):
+        raise InvalidInput("units", units.code, (
+            f"cannot replace {current!r} while the open period carries {carried} minor "
+            f"units of {current!r} forward from earlier periods (unallocated = "
+            "\"carry_forward\"), which are never converted: let a period pay them out "
+            "first"))
     distribution_queries.change_units(conn, distributor_key,
                                       opened[0] if opened else None, units.code)
 
@@ -191,6 +203,11 @@ class Catalog:
     Each is configured once per (config version, status) and kept; a cheap version check
     decides what to reload: all versions for the lists, one primary-key look-up for
     ``get`` (so distributing a period never re-reads every distributor).
+
+    A stored distributor that the loaded plugins cannot configure (a plugin uninstalled or
+    disabled since) is kept as a :class:`~siren_core.errors.DistributorUnavailable`:
+    ``get`` raises it, so that distributor's periods fail alone; ``all`` raises it too
+    (an event is refused rather than left uncredited there); ``specs`` lists it.
     """
 
     def __init__(self, registry: PluginRegistry, converter: cattrs.Converter) -> None:
@@ -198,34 +215,60 @@ class Catalog:
         self._converter = converter
         self._versions: dict[int, tuple[int, str]] = {}
         self._by_key: dict[int, ConfiguredDistributor] = {}
+        self._broken: dict[int, tuple[DistributorSpec | None, str, SirenError]] = {}
+        """store id → (spec if it structures, external id, why it cannot be configured)"""
 
     def _load(self, conn: Connection, keys: list[int]) -> None:
-        for key, _external, status, config, version in queries.distributor_rows(conn,
-                                                                                 keys=keys):
-            spec = attrs.evolve(structure(self._converter, config, DistributorSpec),
-                                status=status)
-            self._by_key[key] = configure(spec, self._registry, self._converter,
-                                          key=key, version=version)
+        for key, external, status, config, version in queries.distributor_rows(conn,
+                                                                                keys=keys):
             self._versions[key] = (version, status)
+            spec: DistributorSpec | None = None
+            try:
+                spec = attrs.evolve(structure(self._converter, config, DistributorSpec),
+                                    status=status)
+                self._by_key[key] = configure(spec, self._registry, self._converter,
+                                              key=key, version=version)
+            except Exception as exc:  # a plugin's config class or check may raise anything
+                cause = exc if isinstance(exc, SirenError) else PluginError(
+                    f"a plugin failed while configuring it: {exc!r}")
+                self._by_key.pop(key, None)
+                self._broken[key] = (spec, external, cause)
+            else:
+                self._broken.pop(key, None)
 
     def _refresh(self, conn: Connection) -> None:
         versions = queries.distributor_versions(conn)
         if versions == self._versions:
             return
-        for key in set(self._by_key) - versions.keys():
-            del self._by_key[key], self._versions[key]
+        for key in set(self._versions) - versions.keys():
+            del self._versions[key]
+            self._by_key.pop(key, None)
+            self._broken.pop(key, None)
         changed = [key for key, seen in versions.items() if self._versions.get(key) != seen]
         for start in range(0, len(changed), 500):
             self._load(conn, changed[start:start + 500])
 
-    def active(self, conn: Connection) -> list[ConfiguredDistributor]:
+    def _usable(self, conn: Connection) -> list[ConfiguredDistributor]:
         self._refresh(conn)
-        return [d for d in self._by_key.values() if d.spec.status == "active"]
+        for _spec, external, cause in self._broken.values():
+            raise DistributorUnavailable(external, cause)
+        return list(self._by_key.values())
+
+    def active(self, conn: Connection) -> list[ConfiguredDistributor]:
+        return [d for d in self._usable(conn) if d.spec.status == "active"]
 
     def all(self, conn: Connection) -> list[ConfiguredDistributor]:
-        """Every distributor, whatever its status."""
+        """Every distributor, whatever its status (raises ``DistributorUnavailable``
+        when one cannot be configured)."""
+        return self._usable(conn)
+
+    def specs(self, conn: Connection) -> dict[int, DistributorSpec]:
+        """store id → spec of every distributor, configurable or not (the heartbeat's
+        hold periods need no plugin)."""
         self._refresh(conn)
-        return list(self._by_key.values())
+        found = {key: d.spec for key, d in self._by_key.items()}
+        found.update({key: spec for key, (spec, *_why) in self._broken.items() if spec})
+        return found
 
     def get(self, conn: Connection, key: int) -> ConfiguredDistributor:
         if not self._versions:  # first use: load every distributor at once
@@ -235,4 +278,7 @@ class Catalog:
             raise NotFound("distributor", key)
         if self._versions.get(key) != current:
             self._load(conn, [key])
+        if key in self._broken:
+            _spec, external, cause = self._broken[key]
+            raise DistributorUnavailable(external, cause)
         return self._by_key[key]

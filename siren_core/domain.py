@@ -21,6 +21,8 @@ COLLABORATOR_STATUSES = ("active", "pending", "inactive", "rejected", "deleted")
 DISTRIBUTOR_STATUSES = ("active", "inactive", "deleted")
 LATE_EVENTS = ("next_period", "reject")
 """A distributor's policies for events whose period was already distributed."""
+UNALLOCATED = ("forfeit", "carry_forward")
+"""A distributor's policies for the pool of a period that allocated nothing."""
 ELIGIBILITIES = ("all_active", "members")
 
 
@@ -206,6 +208,10 @@ class DistributorSpec:
     """What happens to an event (or a refund's reversal) that falls in a period already
     distributed (one of :data:`LATE_EVENTS`): ``next_period`` counts it in the open period,
     marked late; ``reject`` credits nothing here and writes a ``late_rejected`` skip."""
+    unallocated: str = "forfeit"
+    """What becomes of the pool of a completed period that allocated nothing (declined by
+    the calculator, nobody scored, nobody eligible), one of :data:`UNALLOCATED`:
+    ``forfeit`` drops it; ``carry_forward`` adds it to the next period's pool."""
 
     @property
     def direct_collaborators(self) -> tuple[str, ...] | None:
@@ -220,6 +226,9 @@ def check_spec_bounds(spec: DistributorSpec) -> DistributorSpec:
     if spec.late_events not in LATE_EVENTS:
         raise InvalidInput("late_events", spec.late_events,
                            f"is not one of {', '.join(LATE_EVENTS)}")
+    if spec.unallocated not in UNALLOCATED:
+        raise InvalidInput("unallocated", spec.unallocated,
+                           f"is not one of {', '.join(UNALLOCATED)}")
     for index, metric in enumerate(spec.metrics):
         check_bounded(f"metrics[{index}].points", metric.points, 0, MAX_POINTS)
     if spec.hold_days is not None:
@@ -246,6 +255,10 @@ class Distribution:
     ``status`` is ``open`` while the period accrues (and until it is distributed),
     ``completed`` once distributed, ``skipped`` when the distributor was inactive for it.
     ``reason`` says why a completed period allocated nothing (else ``None``).
+    ``carried_in`` is the part of ``pool`` carried forward from earlier periods that
+    allocated nothing (``unallocated = "carry_forward"``); ``carried_out`` is what this
+    period passed on to the next one (its whole pool, or 0). What a completed period with
+    a ``reason`` neither allocated nor carried out was forfeited.
     """
 
     id: int
@@ -261,6 +274,15 @@ class Distribution:
     config_version: int | None = None
     calculator: str | None = None
     completed_at: datetime | None = None
+    carried_in: int = 0
+    carried_out: int = 0
+
+    @property
+    def forfeited(self) -> int:
+        """What this period allocated to no one and did not carry forward."""
+        if self.status != "completed" or self.reason is None or not self.pool:
+            return 0
+        return self.pool - self.carried_out
 
 
 @attrs.frozen

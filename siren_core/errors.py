@@ -71,3 +71,16 @@ class PluginError(SirenError):
         where = ", ".join(part for part in (
             f"plugin {plugin!r}" if plugin else "", f"hook {hook!r}" if hook else "") if part)
         super().__init__(f"{message} ({where})" if where else message)
+
+
+class DistributorUnavailable(SirenError):
+    """A stored distributor cannot be configured with the plugins loaded now (its
+    calculator, pool resolver, credit rule or compiler is uninstalled or disabled, or
+    refuses the stored configuration). Its periods fail alone; ``cause`` says why."""
+
+    def __init__(self, distributor: str, cause: SirenError) -> None:
+        self.distributor = distributor
+        self.cause = cause
+        super().__init__(f"distributor {distributor!r} cannot be loaded with the plugins "
+                         f"installed now: {cause} (install or re-enable the plugin, or "
+                         "reconfigure the distributor)")

@@ -112,6 +112,9 @@ class Kernel:
     one; with ``False`` the store must already be at this release's schema and nothing is
     created (not even an empty SQLite file). A store that cannot be used is a
     :class:`~siren_core.store.StoreUnavailable` naming the URL, its password masked.
+    ``plugin_listeners=False`` delivers events only to the callables given to
+    :meth:`subscribe`, never to installed plugins' ``siren_on_event`` (``siren simulate``
+    runs so).
     """
 
     def __init__(
@@ -123,6 +126,7 @@ class Kernel:
         load_entry_points: bool = True,
         clock: Callable[[], datetime] = _utc_now,
         create_schema: bool = True,
+        plugin_listeners: bool = True,
     ) -> None:
         self.plugin_manager, self.plugin_report = make_plugin_manager(
             plugin_settings, extra_plugins=plugins, load_entry_points=load_entry_points)
@@ -133,7 +137,9 @@ class Kernel:
         # commands); nothing is created, not even an empty SQLite file
         self.engine = store.open_store(database, create=create_schema)
         self.clock = clock
-        self.events = EventBus(self.plugin_manager.hook, self)
+        # plugin_listeners=False: events reach subscribed callables only, no installed
+        # siren_on_event (a sandbox such as `siren simulate`)
+        self.events = EventBus(self.plugin_manager.hook if plugin_listeners else None, self)
         self._catalog = Catalog(self.registry, self.converter)
         self._ingestor = Ingestor(self.engine, self.registry, self.converter, self._catalog,
                                   self.events, clock)

@@ -429,8 +429,11 @@ class AllocationContext:
 class Decline:
     """A calculator's answer when no one qualifies: the period pays no one.
 
-    The period completes with ``reason`` recorded (like Siren's fail-closed periods) and
-    its pool is forfeited or carried forward, as the distributor's ``unallocated`` says.
+    The period completes with ``reason`` recorded as ``declined:<reason>`` (like Siren's
+    fail-closed periods) and its pool is forfeited or carried forward, as the
+    distributor's ``unallocated`` says. ``reason`` is machine-readable: 1 to 55 lower-case
+    ASCII letters, digits, ``_``, ``-`` or ``.``, starting with a letter or digit
+    (``fewer_than_two_scored``); any other is refused like a wrong split.
     """
 
     reason: str
@@ -440,9 +443,10 @@ class Decline:
 class AllocationCalculator:
     """Splits a pool among scored collaborators.
 
-    ``allocate`` returns collaborator → amount (minor units). The kernel refuses a result
-    that names a collaborator without a score, holds a negative or non-integer amount, or
-    does not sum exactly to the pool.
+    ``allocate`` returns collaborator → amount (minor units), or :class:`Decline` when no
+    one qualifies; an empty mapping is taken as ``Decline("empty")``. The kernel refuses a
+    result that names a collaborator without a score, holds a negative or non-integer
+    amount, or does not sum exactly to the pool (the period rolls back and stays due).
     """
 
     id: str

@@ -103,3 +103,15 @@ def statements(kernel: Kernel) -> Iterator[list[str]]:
         yield seen
     finally:
         sa.event.remove(kernel.engine, "before_cursor_execute", record)
+
+def install_distribution(site: Path, name: str, entry_points: dict[str, str],
+                         modules: dict[str, str] | None = None) -> None:
+    """Lay out an installed distribution the way pip does: modules and a dist-info with
+    ``siren`` entry points (put ``site`` on ``sys.path`` to install it)."""
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[siren]\n" + "".join(f"{key} = {value}\n" for key, value in entry_points.items()))
+    for module, source in (modules or {}).items():
+        (site / f"{module}.py").write_text(source)

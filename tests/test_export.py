@@ -53,7 +53,7 @@ def rich_store(kernel: Kernel) -> None:
     kernel.create_collaborator("harry", status="deleted")
     kernel.create_distributor(monthly("flat-bonus", description="for the floor",
                                       hold_days=3, catch_up_limit=2))
-    kernel.create_distributor(monthly("upline", metrics=CASCADE))
+    kernel.create_distributor(monthly("upline", metrics=CASCADE, unallocated="carry_forward"))
     kernel.create_distributor(monthly("downline", schedule="weekly", every=2, metrics=[
         {"type": "sale", "points": 1,
          "credit": {"rule": "downline_cascade", "layers": [10], "compress": True}}]))

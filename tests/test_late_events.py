@@ -222,7 +222,7 @@ def test_siren_apply_takes_the_key_and_refuses_a_bad_value(tmp_path: Path) -> No
     refused = runner.invoke(cli, ["apply", str(config), "--database", url])
     assert refused.exit_code == 2
     assert refused.output.strip() == \
-        "error: late_events: 'sometimes' is not one of next_period, reject"
+        "error: distributors[0].late_events: 'sometimes' is not one of next_period, reject"
     config.write_text(body % "reject")
     assert runner.invoke(cli, ["apply", str(config), "--database", url]).exit_code == 0
     with Kernel(url) as kernel:

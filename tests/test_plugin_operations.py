@@ -35,7 +35,7 @@ from siren_core.records import (
     TriggerStrategy,
 )
 
-from conftest import at, monthly, sale
+from conftest import at, install_distribution, monthly, sale
 
 HELLO_PLUGIN = '''
 from siren_core import hookimpl
@@ -48,27 +48,15 @@ def siren_pool_resolvers():
 '''
 
 
-def _install(site: Path, name: str, entry_points: dict[str, str],
-             modules: dict[str, str] | None = None) -> None:
-    """Lay out an installed distribution the way pip does: modules and a dist-info."""
-    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[siren]\n" + "".join(f"{key} = {value}\n" for key, value in entry_points.items()))
-    for module, source in (modules or {}).items():
-        (site / f"{module}.py").write_text(source)
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A site-packages folder on ``sys.path`` holding two third-party distributions:
     ``siren-hello`` (entry point ``hello``) and ``siren-ghost`` (entry point ``ghost``,
     naming a module that does not exist)."""
     folder = tmp_path / "site-packages"
-    _install(folder, "siren-hello", {"hello": "siren_ops_hello"},
+    install_distribution(folder, "siren-hello", {"hello": "siren_ops_hello"},
              {"siren_ops_hello": HELLO_PLUGIN})
-    _install(folder, "siren-ghost", {"ghost": "siren_ops_no_such_module"})
+    install_distribution(folder, "siren-ghost", {"ghost": "siren_ops_no_such_module"})
     for variable in ("SIREN_DISABLE_PLUGINS", "SIREN_LOAD_PLUGINS", "SIREN_TRACE_PLUGINS",
                      "SIREN_STRICT_PLUGINS"):
         monkeypatch.delenv(variable, raising=False)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from siren_core.cli import cli
 from siren_core.config.recipes import recipe_events, recipe_names, recipe_text
+
+from conftest import install_distribution
 
 WORKED = Path(__file__).parent / "data" / "worked"
 
@@ -61,7 +65,9 @@ def test_the_output_contract() -> None:
     assert distribution == {
         "distributor": "weighted-pool", "period_start": "2026-01-01T00:00:00Z",
         "period_end": "2026-02-01T00:00:00Z", "units": "USD", "pool": "6000.00",
-        "reason": None, "allocations": distribution["allocations"]}
+        "reason": None, "carried_in": "0.00", "carried_out": "0.00",
+        "allocations": distribution["allocations"]}
+    assert result["failed"] == []
 
 
 def test_a_period_without_scores_reports_its_reason(tmp_path: Path) -> None:
@@ -122,3 +128,85 @@ def test_every_recipe_applies_and_simulates_a_sample_month(tmp_path: Path, name:
     (distribution,) = result["distributions"]
     paid = sum(int(a["amount"].replace(".", "")) for a in distribution["allocations"])
     assert distribution["allocations"] and paid == int(distribution["pool"].replace(".", ""))
+
+
+# -- a sandbox: installed listeners hear nothing, failures are never left out -------------
+
+AUDIT_PLUGIN = '''
+import os
+from siren_core import hookimpl
+from siren_core.records import AllocationCalculator
+
+@hookimpl
+def siren_on_event(event):
+    with open(os.environ["SIREN_TEST_AUDIT_LOG"], "a", encoding="utf-8") as log:
+        log.write(event.event_id + "\\n")
+
+def _raising(context, config):
+    raise RuntimeError("calculator blew up")
+
+@hookimpl
+def siren_allocation_calculators():
+    return [AllocationCalculator(id="raising", description="raises", allocate=_raising)]
+'''
+
+
+@pytest.fixture
+def audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An installed distribution whose listener appends every event id to a file (and
+    which provides a ``raising`` calculator)."""
+    site = tmp_path / "site-packages"
+    install_distribution(site, "siren-audit", {"audit": "siren_sim_audit"},
+                         {"siren_sim_audit": AUDIT_PLUGIN})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("SIREN_DISABLE_PLUGINS", raising=False)
+    monkeypatch.delenv("SIREN_LOAD_PLUGINS", raising=False)
+    log = tmp_path / "audit.log"
+    monkeypatch.setenv("SIREN_TEST_AUDIT_LOG", str(log))
+    yield log
+    sys.modules.pop("siren_sim_audit", None)
+
+
+def _invoke(config: Path, *options: str) -> Result:
+    return CliRunner().invoke(cli, ["simulate", str(config), str(
+        WORKED / "weighted-pool.events.jsonl"), "--until", "2026-02-01T00:00:00Z", *options])
+
+
+def test_installed_listeners_hear_a_simulation_only_when_asked(audit_log: Path) -> None:
+    quiet = _invoke(WORKED / "weighted-pool.toml")
+    assert quiet.exit_code == 0, quiet.output
+    assert not audit_log.exists()
+    heard = _invoke(WORKED / "weighted-pool.toml", "--with-listeners")
+    assert heard.exit_code == 0, heard.output
+    assert json.loads(heard.stdout) == json.loads(quiet.stdout)
+    assert "distribution_completed" in audit_log.read_text().split()
+
+
+def test_a_failing_distributor_exits_1_and_is_listed_with_its_error(
+        audit_log: Path, tmp_path: Path) -> None:
+    config = tmp_path / "siren.toml"
+    text = (WORKED / "weighted-pool.toml").read_text()
+    second = text.split("[[distributors]]")[1].replace('id = "weighted-pool"',
+                                                       'id = "broken-pool"')
+    config.write_text(text + "\n[[distributors]]" + second.replace(
+        'calculator = { id = "proportional" }', 'calculator = { id = "raising" }'))
+    result = _invoke(config)
+    assert result.exit_code == 1
+    output = json.loads(result.stdout)
+    assert [d["distributor"] for d in output["distributions"]] == ["weighted-pool"]
+    [failed] = output["failed"]
+    assert (failed["distributor"], failed["period_start"]) == ("broken-pool",
+                                                               "2026-01-01T00:00:00Z")
+    assert "calculator blew up" in failed["error"]
+    assert "error: broken-pool for 2026-01-01T00:00:00Z: allocation calculator 'raising' " \
+           "failed: RuntimeError('calculator blew up')" in result.stderr
+
+
+def test_a_distributor_whose_plugin_is_missing_stops_the_simulation(tmp_path: Path) -> None:
+    config = tmp_path / "siren.toml"
+    config.write_text((WORKED / "weighted-pool.toml").read_text().replace(
+        'calculator = { id = "proportional" }', 'calculator = { id = "raising" }'))
+    result = _invoke(config)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "distributors[0].calculator.id: 'raising' is not a known allocation calculator" \
+        in result.stderr

@@ -35,6 +35,10 @@ def paid_store(kernel: Kernel) -> Kernel:
      "one_open_period_per_distributor"),
     ("UPDATE score_credit SET points = points + 1 WHERE id = 1",
      "scores_reset_at_period_bounds"),
+    ("UPDATE distribution SET carried_in = 5 WHERE period_index = 2",
+     "carried_pools_explained"),
+    ("UPDATE distribution SET carried_out = 5 WHERE period_index = 0",
+     "carried_pools_explained"),
 ])
 def test_each_kind_of_damage_is_found(paid_store: Kernel, damage: str, invariant: str) -> None:
     if paid_store.engine.dialect.name == "sqlite":

@@ -59,8 +59,16 @@ def apply_command(config: str, database: str, dry_run: bool, as_json: bool) -> N
 @click.argument("events", type=click.Path(dir_okay=False))
 @click.option("--until", required=True, help="Run the heartbeat up to this instant "
               "(ISO 8601 with a timezone, e.g. 2026-04-01T00:00:00Z).")
-def simulate(config: str, events: str, until: str) -> None:
-    """Replay EVENTS (JSON lines) against CONFIG in a throwaway store; print JSON."""
+@click.option("--with-listeners", is_flag=True, help="Deliver the simulation's events to "
+              "the installed listener plugins (siren_on_event) too; by default none is "
+              "called.")
+def simulate(config: str, events: str, until: str, with_listeners: bool) -> None:
+    """Replay EVENTS (JSON lines) against CONFIG in a throwaway store; print JSON.
+
+    A sandbox: installed listeners hear nothing unless --with-listeners. A period that
+    fails to distribute is listed under "failed" with its error, the error is printed on
+    stderr too, and the exit status is 1.
+    """
     end = instant("--until", until)
     data = load_config(config)
     try:
@@ -69,7 +77,13 @@ def simulate(config: str, events: str, until: str) -> None:
         raise InvalidInput("events", events, f"cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput("events", events, f"is not UTF-8 text (byte {exc.start})") from None
-    click.echo(json.dumps(run_simulation(data, lines, end), indent=2))
+    result = run_simulation(data, lines, end, with_listeners=with_listeners)
+    click.echo(json.dumps(result, indent=2))
+    for failure in result["failed"]:
+        click.echo(f"error: {failure['distributor']} for {failure['period_start']}: "
+                   f"{failure['error']}", err=True)
+    if result["failed"]:
+        raise SystemExit(1)
 
 
 @click.group()

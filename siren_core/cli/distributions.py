@@ -59,8 +59,18 @@ def distribution_json(d: Distribution, failure: PeriodFailure | None = None
     return {"id": d.id, "distributor": d.distributor, "period_start": iso_utc(d.period_start),
             "period_end": iso_utc(d.period_end), "status": d.status, "units": d.units,
             "pool": amount_text(d.pool, d.units), "reason": d.reason,
+            "carried_in": amount_text(d.carried_in, d.units),
+            "carried_out": amount_text(d.carried_out, d.units),
+            "forfeited": amount_text(d.forfeited, d.units),
             "calculator": d.calculator, "config_version": d.config_version,
             **failure_json(failure)}
+
+
+def _unallocated_text(d: Distribution) -> str:
+    """The reason, and what became of a pool that allocated nothing."""
+    if d.carried_out:
+        return f"{d.reason} (carried forward)"
+    return f"{d.reason} (forfeited)" if d.forfeited else d.reason or ""
 
 
 def failure_json(failure: PeriodFailure | None) -> dict[str, Any]:
@@ -88,9 +98,13 @@ def _distribution_table(rows: list[Distribution], title: str,
         table.add_column("last error")
     for d in rows:
         pool = amount_text(d.pool, d.units)
+        if pool and d.carried_in:
+            pool += f" {d.units}, {amount_text(d.carried_in, d.units)} carried in"
+        elif pool:
+            pool += f" {d.units}"
         cells = [str(d.id), d.distributor,
                  f"{local_text(d.period_start, zone)} → {local_text(d.period_end, zone)}",
-                 d.status, f"{pool} {d.units}" if pool else "", d.reason or ""]
+                 d.status, pool or "", _unallocated_text(d)]
         if failures:
             failure = failures.get(d.id)
             cells += [str(failure.failures), failure.last_error or ""] if failure else ["", ""]
@@ -325,9 +339,12 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
             "distributor": distributor, "period_start": iso_utc(d.period_start),
             "window_end": iso_utc(result.window_end), "units": d.units,
             "pool": amount_text(outcome.pool, d.units), "reason": outcome.reason,
+            "carried_in": amount_text(outcome.carried_in, d.units),
+            "carried_out": amount_text(outcome.carried_out, d.units),
             "late_credits": result.late, "allocations": rows}))
         return
-    pool = f"{amount_text(outcome.pool, d.units)} {d.units}"
+    pool = f"{amount_text(outcome.pool, d.units)} {d.units}" + (
+        f", {amount_text(outcome.carried_in, d.units)} carried in" if outcome.carried_in else "")
     table = Table("collaborator", "score", "amount",
                   title=f"Preview of {distributor}: {iso_utc(d.period_start)} → "
                         f"{iso_utc(result.window_end)}, pool {pool}"

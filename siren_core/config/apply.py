@@ -60,6 +60,11 @@ def _collaborator_change(entry: CollaboratorEntry, existing: dict[str, Any]) -> 
     return _change("collaborator", entry.id, field_changes(have, wanted))
 
 
+_POLICY_DEFAULTS = {"late_events": "next_period", "unallocated": "forfeit"}
+"""Keys the stored shape leaves out at their default: a change shows the default by name
+(``unallocated: forfeit → carry_forward``), not as ``(none)``."""
+
+
 def _distributor_change(kernel: Kernel, spec: DistributorSpec) -> Change:
     wanted = unstructure_distributor(spec)
     try:
@@ -67,7 +72,8 @@ def _distributor_change(kernel: Kernel, spec: DistributorSpec) -> Change:
     except NotFound:
         return Change("distributor", spec.id, "create",
                       fields=tuple(field_changes({}, wanted)))
-    fields = field_changes(unstructure_distributor(current.spec), wanted)
+    fields = field_changes({**_POLICY_DEFAULTS, **unstructure_distributor(current.spec)},
+                           {**_POLICY_DEFAULTS, **wanted})
     return _change("distributor", spec.id, fields,
                    f"configuration version {current.config_version + 1}")
 

@@ -16,7 +16,9 @@ A distributor is written in the same shape everywhere (the API, TOML and JSON fi
 Optional keys: ``description``, ``status``, ``eligibility``, ``catch_up_limit``, ``every``,
 ``hold_days`` (pending obligations are approved by the heartbeat that many days after
 they were issued; absent or ``None``: approval is manual only) and ``late_events``
-(``next_period``, the default, or ``reject``: see ``DistributorSpec.late_events``).
+(``next_period``, the default, or ``reject``: see ``DistributorSpec.late_events``) and
+``unallocated`` (``forfeit``, the default, or ``carry_forward``: see
+``DistributorSpec.unallocated``).
 
 Siren's spellings (``calculator = "topScoreWins"``, structure ``linearChain``, status
 ``pending``) are accepted at the edge and mapped to one canonical name, which is what is
@@ -226,6 +228,8 @@ class _DistributorEntry:
     """Collaborators bound directly (eligibility ``members``, with the bound group's)."""
     late_events: str = "next_period"
     """Events in a distributed period: ``next_period`` (counted late) or ``reject``."""
+    unallocated: str = "forfeit"
+    """A pool that allocated nothing: ``forfeit`` or ``carry_forward`` (to the next period)."""
 
 
 _SCHEDULE_FIELDS = {"frequency": "schedule", "modifiers": "schedule", "start": "start",
@@ -267,7 +271,8 @@ def _structure_distributor(converter: cattrs.Converter, data: Any) -> Distributo
         pool=entry.pool, calculator=entry.calculator, metrics=tuple(entry.metrics),
         description=entry.description, status=entry.status, eligibility=entry.eligibility,
         catch_up_limit=entry.catch_up_limit, hold_days=entry.hold_days, revenue=entry.revenue,
-        collaborators=tuple(entry.collaborators), late_events=entry.late_events)
+        collaborators=tuple(entry.collaborators), late_events=entry.late_events,
+        unallocated=entry.unallocated)
 
 
 def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
@@ -295,6 +300,8 @@ def unstructure_distributor(spec: DistributorSpec) -> dict[str, Any]:
         data["collaborators"] = list(spec.collaborators)
     if spec.late_events != "next_period":  # stored configurations stay as they were
         data["late_events"] = spec.late_events
+    if spec.unallocated != "forfeit":
+        data["unallocated"] = spec.unallocated
     return data
 
 

@@ -41,7 +41,7 @@ import cattrs
 
 from siren_core.catalog import configure
 from siren_core.config.converter import SIREN_STRUCTURES, canonical, structure
-from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec
+from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec, check_spec_bounds
 from siren_core.errors import InvalidInput
 from siren_core.jsontext import DuplicateKey, json_problem, load_json
 from siren_core.plugins import PluginRegistry
@@ -159,7 +159,7 @@ def parse_config(data: dict[str, Any], converter: cattrs.Converter,
         group = raw.pop("group", None)
         spec = structure(converter, raw, DistributorSpec, prefix=prefix)
         try:
-            configure(spec, registry, converter)
+            configure(check_spec_bounds(spec), registry, converter)
         except InvalidInput as exc:
             raise InvalidInput(f"{prefix}.{exc.field}", exc.value, exc.problem) from None
         distributors.append(spec)

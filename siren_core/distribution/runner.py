@@ -15,11 +15,16 @@ Reasons a completed period allocated nothing (``Distribution.reason``):
 ``zero_pool``, ``no_scores`` (no collaborator has a positive score),
 ``no_eligible_collaborators`` (only inactive collaborators scored); when the distributor's
 cascades have no usable group, those two give way to ``cascade_without_group``,
-``cascade_group_deleted`` or ``cascade_group_without_layers`` (see docs/groups.md).
+``cascade_group_deleted`` or ``cascade_group_without_layers`` (see docs/groups.md);
+``declined:<reason>`` when the calculator answered :class:`~siren_core.records.Decline`
+(``declined:empty`` for an empty mapping: no one qualifies). Such a period's pool is
+forfeited, or carried into the next period's (``unallocated = "carry_forward"``: the
+period's ``carried_out``, the next one's ``carried_in``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
@@ -39,7 +44,7 @@ from siren_core.events import (
 )
 from siren_core.groups.capabilities import cascade_problem
 from siren_core.plugins import PluginRegistry
-from siren_core.records import AllocationContext, PoolContext
+from siren_core.records import AllocationContext, Decline, PoolContext
 from siren_core.store import (
     Connection,
     Engine,
@@ -57,10 +62,14 @@ class Outcome:
     """What distributing one period yields (or would yield, for a preview)."""
 
     pool: int
+    """What the period distributes: the resolved pool plus ``carried_in``."""
     revenue: int
     reason: str | None
     allocations: tuple[tuple[int, str, int, int], ...]
     """(collaborator store id, collaborator id, score, amount), by collaborator id."""
+    carried_in: int = 0
+    carried_out: int = 0
+    """The pool passed on to the next period (it allocated nothing, ``carry_forward``)."""
 
 
 @attrs.frozen
@@ -92,6 +101,16 @@ def next_period_end(schedule: schedules.Schedule, previous_end: datetime) -> dat
     return schedules.boundary(schedule, max(index + 1, 0))
 
 
+DECLINED = "declined:"
+"""The prefix of a declined period's reason: ``declined:<the calculator's reason>``."""
+DECLINE_REASON_LENGTH = 64 - len(DECLINED)
+"""The longest reason a calculator may give (the reason column holds 64 characters)."""
+DECLINE_REASON = re.compile(rf"[a-z0-9][a-z0-9_.-]{{0,{DECLINE_REASON_LENGTH - 1}}}")
+"""A machine-readable reason: lower-case ASCII letters, digits, ``_``, ``-`` and ``.``."""
+EMPTY_ANSWER = "empty"
+"""The reason of a calculator that returned an empty mapping: it allocated to no one."""
+
+
 class _Plugins:
     """Calls the pool resolver and the calculator, checking what they return."""
 
@@ -117,7 +136,9 @@ class _Plugins:
         return pool
 
     def allocate(self, distributor: ConfiguredDistributor,
-                 context: AllocationContext) -> dict[str, int]:
+                 context: AllocationContext) -> dict[str, int] | Decline:
+        """The calculator's amounts, or its :class:`Decline` (an empty mapping is one:
+        ``empty``); anything else that does not split the pool exactly is refused."""
         calculator = distributor.calculator
 
         def fail(message: str) -> PluginError:
@@ -130,9 +151,16 @@ class _Plugins:
             raise
         except Exception as exc:
             raise fail(f"failed: {exc!r}") from exc
+        if isinstance(result, Decline):
+            if not isinstance(result.reason, str) or not DECLINE_REASON.fullmatch(result.reason):
+                raise fail(f"declined with reason {result.reason!r}, not 1 to "
+                           f"{DECLINE_REASON_LENGTH} of a-z, 0-9, '_', '-', '.'")
+            return result
         if not isinstance(result, Mapping):
             raise fail(f"returned {result!r}, not a mapping")
         amounts = dict(result)
+        if not amounts:
+            return Decline(EMPTY_ANSWER)
         for collaborator, amount in amounts.items():
             if collaborator not in context.scores:
                 raise fail(f"allocated to {collaborator!r}, who has no score this period")
@@ -145,17 +173,17 @@ class _Plugins:
 
 def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plugins,
             start: datetime, end: datetime, scores: list[distribution_queries.ScoreRow],
-            revenue: int, *, fail_closed: str | None = None) -> Outcome:
+            revenue: int, *, fail_closed: str | None = None, carried_in: int = 0) -> Outcome:
     """Pool → scores → calculator for one window. Writes nothing; reads only what the
     calculator asks its context for (credits, history…), through ``conn``.
 
     ``fail_closed`` names why the distributor's cascades credit no one (e.g.
     ``cascade_without_group``); it is the reason of a period that paid no one for want of
-    scores.
+    scores. ``carried_in`` (what earlier periods passed on) is added to the resolved pool.
     """
     pool = plugins.pool(distributor, PoolContext(
         distributor=distributor.spec.id, currency=distributor.currency, period_start=start,
-        period_end=end, revenue=max(revenue, 0)))
+        period_end=end, revenue=max(revenue, 0))) + carried_in
     if pool > STORABLE_MAX:
         raise Unstorable(f"the pool of {distributor.spec.id} for {start.isoformat()}", pool)
     eligible = {row[1]: row for row in scores if row[2] == "active"}
@@ -164,12 +192,21 @@ def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plug
     if reason is not None:
         if fail_closed is not None and reason != "zero_pool":
             reason = fail_closed
-        return Outcome(pool, revenue, reason, ())
-    amounts = plugins.allocate(distributor, allocation_context(
+        return _unallocated(distributor, pool, revenue, reason, carried_in)
+    answer = plugins.allocate(distributor, allocation_context(
         conn, distributor, pool, start, end, {name: row[3] for name, row in eligible.items()}))
+    if isinstance(answer, Decline):
+        return _unallocated(distributor, pool, revenue, DECLINED + answer.reason, carried_in)
     allocations = tuple((eligible[name][0], name, eligible[name][3], amount)
-                        for name, amount in sorted(amounts.items()) if amount > 0)
-    return Outcome(pool, revenue, None, allocations)
+                        for name, amount in sorted(answer.items()) if amount > 0)
+    return Outcome(pool, revenue, None, allocations, carried_in)
+
+
+def _unallocated(distributor: ConfiguredDistributor, pool: int, revenue: int, reason: str,
+                 carried_in: int) -> Outcome:
+    """A period that allocates nothing: its pool is carried forward or forfeited."""
+    carry = distributor.spec.unallocated == "carry_forward"
+    return Outcome(pool, revenue, reason, (), carried_in, pool if carry else 0)
 
 
 def _check_storable(distributor: ConfiguredDistributor, start: datetime,
@@ -297,26 +334,29 @@ class DistributionRunner:
                             now: datetime, beat: _Beat) -> Outcome | None:
         """Distribute a claimed period in ``conn``'s transaction, unless its distributor is
         paused, failed earlier in this heartbeat or reached its catch-up limit."""
+        if claimed[1] in beat.excluded:
+            return None
         distributor = self._catalog.get(conn, claimed[1])
         limit = distributor.spec.catch_up_limit
-        if (distributor.spec.status != "active" or claimed[1] in beat.excluded
+        if (distributor.spec.status != "active"
                 or (limit is not None and beat.done.get(claimed[1], 0) >= limit)):
             beat.excluded.add(claimed[1])
             return None
-        outcome = self._outcome(conn, distributor, claimed[3], claimed[4])
+        outcome = self._outcome(conn, distributor, claimed[3], claimed[4],
+                                distribution_queries.carried_in(conn, claimed[0]))
         self._write(conn, distributor, claimed, outcome, now)
         beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
         return outcome
 
     def _outcome(self, conn: Connection, distributor: ConfiguredDistributor, start: datetime,
-                 end: datetime) -> Outcome:
+                 end: datetime, carried_in: int) -> Outcome:
         scores = distribution_queries.period_scores(conn, distributor.key, start, end)
         revenue = (distribution_queries.period_revenue(conn, distributor.key, start, end)
                    if distributor.pool_resolver.uses_revenue else 0)
         _check_storable(distributor, start, scores, revenue)
         problem = cascade_problem(conn, distributor, self._plugins._registry)
         return compute(conn, distributor, self._plugins, start, end, scores, revenue,
-                       fail_closed=problem[0] if problem else None)
+                       fail_closed=problem[0] if problem else None, carried_in=carried_in)
 
     def _write(self, conn: Connection, distributor: ConfiguredDistributor,
                claimed: queries.ClaimedRow, outcome: Outcome, now: datetime) -> None:
@@ -330,10 +370,10 @@ class DistributionRunner:
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,
-            calculator=distributor.calculator.id, now=now)
+            calculator=distributor.calculator.id, now=now, carried_out=outcome.carried_out)
         queries.insert_distribution(conn, key, index + 1, end,
                                     next_period_end(distributor.spec.schedule, end),
-                                    distributor.currency.code)
+                                    distributor.currency.code, carried_in=outcome.carried_out)
 
     def _announce(self, distribution_id: int, outcome: Outcome) -> Distribution:
         """Fire the events of a committed period; nothing is read back if no one listens."""
@@ -391,15 +431,16 @@ class DistributionRunner:
         if claimed is None:  # pragma: no cover - distributed by a heartbeat meanwhile
             return None
         distribution_id, key, index, _start, _end = claimed
+        carried = open_rows[0].carried_in  # passed on through the paused time
         queries.complete_distribution(
             conn, distribution_id, status="skipped", pool=None, revenue=None,
             reason="distributor_inactive", config_version=distributor.version,
-            calculator=None, now=now)
+            calculator=None, now=now, carried_out=carried)
         schedule = distributor.spec.schedule
         following = max(schedules.period_index_at(schedule, now), index + 1)
         start, end = schedules.period(schedule, following)
         return queries.insert_distribution(conn, key, following, start, end,
-                                          distributor.currency.code)
+                                          distributor.currency.code, carried_in=carried)
 
     def preview(self, distributor_id: str, now: datetime) -> Preview:
         """What the open period would pay if it closed at ``now``; writes nothing."""
@@ -415,7 +456,8 @@ class DistributionRunner:
             distribution = open_rows[0]
             distributor = self._catalog.get(conn, rows[0][0])
             end = min(now, distribution.period_end)
-            outcome = self._outcome(conn, distributor, distribution.period_start, end)
+            outcome = self._outcome(conn, distributor, distribution.period_start, end,
+                                    distribution.carried_in)
             late = distribution_queries.late_credits(conn, distributor.key,
                                                      distribution.period_start, end)
         return Preview(distribution, end, outcome, late)

@@ -275,8 +275,8 @@ class ObligationService:
     def approve_held(self, now: datetime) -> tuple[int, ...]:
         """Approve pending distribution obligations whose distributor's hold period ended."""
         with unit_of_work(self._engine, write=False) as conn:
-            holds = {d.key: d.spec.hold_days for d in self._catalog.all(conn)
-                     if d.spec.hold_days is not None}
+            holds = {key: spec.hold_days for key, spec in self._catalog.specs(conn).items()
+                     if spec.hold_days is not None}
         if not holds:
             return ()
         keys = retrying(self._engine, lambda: self._approve_held(holds, now))

@@ -234,6 +234,12 @@ def open_period_for_update(conn: Connection,
     return None if row is None else (row[0], row[1], row[2])
 
 
+def carried_in(conn: Connection, distribution_id: int) -> int:
+    """What a period carries in from the periods before it (``unallocated``)."""
+    query = sa.select(distribution.c.carried_in).where(distribution.c.id == distribution_id)
+    return int(conn.execute(query).scalar_one())
+
+
 def holds_credits_from(conn: Connection, distributor_key: int, start: datetime) -> bool:
     """Whether any credit (points or revenue) of the distributor counts at or after
     ``start``: in its open period, or in a later one."""

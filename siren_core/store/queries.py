@@ -201,11 +201,12 @@ def set_distributor_status(conn: Connection, key: int, status: str, now: datetim
 # -- distributions ---------------------------------------------------------------------
 
 def insert_distribution(conn: Connection, distributor_key: int, index: int, start: datetime,
-                        end: datetime, units: str) -> int:
-    """Open a period; ``units`` is the distributor's currency, kept by the period for good."""
+                        end: datetime, units: str, carried_in: int = 0) -> int:
+    """Open a period; ``units`` is the distributor's currency, kept by the period for good;
+    ``carried_in``, the pool the period before passed on (``unallocated``)."""
     result = conn.execute(distribution.insert().values(
         distributor_id=distributor_key, period_index=index, period_start=start,
-        period_end=end, units=units, status="open"))
+        period_end=end, units=units, status="open", carried_in=carried_in))
     return _inserted_key(result)
 
 
@@ -288,17 +289,20 @@ def claim_distribution(conn: Connection, distribution_id: int) -> ClaimedRow | N
 
 def complete_distribution(conn: Connection, distribution_id: int, *, status: str,
                           pool: int | None, revenue: int | None, reason: str | None,
-                          config_version: int, calculator: str | None, now: datetime) -> None:
+                          config_version: int, calculator: str | None, now: datetime,
+                          carried_out: int = 0) -> None:
     conn.execute(distribution.update().where(distribution.c.id == distribution_id).values(
         status=status, pool=pool, revenue=revenue, reason=reason,
-        config_version=config_version, calculator=calculator, completed_at=now))
+        config_version=config_version, calculator=calculator, completed_at=now,
+        carried_out=carried_out))
 
 
 def _distribution_query() -> sa.Select[Any]:
     d = distribution
     return (sa.select(d.c.id, distributor.c.external_id, d.c.period_index, d.c.period_start,
                       d.c.period_end, d.c.status, d.c.units, d.c.pool, d.c.revenue,
-                      d.c.reason, d.c.config_version, d.c.calculator, d.c.completed_at)
+                      d.c.reason, d.c.config_version, d.c.calculator, d.c.completed_at,
+                      d.c.carried_in, d.c.carried_out)
             .join(distributor, distributor.c.id == d.c.distributor_id))
 
 
@@ -306,7 +310,7 @@ def _to_distribution(r: Sequence[Any]) -> domain.Distribution:
     return domain.Distribution(
         id=r[0], distributor=r[1], period_index=r[2], period_start=r[3], period_end=r[4],
         status=r[5], units=r[6], pool=r[7], revenue=r[8], reason=r[9], config_version=r[10],
-        calculator=r[11], completed_at=r[12])
+        calculator=r[11], completed_at=r[12], carried_in=r[13], carried_out=r[14])
 
 
 def get_distribution(conn: Connection, distribution_id: int) -> domain.Distribution | None:

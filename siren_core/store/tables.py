@@ -119,6 +119,11 @@ class Distribution(SQLModel, table=True):
     period is distributed, as its history)."""
     last_error: str | None = Field(default=None, max_length=LAST_ERROR_LENGTH)
     last_failed_at: datetime | None = _when(default=None)
+    carried_in: int = _money(default=0, sa_column_kwargs={"server_default": sa.text("0")})
+    """The part of ``pool`` carried forward from the periods before (``unallocated =
+    "carry_forward"``), set when the period opens."""
+    carried_out: int = _money(default=0, sa_column_kwargs={"server_default": sa.text("0")})
+    """What this period, having allocated nothing, passed on to the next one."""
 
 
 class SourceEvent(SQLModel, table=True):

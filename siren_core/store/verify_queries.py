@@ -44,6 +44,28 @@ def allocations_not_summing_to_pool(conn: Connection) -> Rows:
                sa.and_(d.reason.is_not(None), total != 0))))
 
 
+def carried_pools_not_explained(conn: Connection) -> Rows:
+    """Periods whose carried amounts do not add up (``unallocated = "carry_forward"``):
+    a period carries in exactly what the distributor's period before carried out (0 for
+    the first); an open period carries nothing out yet; a skipped one passes on what it
+    carried in; a completed one carries out 0, or its whole pool if it allocated nothing;
+    and a pool holds at least what was carried into it."""
+    d, before = distribution.c, distribution.alias("period_before").c
+    previous = (sa.select(before.carried_out)
+                .where(before.distributor_id == d.distributor_id,
+                       before.period_index < d.period_index)
+                .order_by(before.period_index.desc()).limit(1).scalar_subquery())
+    completed = sa.and_(d.status == "completed", sa.or_(
+        d.pool < d.carried_in,
+        sa.and_(d.carried_out != 0, sa.or_(d.reason.is_(None), d.carried_out != d.pool))))
+    return _rows(conn, sa.select(d.id, d.status, d.pool, d.carried_in, d.carried_out,
+                                 previous).where(sa.or_(
+        sa.func.coalesce(previous, 0) != d.carried_in,
+        sa.and_(d.status == "open", d.carried_out != 0),
+        sa.and_(d.status == "skipped", d.carried_out != d.carried_in),
+        completed)))
+
+
 def non_positive_allocations(conn: Connection) -> Rows:
     a = allocation.c
     return _rows(conn, sa.select(a.id, a.amount).where(a.amount <= 0))
@@ -224,6 +246,7 @@ def accounted(conn: Connection, first: int, last: int) -> set[tuple[int, int, st
 
 CHECKS = {
     "allocations_sum_to_pool": allocations_not_summing_to_pool,
+    "carried_pools_explained": carried_pools_not_explained,
     "allocations_positive": non_positive_allocations,
     "one_obligation_per_allocation": allocations_without_one_matching_obligation,
     "obligation_has_allocation": obligations_without_allocation,
