@@ -47,6 +47,7 @@ import operator
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from fractions import Fraction
 from itertools import compress, pairwise, repeat
 from typing import Any, Protocol, TypeVar
 
@@ -61,6 +62,7 @@ __all__ = [
     "PLAIN_DECIMAL",
     "POINTS",
     "Currency",
+    "convert",
     "currency",
     "decimal_text_problem",
     "format_minor",
@@ -299,6 +301,18 @@ def from_minor(minor: int, cur: Currency, *, field: str = "minor") -> Decimal:
     ``from_minor(1500, USD) == Decimal("15.00")`` (and keeps the two decimals).
     """
     return Decimal(format_minor(minor, cur, field=field))
+
+
+def convert(minor: int, base: Currency, quote: Currency, rate: Decimal) -> int:
+    """``minor`` units of ``base`` in minor units of ``quote``, at 1 ``base`` = ``rate``
+    ``quote``, rounded half to even (exact rational arithmetic, no decimal context).
+
+    The exponents count: ``convert(10000, EUR, USD, Decimal("1.0850")) == 10850`` (EUR
+    100.00 → USD 108.50), ``convert(10000, EUR, JPY, Decimal("162.37")) == 16237`` and
+    ``convert(10, EUR, USD, Decimal("1.25")) == 12`` (0.125 → 0.12, and 0.135 → 0.14).
+    """
+    exact = Fraction(minor) * Fraction(rate) * Fraction(10) ** (quote.exponent - base.exponent)
+    return round(exact)
 
 
 # ---------------------------------------------------------------------------
