@@ -47,7 +47,6 @@ import operator
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from fractions import Fraction
 from itertools import compress, pairwise, repeat
 from typing import Any, Protocol, TypeVar
 
@@ -305,14 +304,23 @@ def from_minor(minor: int, cur: Currency, *, field: str = "minor") -> Decimal:
 
 def convert(minor: int, base: Currency, quote: Currency, rate: Decimal) -> int:
     """``minor`` units of ``base`` in minor units of ``quote``, at 1 ``base`` = ``rate``
-    ``quote``, rounded half to even (exact rational arithmetic, no decimal context).
+    ``quote``, rounded half to even (exact integer arithmetic, no decimal context).
 
     The exponents count: ``convert(10000, EUR, USD, Decimal("1.0850")) == 10850`` (EUR
     100.00 → USD 108.50), ``convert(10000, EUR, JPY, Decimal("162.37")) == 16237`` and
     ``convert(10, EUR, USD, Decimal("1.25")) == 12`` (0.125 → 0.12, and 0.135 → 0.14).
     """
-    exact = Fraction(minor) * Fraction(rate) * Fraction(10) ** (quote.exponent - base.exponent)
-    return round(exact)
+    numerator, denominator = rate.as_integer_ratio()
+    shift = quote.exponent - base.exponent
+    if shift >= 0:
+        numerator *= 10 ** shift
+    else:
+        denominator *= 10 ** -shift
+    quotient, remainder = divmod(minor * numerator, denominator)
+    twice = 2 * remainder  # the fraction left is remainder / denominator, in [0, 1)
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 # ---------------------------------------------------------------------------

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from siren_core import Kernel, hookimpl
 from siren_core.cli import cli
@@ -19,6 +22,7 @@ from siren_core.config.apply import apply, plan
 from siren_core.config.export import export_text
 from siren_core.config.files import SirenConfig, parse_config, read_config_text
 from siren_core.errors import InvalidInput
+from siren_core.money import convert, currency
 from siren_core.records import ExchangeRateProvider, RateRequest
 
 from conftest import at, monthly, sale
@@ -38,6 +42,26 @@ def _revenue(kernel: Kernel, distributor: str = "monthly-bonus",
              when: str = "2026-02-01") -> int:
     """The qualifying revenue of the distributor's open period if it closed at ``when``."""
     return kernel.preview(distributor, at(when)).outcome.revenue
+
+
+UNITS = st.sampled_from([currency(code) for code in ("USD", "JPY", "KWD", "EUR")])
+
+
+@given(minor=st.integers(-10**15, 10**15), base=UNITS, quote=UNITS,
+       digits=st.integers(1, 10**12), places=st.integers(0, 18))
+def test_convert_is_the_exact_product_rounded_half_to_even(
+        minor: int, base: Any, quote: Any, digits: int, places: int) -> None:
+    rate = Decimal(digits).scaleb(-places)
+    exact = Fraction(minor) * Fraction(rate) * Fraction(10) ** (quote.exponent - base.exponent)
+    assert convert(minor, base, quote, rate) == round(exact)  # Fraction rounds half to even
+
+
+def test_convert_worked_numbers() -> None:
+    eur, usd, jpy = currency("EUR"), currency("USD"), currency("JPY")
+    assert convert(10000, eur, usd, Decimal("1.0850")) == 10850
+    assert [convert(10, eur, usd, Decimal(r)) for r in ("1.25", "1.35", "1.45")] == [12, 14, 14]
+    assert [convert(-10, eur, usd, Decimal(r)) for r in ("1.25", "1.35")] == [-12, -14]
+    assert convert(16237, jpy, eur, Decimal("0.006159")) == 10000  # 100.0036… EUR
 
 
 @pytest.fixture
@@ -123,6 +147,17 @@ def test_a_missing_rate_is_refused_naming_the_pair_and_the_time(shop: Kernel) ->
     assert "GBP→USD" in str(error.value) and "2026-01-05T10:00:00+00:00" in str(error.value)
     assert "not inverted" in str(error.value)
     assert shop.table_counts() == counts
+
+
+def test_a_distributor_that_credits_nothing_stores_no_conversion(kernel: Kernel) -> None:
+    kernel.create_collaborator("alice")
+    kernel.create_distributor(monthly(pool=REVENUE_POOL, late_events="reject"))
+    kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")
+    kernel.heartbeat(at("2026-02-01"))
+    result = kernel.record("sale", sale("o-1", "alice", "100.00", "2026-01-20T10:00:00Z",
+                                        "EUR"))
+    assert [s.reason for s in result.skipped] == ["late_rejected"]
+    assert kernel.table_counts()["credit_conversion"] == 0
 
 
 def test_a_rate_from_a_later_date_is_not_used_before_it(shop: Kernel) -> None:

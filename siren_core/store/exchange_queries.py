@@ -8,10 +8,13 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from siren_core.records import ExchangeRate
 from siren_core.store import tables
+from siren_core.store.engine import is_sqlite
 from siren_core.store.metrics_queries import insert_many
 
 exchange_rate = tables.table(tables.ExchangeRate)
@@ -52,25 +55,16 @@ def list_rates(conn: Connection, *, base: str | None = None,
     return [_rate(row) for row in conn.execute(query)]
 
 
-def stored_rate_text(conn: Connection, base: str, quote: str, since: datetime) -> str | None:
-    """The rate text stored for a pair from exactly ``since``, if any."""
-    r = exchange_rate.c
-    query = sa.select(r.rate).where(r.base == base, r.quote == quote, r.valid_from == since)
-    found = conn.execute(query).scalar_one_or_none()
-    return None if found is None else str(found)
-
-
 def set_rate(conn: Connection, base: str, quote: str, since: datetime, rate: str,
              now: datetime) -> None:
-    """Store a pair's rate from ``since``, replacing the one stored from that instant."""
-    r = exchange_rate.c
-    updated = conn.execute(sa.update(exchange_rate).where(
-        r.base == base, r.quote == quote, r.valid_from == since).values(
-        rate=rate, updated_at=now))
-    if not updated.rowcount:
-        conn.execute(sa.insert(exchange_rate).values(
-            base=base, quote=quote, valid_from=since, rate=rate, created_at=now,
-            updated_at=now))
+    """Store a pair's rate from ``since``, replacing the one stored from that instant (one
+    upsert: two writers setting the same rate at once do not collide)."""
+    insert = sqlite_insert if is_sqlite(conn) else postgresql_insert
+    statement = insert(exchange_rate).values(base=base, quote=quote, valid_from=since,
+                                             rate=rate, created_at=now, updated_at=now)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=["base", "quote", "valid_from"],
+        set_={"rate": statement.excluded.rate, "updated_at": statement.excluded.updated_at}))
 
 
 def insert_conversions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
