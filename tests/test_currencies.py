@@ -302,12 +302,18 @@ class _Feed:
                                      priority=self.priority)]
 
 
-def test_the_configured_rate_wins_over_a_feed_of_default_priority(make_kernel: Any) -> None:
-    feed = _Feed(0, Decimal("2"))
-    kernel = make_kernel(plugins=[feed])
+def _shop_with(make_kernel: Any, feed: _Feed) -> Kernel:
+    """alice, a USD revenue pool, EUR → USD 1.0850 stored, and ``feed`` installed."""
+    kernel: Kernel = make_kernel(plugins=[feed])
     kernel.create_collaborator("alice")
     kernel.create_distributor(monthly(pool=REVENUE_POOL))
     kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")
+    return kernel
+
+
+def test_the_configured_rate_wins_over_a_feed_of_default_priority(make_kernel: Any) -> None:
+    feed = _Feed(0, Decimal("2"))
+    kernel = _shop_with(make_kernel, feed)
     kernel.record("sale", sale("o-1", "alice", "100.00"))  # same currency: nobody asked
     assert feed.asked == []
     kernel.record("sale", sale("o-2", "alice", "100.00", currency="EUR"))
@@ -320,10 +326,7 @@ def test_the_configured_rate_wins_over_a_feed_of_default_priority(make_kernel: A
 
 def test_a_feed_of_higher_priority_answers_first(make_kernel: Any) -> None:
     feed = _Feed(200, Decimal("1.1111"))
-    kernel = make_kernel(plugins=[feed])
-    kernel.create_collaborator("alice")
-    kernel.create_distributor(monthly(pool=REVENUE_POOL))
-    kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")
+    kernel = _shop_with(make_kernel, feed)
     kernel.record("sale", sale("o-1", "alice", "100.00", currency="EUR"))
     assert _revenue(kernel) == 11111
     feed.answer = None  # it does not know: the next provider is asked
