@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from siren_core.config.converter import parse_date, parse_decimal
@@ -102,12 +101,8 @@ def parse_rates(entries: Any) -> tuple[ExchangeRate, ...]:
 
 def rate_entry(rate: ExchangeRate) -> dict[str, str]:
     """A stored rate as the ``[[exchange_rates]]`` table that says it."""
-    return {"base": rate.base, "quote": rate.quote, "rate": rate_text(rate.rate),
+    return {"base": rate.base, "quote": rate.quote, "rate": plain_text(rate.rate),
             "from": rate.since.date().isoformat()}
-
-
-def rate_text(rate: Decimal) -> str:
-    return plain_text(rate)
 
 
 def rate_label(rate: ExchangeRate) -> str:

@@ -308,8 +308,12 @@ class BulkIngestor:
             written.append(item)
         ids = mq.insert_source_events(conn, sources)
         for key, rows, skips, conversions in zip(ids, credits, skipped, converted, strict=True):
-            for row in (*rows, *skips, *conversions):
+            for row in rows:
                 row["source_event_id"] = key
+            for skip in skips:
+                skip["source_event_id"] = key
+            for conversion in conversions:
+                conversion["source_event_id"] = key
         mq.insert_credits(conn, [row for rows in credits for row in rows])
         mq.insert_many(conn, queries.credit_skip, [skip for skips in skipped for skip in skips])
         xq.insert_conversions(conn, [row for rows in converted for row in rows])
