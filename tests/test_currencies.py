@@ -21,6 +21,7 @@ from siren_core.cli import cli
 from siren_core.config.apply import apply, plan
 from siren_core.config.export import export_text
 from siren_core.config.files import SirenConfig, parse_config, read_config_text
+from siren_core.config.simulate import simulate
 from siren_core.errors import InvalidInput
 from siren_core.money import convert, currency
 from siren_core.records import ExchangeRateProvider, RateRequest
@@ -450,3 +451,14 @@ def test_siren_credits_shows_the_conversion(shop: Kernel, database_url: str) -> 
     table = CliRunner().invoke(cli, ["credits", "alice", "--database", database_url],
                                env={"COLUMNS": "250"})
     assert "108.50 USD (sale 100.00 EUR at 1.0850)" in table.output
+
+
+def test_a_simulation_converts_at_the_files_rates() -> None:
+    config = {"collaborators": [{"id": "ana"}],
+              "distributors": [monthly(pool=REVENUE_POOL)],
+              "exchange_rates": [{"base": "EUR", "quote": "USD", "rate": "1.0850",
+                                  "from": "2026-01-01"}]}
+    lines = [json.dumps({"type": "sale", **sale("o-1", "ana", "100.00", currency="EUR")})]
+    [january] = simulate(config, lines, at("2026-02-01"))["distributions"]
+    assert (january["pool"], january["allocations"]) == (
+        "10.85", [{"collaborator": "ana", "score": 10, "amount": "10.85"}])
