@@ -239,23 +239,28 @@ def test_hook_siren_exchange_rate_providers(make_kernel: Any) -> None:
     assert [c.rate for c in kernel.credits("ana")] == ["0.85", "1.25", None]
 
 
-class FloatRates:
+class BadRates:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
     @hookimpl
     def siren_exchange_rate_providers(self) -> list[ExchangeRateProvider]:
-        return [ExchangeRateProvider(id="floats", description="Answers floats",
-                                     rate=lambda _request: 1.1)]  # type: ignore[arg-type,return-value]
+        return [ExchangeRateProvider(id="bad", description="Answers what it must not",
+                                     rate=lambda _request: self.answer)]
 
 
-def test_an_exchange_rate_provider_answering_a_float_is_a_plugin_error(
-        make_kernel: Any) -> None:
-    kernel = make_kernel(plugins=[FloatRates()])
+@pytest.mark.parametrize("answer", [1.1, Decimal("-1.1"), Decimal("0"), Decimal("NaN"),
+                                    Decimal("1." + "1" * 40), "1.1"])
+def test_an_exchange_rate_provider_answering_no_positive_decimal_is_a_plugin_error(
+        make_kernel: Any, answer: Any) -> None:
+    kernel = make_kernel(plugins=[BadRates(answer)])
     kernel.create_collaborator("ana")
     kernel.create_distributor(monthly(pool={"resolver": "revenue_percentage",
                                             "percent": "50"}))
     counts = kernel.table_counts()
     with pytest.raises(PluginError) as error:
         kernel.record("sale", sale("o1", "ana", "100.00", currency="EUR"))
-    assert error.value.plugin == "FloatRates" and "1.1" in str(error.value)
+    assert error.value.plugin == "BadRates" and repr(answer) in str(error.value)
     assert kernel.table_counts() == counts
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from siren_core.domain import RATE_LENGTH
 from siren_core.errors import InvalidInput, PluginError
 from siren_core.money import INT64_MAX, Currency, convert, plain_text
 from siren_core.plugins import PluginRegistry
@@ -112,9 +113,10 @@ class Exchange:
                               plugin=owner, hook="siren_exchange_rate_providers") from exc
         if answer is None:
             return None
-        if not isinstance(answer, Decimal) or not answer.is_finite() or answer <= 0:
+        if (not isinstance(answer, Decimal) or not answer.is_finite() or answer <= 0
+                or len(plain_text(answer)) > RATE_LENGTH):
             raise PluginError(f"exchange-rate provider {provider.id!r} answered {answer!r} "
                               f"for {request.base.code}→{request.quote.code} (a positive "
-                              "Decimal or None)", plugin=owner,
-                              hook="siren_exchange_rate_providers")
+                              f"Decimal of at most {RATE_LENGTH} characters, or None)",
+                              plugin=owner, hook="siren_exchange_rate_providers")
         return answer
