@@ -67,6 +67,7 @@ from siren_core.events import (
     DistributorDeleted,
     DistributorUpdated,
     EventBus,
+    ExchangeRateSet,
     Listener,
     ManualMetricRequested,
     deferred_events,
@@ -455,12 +456,17 @@ class Kernel:
         a later rate of the pair, replacing the rate stored from that date if any.
 
         ``rate`` is exact: a decimal string, a ``Decimal`` or an ``int`` (a float is
-        refused). Events already recorded keep the rate they were converted at.
+        refused). Events already recorded keep the rate they were converted at. Fires
+        ``exchange_rate_set`` unless the same rate was stored from that date already.
         """
         value = exchange_rate(base, quote, rate, since)
+        text = plain_text(value.rate)
         with store.unit_of_work(self.engine) as conn:
-            exchange_queries.set_rate(conn, value.base, value.quote, value.since,
-                                      plain_text(value.rate), self.clock())
+            previous = exchange_queries.set_rate(conn, value.base, value.quote, value.since,
+                                                 text, self.clock())
+        if previous != text:
+            self.events.dispatch(ExchangeRateSet(
+                value, None if previous is None else Decimal(previous)))
         return value
 
     def exchange_rates(self, *, base: str | None = None,

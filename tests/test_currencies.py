@@ -23,6 +23,7 @@ from siren_core.config.export import export_text
 from siren_core.config.files import SirenConfig, parse_config, read_config_text
 from siren_core.config.simulate import simulate
 from siren_core.errors import InvalidInput
+from siren_core.events import Event, ExchangeRateSet
 from siren_core.money import convert, currency
 from siren_core.records import ExchangeRateProvider, RateRequest
 
@@ -283,6 +284,23 @@ def test_setting_a_rate_again_from_the_same_date_replaces_it(kernel: Kernel) -> 
         ("EUR", "JPY", "162", at("2026-01-01")), ("EUR", "USD", "1.1", at("2025-12-01")),
         ("EUR", "USD", "1.0860", at("2026-01-01"))]
     assert [r.quote for r in kernel.exchange_rates(quote="JPY")] == ["JPY"]
+
+
+def test_setting_a_rate_fires_exchange_rate_set_after_the_commit(kernel: Kernel) -> None:
+    seen: list[Event] = []
+    kernel.subscribe(seen.append)
+    kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")
+    kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")  # no change
+    kernel.set_exchange_rate("EUR", "USD", "1.0860", since="2026-01-01")
+    assert [(e.event_id, str(e.rate.rate), e.previous) for e in seen
+            if isinstance(e, ExchangeRateSet)] == [
+        ("exchange_rate_set", "1.0850", None),
+        ("exchange_rate_set", "1.0860", Decimal("1.0850"))]
+    seen.clear()
+    with pytest.raises(RuntimeError), kernel.transaction():
+        kernel.set_exchange_rate("EUR", "USD", "9", since="2026-01-01")
+        raise RuntimeError("rolled back")
+    assert seen == [] and [str(r.rate) for r in kernel.exchange_rates()] == ["1.0860"]
 
 
 class _Feed:

@@ -56,15 +56,20 @@ def list_rates(conn: Connection, *, base: str | None = None,
 
 
 def set_rate(conn: Connection, base: str, quote: str, since: datetime, rate: str,
-             now: datetime) -> None:
+             now: datetime) -> str | None:
     """Store a pair's rate from ``since``, replacing the one stored from that instant (one
-    upsert: two writers setting the same rate at once do not collide)."""
+    upsert: two writers setting the same rate at once do not collide); the rate text it
+    replaced, if any."""
+    r = exchange_rate.c
+    previous = conn.execute(sa.select(r.rate).where(
+        r.base == base, r.quote == quote, r.valid_from == since)).scalar_one_or_none()
     insert = sqlite_insert if is_sqlite(conn) else postgresql_insert
     statement = insert(exchange_rate).values(base=base, quote=quote, valid_from=since,
                                              rate=rate, created_at=now, updated_at=now)
     conn.execute(statement.on_conflict_do_update(
         index_elements=["base", "quote", "valid_from"],
         set_={"rate": statement.excluded.rate, "updated_at": statement.excluded.updated_at}))
+    return None if previous is None else str(previous)
 
 
 def insert_conversions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
