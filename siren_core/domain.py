@@ -80,6 +80,8 @@ def check_identifier(field: str, value: Any) -> str:
     return check_text(field, value, IDENTIFIER_LENGTH, required=True)
 
 
+RATE_LENGTH = 40
+"""The longest exchange rate text the store keeps (digits and ``.``)."""
 NAME_LENGTH = 255
 """The longest name (collaborator, distributor, group, program) the store keeps: the
 length of its ``VARCHAR`` column."""

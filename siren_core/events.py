@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,7 +33,7 @@ from siren_core.domain import (
     Obligation,
     Payout,
 )
-from siren_core.records import Metric
+from siren_core.records import ExchangeRate, Metric
 
 if TYPE_CHECKING:
     import pluggy
@@ -402,6 +403,17 @@ class DistributorUpdated(Event):
     event_id: ClassVar[str] = "distributor_updated"
     distributor: Distributor
     previous_status: str
+
+
+@attrs.frozen
+class ExchangeRateSet(Event):
+    """An exchange rate was stored (``siren rates set``, ``siren apply``): ``rate`` is the
+    rate now in force from ``rate.since``, ``previous`` the one it replaced from that
+    date (``None``: a new step of the pair)."""
+
+    event_id: ClassVar[str] = "exchange_rate_set"
+    rate: ExchangeRate
+    previous: Decimal | None
 
 
 @attrs.frozen

@@ -15,10 +15,11 @@ and declare their module in the ``siren`` entry-point group of their distributio
     my_plugin = "my_package.my_plugin"
 
 Hooks that define behaviour (``siren_trigger_strategies``, ``siren_credit_rules``,
-``siren_pool_resolvers``, ``siren_allocation_calculators``, ``siren_group_structures``)
-return an iterable of frozen records from :mod:`siren_core.records`. The kernel collects
-them through one gateway that rejects a record of the wrong type and two plugins claiming
-the same id, naming both plugins. Hooks evolve by *adding* arguments; an implementation
+``siren_pool_resolvers``, ``siren_allocation_calculators``, ``siren_group_structures``,
+``siren_transaction_compilers``, ``siren_exchange_rate_providers``) return an iterable of
+frozen records from :mod:`siren_core.records`. The kernel collects them through one
+gateway that rejects a record of the wrong type and two plugins claiming the same id,
+naming both plugins. Hooks evolve by *adding* arguments; an implementation
 may accept any subset of a hook's arguments.
 """
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from siren_core.records import (
         AllocationCalculator,
         CreditRule,
+        ExchangeRateProvider,
         GroupStructure,
         PoolResolver,
         TransactionCompiler,
@@ -190,6 +192,47 @@ def siren_transaction_compilers() -> Iterable[TransactionCompiler]:
             return [TransactionCompiler(
                 id="gift_wrap", description="Gift-wrapping fees",
                 includes=lambda line, ctx: line.kind == "fee" and line.sku == "gift-wrap")]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def siren_exchange_rate_providers() -> Iterable[ExchangeRateProvider]:
+    """Return the exchange-rate providers this plugin provides.
+
+    Called once, when a kernel is built. When a sale's currency differs from a
+    distributor's units and the distributor needs its money (a revenue pool, or points
+    by ``value = "amount"``), the kernel asks the providers for the rate base → quote
+    (sale currency → distributor units) in force at the sale's time: ``rate(request)``
+    receives a :class:`~siren_core.records.RateRequest` (``base``, ``quote``, ``at`` and
+    ``stored``, a read-only lookup of the rates kept in the store) and returns an exact
+    positive :class:`~decimal.Decimal`, or ``None`` for "not known". It is never called
+    for a sale in the distributor's own units.
+
+    **Order.** Providers are asked by ``priority``, highest first, then by id; the first
+    answer that is not ``None`` wins and the others are not asked. Two providers that
+    would disagree are not an error: rates from two sources legitimately differ in their
+    last digits, and asking every provider for every sale would call a remote feed even
+    when the configured rate answers. The answer is deterministic (a fixed order) and
+    auditable: the rate and the provider's id are stored with the credits it converted.
+    The built-in ``exchange_rates`` provider (rates of ``[[exchange_rates]]`` and
+    ``siren rates set``) has priority 100, so an operator's explicit rates win over a
+    provider of the default priority 0; a provider meant to override them takes a higher
+    one. No provider answering is a refusal (``InvalidInput`` naming the pair and the
+    time); rates are never inverted (a USD → EUR rate does not answer EUR → USD).
+
+    A provider must answer from its arguments and data it holds (never the store's
+    tables): the same question must get the same answer while a transaction runs.
+
+    Example::
+
+        FIXED = {("EUR", "USD"): Decimal("1.0850")}
+
+        @hookimpl
+        def siren_exchange_rate_providers():
+            return [ExchangeRateProvider(
+                id="fixed_rates", description="Rates agreed with the bank",
+                rate=lambda request: FIXED.get((request.base.code, request.quote.code)))]
     """
     raise NotImplementedError
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -32,6 +33,7 @@ from siren_core.config.converter import (
     structure,
     unstructure_distributor,
 )
+from siren_core.config.rates import exchange_rate
 from siren_core.distribution.runner import (
     DistributionRunner,
     HeartbeatReport,
@@ -65,6 +67,7 @@ from siren_core.events import (
     DistributorDeleted,
     DistributorUpdated,
     EventBus,
+    ExchangeRateSet,
     Listener,
     ManualMetricRequested,
     deferred_events,
@@ -83,12 +86,20 @@ from siren_core.groups.values import (
 )
 from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
 from siren_core.metrics.ingest import Ingestor
+from siren_core.money import plain_text
 from siren_core.obligations.exports import fulfillment_csv
 from siren_core.obligations.fulfillment import FulfillmentService
 from siren_core.obligations.lifecycle import ObligationService
 from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
-from siren_core.store import IntegrityError, distribution_queries, operations_queries, queries
+from siren_core.records import ExchangeRate
+from siren_core.store import (
+    IntegrityError,
+    distribution_queries,
+    exchange_queries,
+    operations_queries,
+    queries,
+)
 from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import check_instant
 
@@ -442,6 +453,33 @@ class Kernel:
                 raise NotFound("collaborator", collaborator)
             return operations_queries.collaborator_credits(conn, collaborator,
                                                            distributor_id=distributor)
+
+    # -- exchange rates (docs/currencies.md) ------------------------------------------------
+
+    def set_exchange_rate(self, base: str, quote: str, rate: str | Decimal | int, *,
+                          since: date | str) -> ExchangeRate:
+        """Store 1 ``base`` = ``rate`` ``quote`` from ``since`` (a date: 00:00 UTC) until
+        a later rate of the pair, replacing the rate stored from that date if any.
+
+        ``rate`` is exact: a decimal string, a ``Decimal`` or an ``int`` (a float is
+        refused). Events already recorded keep the rate they were converted at. Fires
+        ``exchange_rate_set`` unless the same rate was stored from that date already.
+        """
+        value = exchange_rate(base, quote, rate, since)
+        text = plain_text(value.rate)
+        with store.unit_of_work(self.engine) as conn:
+            previous = exchange_queries.set_rate(conn, value.base, value.quote, value.since,
+                                                 text, self.clock())
+        if previous != text:
+            self.events.dispatch(ExchangeRateSet(
+                value, None if previous is None else Decimal(previous)))
+        return value
+
+    def exchange_rates(self, *, base: str | None = None,
+                       quote: str | None = None) -> list[ExchangeRate]:
+        """The stored rates by pair, then from oldest; optionally of one base or quote."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            return exchange_queries.list_rates(conn, base=base, quote=quote)
 
     # -- obligations and fulfillment (siren_core.obligations.lifecycle, docs/obligations.md) -----
 

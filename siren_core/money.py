@@ -61,6 +61,7 @@ __all__ = [
     "PLAIN_DECIMAL",
     "POINTS",
     "Currency",
+    "convert",
     "currency",
     "decimal_text_problem",
     "format_minor",
@@ -299,6 +300,27 @@ def from_minor(minor: int, cur: Currency, *, field: str = "minor") -> Decimal:
     ``from_minor(1500, USD) == Decimal("15.00")`` (and keeps the two decimals).
     """
     return Decimal(format_minor(minor, cur, field=field))
+
+
+def convert(minor: int, base: Currency, quote: Currency, rate: Decimal) -> int:
+    """``minor`` units of ``base`` in minor units of ``quote``, at 1 ``base`` = ``rate``
+    ``quote``, rounded half to even (exact integer arithmetic, no decimal context).
+
+    The exponents count: ``convert(10000, EUR, USD, Decimal("1.0850")) == 10850`` (EUR
+    100.00 → USD 108.50), ``convert(10000, EUR, JPY, Decimal("162.37")) == 16237`` and
+    ``convert(10, EUR, USD, Decimal("1.25")) == 12`` (0.125 → 0.12, and 0.135 → 0.14).
+    """
+    numerator, denominator = rate.as_integer_ratio()
+    shift = quote.exponent - base.exponent
+    if shift >= 0:
+        numerator *= 10 ** shift
+    else:
+        denominator *= 10 ** -shift
+    quotient, remainder = divmod(minor * numerator, denominator)
+    twice = 2 * remainder  # the fraction left is remainder / denominator, in [0, 1)
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 # ---------------------------------------------------------------------------

@@ -31,9 +31,10 @@ from siren_core.plugins import (
     make_plugin_manager,
 )
 
-_CALLABLES = ("metrics", "credit", "resolve", "allocate", "build", "includes", "check")
+_CALLABLES = ("metrics", "credit", "resolve", "allocate", "build", "includes", "check",
+              "rate")
 _KINDS = ("trigger_strategies", "credit_rules", "pool_resolvers", "allocation_calculators",
-          "group_structures", "transaction_compilers")
+          "group_structures", "transaction_compilers", "exchange_rate_providers")
 
 
 @attrs.frozen

@@ -36,6 +36,7 @@ from siren_core.errors import InvalidInput, PluginError
 from siren_core.records import (
     AllocationCalculator,
     CreditRule,
+    ExchangeRateProvider,
     GroupStructure,
     PoolResolver,
     TransactionCompiler,
@@ -291,6 +292,7 @@ class PluginRegistry:
     group_structures: dict[str, GroupStructure]
     owners: dict[tuple[str, str], str]
     transaction_compilers: dict[str, TransactionCompiler] = attrs.Factory(dict)
+    exchange_rate_providers: dict[str, ExchangeRateProvider] = attrs.Factory(dict)
 
     @classmethod
     def collect(cls, pm: pluggy.PluginManager) -> PluginRegistry:
@@ -303,6 +305,8 @@ class PluginRegistry:
             ("allocation_calculators", "siren_allocation_calculators", AllocationCalculator),
             ("group_structures", "siren_group_structures", GroupStructure),
             ("transaction_compilers", "siren_transaction_compilers", TransactionCompiler),
+            ("exchange_rate_providers", "siren_exchange_rate_providers",
+             ExchangeRateProvider),
         ):
             records, by_id = _collect(pm, hook, record_type, _record_id)
             found[field] = {key: _canonical_capabilities(record)

@@ -1,7 +1,8 @@
 """Typed records exchanged between the kernel and plugins.
 
 Plugins return the *definition* records (``TriggerStrategy``, ``CreditRule``,
-``PoolResolver``, ``AllocationCalculator``, ``GroupStructure``) from their hooks, and the
+``PoolResolver``, ``AllocationCalculator``, ``GroupStructure``, ``TransactionCompiler``,
+``ExchangeRateProvider``) from their hooks, and the
 kernel hands them read-only *context* records when it calls them. Every record is a frozen
 attrs class: plugins never receive a database session or a table model.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 import attrs
@@ -478,3 +480,47 @@ class GroupStructure:
     check: Callable[[Mapping[CollaboratorId, Mapping[str, Any]]], None] | None = None
     metadata_keys: frozenset[str] | None = None
     metadata_aliases: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class ExchangeRate:
+    """A stored exchange rate: 1 ``base`` = ``rate`` ``quote``, in force from ``since``
+    (00:00 UTC of its ``from`` date) until a later rate of the same pair."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    since: datetime
+
+
+@attrs.frozen
+class RateRequest:
+    """What an exchange-rate provider is asked: the rate ``base`` → ``quote`` in force at
+    ``at`` (an aware UTC instant: the time of the sale being converted).
+
+    ``stored(base, quote, at)`` looks up the rates kept in the store (``[[exchange_rates]]``
+    of the configuration, ``siren rates set``): the one of the pair in force at ``at``, or
+    ``None``. It is read-only and costs one query per pair per transaction.
+    """
+
+    base: Currency
+    quote: Currency
+    at: datetime
+    stored: Callable[[str, str, datetime], ExchangeRate | None]
+
+
+@attrs.frozen
+class ExchangeRateProvider:
+    """Answers "how many ``quote`` is 1 ``base`` at instant ``at``".
+
+    ``rate(request)`` returns an exact, positive :class:`~decimal.Decimal` (never a float),
+    or ``None`` when the provider does not know the pair at that instant. Providers are
+    asked in order of ``priority`` (highest first, then by id) and the first answer that
+    is not ``None`` is used; the kernel stores it, with the provider's id, beside the
+    credits it converted.
+    """
+
+    id: str
+    description: str
+    rate: Callable[[RateRequest], Decimal | None]
+    priority: int = 0

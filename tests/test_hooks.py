@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from siren_core import Kernel, hookimpl
-from siren_core.errors import InvalidInput
+from siren_core.errors import InvalidInput, PluginError
 from siren_core.events import Event
 from siren_core.money import split, split_equally
 from siren_core.plugins import PluginSettings, make_plugin_manager
@@ -27,10 +27,12 @@ from siren_core.records import (
     Credit,
     CreditContext,
     CreditRule,
+    ExchangeRateProvider,
     GroupStructure,
     Metric,
     PoolContext,
     PoolResolver,
+    RateRequest,
     RevenueLine,
     TransactionCompiler,
     TriggerStrategy,
@@ -198,6 +200,68 @@ def test_hook_siren_transaction_compilers(make_kernel: Any) -> None:
                       {"kind": "fee", "amount": "3.00", "sku": "express"}]
     kernel.record("sale", event)
     assert _paid(kernel) == {"ana": 200}  # half of the 4.00 gift-wrap fee
+
+
+class BankRates:
+    """A third party's provider: a fixed bank rate, a tenth above the stored one when the
+    store has one (it may read the stored rates through the request only)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, datetime]] = []
+
+    @hookimpl
+    def siren_exchange_rate_providers(self) -> list[ExchangeRateProvider]:
+        def rate(request: RateRequest) -> Decimal | None:
+            self.asked.append((request.base.code, request.quote.code, request.at))
+            stored = request.stored(request.base.code, request.quote.code, request.at)
+            if stored is not None:
+                return stored.rate + Decimal("0.1")
+            return Decimal("0.85") if (request.base.code, request.quote.code) == (
+                "USD", "EUR") else None
+
+        return [ExchangeRateProvider(id="bank", description="The bank's rates", rate=rate,
+                                     priority=500)]
+
+
+def test_hook_siren_exchange_rate_providers(make_kernel: Any) -> None:
+    bank = BankRates()
+    kernel = make_kernel(plugins=[bank])
+    kernel.create_collaborator("ana")
+    kernel.create_distributor(monthly(units="EUR", pool={"resolver": "revenue_percentage",
+                                                         "percent": "50"}))
+    kernel.set_exchange_rate("GBP", "EUR", "1.15", since="2026-01-01")
+    kernel.record("sale", sale("o1", "ana", "100.00", "2026-01-05T10:00:00Z"))       # USD
+    kernel.record("sale", sale("o2", "ana", "10.00", "2026-01-06T10:00:00Z", "GBP"))
+    kernel.record("sale", sale("o3", "ana", "10.00", "2026-01-07T10:00:00Z", "EUR"))
+    assert bank.asked == [("USD", "EUR", at("2026-01-05T10:00")),
+                          ("GBP", "EUR", at("2026-01-06T10:00"))]  # never for EUR
+    assert _paid(kernel) == {"ana": (8500 + 1250 + 1000) // 2}
+    assert [c.rate for c in kernel.credits("ana")] == ["0.85", "1.25", None]
+
+
+class BadRates:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    @hookimpl
+    def siren_exchange_rate_providers(self) -> list[ExchangeRateProvider]:
+        return [ExchangeRateProvider(id="bad", description="Answers what it must not",
+                                     rate=lambda _request: self.answer)]
+
+
+@pytest.mark.parametrize("answer", [1.1, Decimal("-1.1"), Decimal("0"), Decimal("NaN"),
+                                    Decimal("1." + "1" * 40), "1.1"])
+def test_an_exchange_rate_provider_answering_no_positive_decimal_is_a_plugin_error(
+        make_kernel: Any, answer: Any) -> None:
+    kernel = make_kernel(plugins=[BadRates(answer)])
+    kernel.create_collaborator("ana")
+    kernel.create_distributor(monthly(pool={"resolver": "revenue_percentage",
+                                            "percent": "50"}))
+    counts = kernel.table_counts()
+    with pytest.raises(PluginError) as error:
+        kernel.record("sale", sale("o1", "ana", "100.00", currency="EUR"))
+    assert error.value.plugin == "BadRates" and repr(answer) in str(error.value)
+    assert kernel.table_counts() == counts
 
 
 class Listener:

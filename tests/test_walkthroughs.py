@@ -45,7 +45,7 @@ FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", flags=re.S | re.M)
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "site",
                                       "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
                                       "*.db", "*.db-*")
-CONFIG_SECTIONS = {"collaborators", "groups", "programs", "distributors"}
+CONFIG_SECTIONS = {"collaborators", "groups", "programs", "distributors", "exchange_rates"}
 
 
 def fenced(page: Path) -> list[tuple[str, str]]:

@@ -37,17 +37,35 @@ def credit_json(c: CreditLine) -> dict[str, Any]:
             "revenue_minor": c.revenue, "units": c.units,
             "effective_at": iso_utc(c.effective_at), "late": c.late,
             "event_type": c.event_type, "event_id": c.event_id,
-            "event_at": iso_utc(c.event_at)}
+            "event_at": iso_utc(c.event_at), "conversion": _conversion_json(c)}
+
+
+def _conversion_json(c: CreditLine) -> dict[str, Any] | None:
+    """The exchange rate a converted event's money went through (``None``: not converted)."""
+    if c.rate is None or c.original_units is None:
+        return None
+    return {"rate": c.rate, "original_units": c.original_units,
+            "original_amount": amount_text(c.original_amount, c.original_units),
+            "original_amount_minor": c.original_amount}
+
+
+def _revenue_text(c: CreditLine) -> str:
+    if not c.units:
+        return ""
+    text = f"{amount_text(c.revenue, c.units)} {c.units}"
+    if c.rate is not None and c.original_units is not None:
+        text += (f" (sale {amount_text(c.original_amount, c.original_units)} "
+                 f"{c.original_units} at {c.rate})")
+    return text
 
 
 def credit_table(rows: Sequence[CreditLine], title: str, zone: tzinfo) -> Table:
     table = Table(f"counts at ({zone_name(zone)})", "distributor", "metric type", "rule",
                   "points", "revenue", "late", "source event", "event time", title=title)
     for c in rows:
-        revenue = f"{amount_text(c.revenue, c.units)} {c.units}" if c.units else ""
         table.add_row(local_text(c.effective_at, zone), c.distributor, c.metric_type,
                       c.rule if not c.layer else f"{c.rule} (layer {c.layer})",
-                      str(c.points), revenue, "late" if c.late else "",
+                      str(c.points), _revenue_text(c), "late" if c.late else "",
                       f"{c.event_type} {c.event_id}", local_text(c.event_at, zone))
     return table
 

@@ -24,9 +24,11 @@ import attrs
 from siren_core.config.converter import unstructure_distributor
 from siren_core.config.diff import FieldChange, field_changes
 from siren_core.config.files import CollaboratorEntry, GroupEntry, ProgramEntry, SirenConfig
+from siren_core.config.rates import rate_entry, rate_label
 from siren_core.domain import DistributorSpec
 from siren_core.errors import InvalidInput, NotFound
 from siren_core.kernel import Kernel
+from siren_core.records import ExchangeRate
 
 
 @attrs.frozen
@@ -153,6 +155,24 @@ def _bindings(kernel: Kernel, config: SirenConfig, changes: list[Change]) -> lis
     return found
 
 
+def _rate_changes(kernel: Kernel, rates: tuple[ExchangeRate, ...]) -> list[Change]:
+    """Each rate of the file against the stored rate of its pair from its date (rates the
+    file does not list stay as they are)."""
+    if not rates:
+        return []
+    stored = {rate_label(r): rate_entry(r)["rate"] for r in kernel.exchange_rates()}
+    changes = []
+    for rate in rates:
+        label, text = rate_label(rate), rate_entry(rate)["rate"]
+        if label not in stored:
+            changes.append(Change("exchange_rate", label, "create",
+                                  fields=(FieldChange("rate", None, text),)))
+        else:
+            changes.append(_change("exchange_rate", label,
+                                   field_changes({"rate": stored[label]}, {"rate": text})))
+    return changes
+
+
 def plan(kernel: Kernel, config: SirenConfig) -> list[Change]:
     """What applying ``config`` would change (nothing is written)."""
     existing = {c.id: c for c in kernel.collaborators()}
@@ -163,6 +183,7 @@ def plan(kernel: Kernel, config: SirenConfig) -> list[Change]:
     changes += [_program_change(kernel, p, index, programs)
                 for index, p in enumerate(config.programs)]
     changes += [_distributor_change(kernel, d) for d in config.distributors]
+    changes += _rate_changes(kernel, config.exchange_rates)
     return changes + _bindings(kernel, config, changes)
 
 
@@ -231,6 +252,10 @@ def apply(kernel: Kernel, config: SirenConfig) -> list[Change]:
         for change in bindings:
             if change.verb == "bind":
                 _bind(kernel, change.owner, change.id, change.fields[0].new)
+        for rate in config.exchange_rates:
+            if by_key[("exchange_rate", rate_label(rate))].verb != "unchanged":
+                kernel.set_exchange_rate(rate.base, rate.quote, rate.rate,
+                                         since=rate.since.date())
     return changes
 
 

@@ -1,9 +1,9 @@
 """``siren export``: the current store as a configuration file.
 
 The file has the shape ``siren apply`` reads (:mod:`siren_core.config.files`):
-collaborators, groups with their members and metadata, programs, and distributors with
-their full configuration, status and binding. Applying it to an empty store gives the
-same state; applying it back to its own store changes nothing.
+collaborators, groups with their members and metadata, programs, distributors with
+their full configuration, status and binding, and the stored exchange rates. Applying it
+to an empty store gives the same state; applying it back to its own store changes nothing.
 
 Not in the file: what the pipeline made (credits, periods, allocations, obligations,
 payouts) and a binding to a group that was deleted (the file can only name live groups).
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from siren_core.config.converter import unstructure_distributor
+from siren_core.config.rates import rate_entry
 from siren_core.kernel import Kernel
 
 FORMATS = ("toml", "json")
@@ -64,8 +65,12 @@ def export_config(kernel: Kernel) -> dict[str, Any]:
     """The store's configuration as the dictionary ``siren apply`` reads."""
     groups = _groups(kernel)
     live = {g["id"] for g in groups}
-    return {"collaborators": _collaborators(kernel), "groups": groups,
-            "programs": _programs(kernel, live), "distributors": _distributors(kernel, live)}
+    found: dict[str, Any] = {
+        "collaborators": _collaborators(kernel), "groups": groups,
+        "programs": _programs(kernel, live), "distributors": _distributors(kernel, live)}
+    if rates := [rate_entry(rate) for rate in kernel.exchange_rates()]:
+        found["exchange_rates"] = rates
+    return found
 
 
 def unsayable_bindings(kernel: Kernel) -> list[str]:

@@ -23,6 +23,12 @@ TOML, or the same structure in JSON::
     ...                           # the distributor shape of siren_core.config.converter
     group = "sales-team"          # optional binding
 
+    [[exchange_rates]]            # see siren_core.config.rates
+    base = "EUR"
+    quote = "USD"
+    rate = "1.0850"
+    from = "2026-01-01"
+
 ``siren export`` writes this shape from a store (:mod:`siren_core.config.export`).
 
 Every table is structured by the kernel's converter; unknown keys are errors, and every
@@ -41,10 +47,12 @@ import cattrs
 
 from siren_core.catalog import configure
 from siren_core.config.converter import SIREN_STRUCTURES, canonical, structure
+from siren_core.config.rates import parse_rates
 from siren_core.domain import COLLABORATOR_STATUSES, DistributorSpec, check_spec_bounds
 from siren_core.errors import InvalidInput
 from siren_core.jsontext import DuplicateKey, json_problem, load_json
 from siren_core.plugins import PluginRegistry
+from siren_core.records import ExchangeRate
 
 
 @attrs.frozen
@@ -105,6 +113,7 @@ class SirenConfig:
     programs: tuple[ProgramEntry, ...] = ()
     program_bindings: tuple[tuple[str, str], ...] = ()
     """(program id, group id) from each program's ``group`` key."""
+    exchange_rates: tuple[ExchangeRate, ...] = ()
 
 
 @attrs.frozen
@@ -113,6 +122,7 @@ class _File:
     groups: list[GroupEntry] = attrs.Factory(list)
     programs: list[ProgramEntry] = attrs.Factory(list)
     distributors: list[Any] = attrs.Factory(list)
+    exchange_rates: list[Any] = attrs.Factory(list)
 
 
 def read_config_text(text: str, *, name: str = "config") -> dict[str, Any]:
@@ -174,7 +184,8 @@ def parse_config(data: dict[str, Any], converter: cattrs.Converter,
     _check_unique("programs", [p.id for p in parsed.programs])
     return SirenConfig(tuple(parsed.collaborators), groups, tuple(distributors),
                        tuple(bindings), tuple(parsed.programs),
-                       tuple((p.id, p.group) for p in parsed.programs if p.group is not None))
+                       tuple((p.id, p.group) for p in parsed.programs if p.group is not None),
+                       parse_rates(parsed.exchange_rates))
 
 
 def _canonical_group(entry: GroupEntry, registry: PluginRegistry) -> GroupEntry:

@@ -55,6 +55,7 @@ from siren_core.store import (
     queries,
     unit_of_work,
 )
+from siren_core.store import exchange_queries as xq
 from siren_core.store import metrics_queries as mq
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -283,6 +284,7 @@ class BulkIngestor:
         sources: list[dict[str, Any]] = []
         credits: list[list[dict[str, Any]]] = []
         skipped: list[list[dict[str, Any]]] = []
+        converted: list[list[dict[str, Any]]] = []
         written: list[_Item] = []
         for item in items:
             planner = planners.get(item.kind)
@@ -290,7 +292,8 @@ class BulkIngestor:
                 planner = planners[item.kind] = _CreditPlanner(
                     conn, item.kind, known, self._registry, self._ingestor.group_views)
             try:
-                source, rows, skips = _plan(item, known, distributors, starts, planner, now)
+                source, rows, skips, conversions = _plan(item, known, distributors, starts,
+                                                         planner, now)
             except InvalidInput as exc:
                 report.rejected.append(_rejection(item.position, item, exc))
                 continue
@@ -301,15 +304,19 @@ class BulkIngestor:
             sources.append(source)
             credits.append(rows)
             skipped.append(skips)
+            converted.append(conversions)
             written.append(item)
         ids = mq.insert_source_events(conn, sources)
-        for key, rows, skips in zip(ids, credits, skipped, strict=True):
+        for key, rows, skips, conversions in zip(ids, credits, skipped, converted, strict=True):
             for row in rows:
                 row["source_event_id"] = key
             for skip in skips:
                 skip["source_event_id"] = key
+            for conversion in conversions:
+                conversion["source_event_id"] = key
         mq.insert_credits(conn, [row for rows in credits for row in rows])
         mq.insert_many(conn, queries.credit_skip, [skip for skips in skipped for skip in skips])
+        xq.insert_conversions(conn, [row for rows in converted for row in rows])
         report.inserted += len(written)
         report.skipped += sum(map(len, skipped))
         for item, rows, skips in zip(written, credits, skipped, strict=True):
@@ -365,9 +372,10 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
 def _plan(item: _Item, known: dict[str, tuple[int, str]],
           distributors: list[ConfiguredDistributor], starts: Mapping[int, datetime],
           planner: _CreditPlanner, now: datetime
-          ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The source event row, credit rows and skip rows of one event (raises, writes
-    nothing), as :meth:`Ingestor.record` plans them.
+          ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
+                     list[dict[str, Any]]]:
+    """The source event row, credit rows, skip rows and currency conversions of one event
+    (raises, writes nothing), as :meth:`Ingestor.record` plans them.
 
     ``starts`` holds the start of each active distributor's open period.
     """
@@ -380,13 +388,14 @@ def _plan(item: _Item, known: dict[str, tuple[int, str]],
                                "is not a known collaborator")
     planned, skips = plan_credits(planner, distributors, event.at, metrics)
     rows = place_credits(planned, starts, event.at, skips)
+    conversions = planner.kept_conversions(rows)
     actor = known.get(metrics[0].collaborator or "") if metrics else None
     source = {"kind": item.kind, "key": event.id, "occurred_at": event.at, "recorded_at": now,
               "collaborator_id": actor[0] if actor else None,
               "amount": metrics[0].amount if metrics else None,
               "currency": _currency_code(metrics), "digest": parsed.digest,
               "payload": parsed.payload}
-    return source, rows, skips
+    return source, rows, skips, conversions
 
 
 def _metrics(item: _Item) -> tuple[Any, ...]:

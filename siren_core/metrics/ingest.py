@@ -32,6 +32,7 @@ from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_i
 from siren_core.errors import ConfigurationChanged, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups.eligibility import DistributorScopes, GroupViews
+from siren_core.metrics.exchange import Exchange
 from siren_core.metrics.refunds import LATE_REJECTED, REFUND, Refunds, recorded_result
 from siren_core.metrics.shapes import Shapes
 from siren_core.plugins import PluginRegistry
@@ -45,6 +46,7 @@ from siren_core.records import (
     TriggerStrategy,
 )
 from siren_core.store import Connection, Engine, queries, unit_of_work
+from siren_core.store import exchange_queries as xq
 
 _ATTEMPTS = 3
 """Recording plans again when a distributor's units changed under it (rare)."""
@@ -129,6 +131,7 @@ class Ingestor:
             conn, sorted({d.key for d, _, _ in planned}), lock=True,
             units={d.key: d.currency.code for d, _, _ in planned})
         rows = place_credits(planned, starts, event.at, skips)
+        conversions = planner.kept_conversions(rows)
         actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
         source_id = queries.insert_source_event_once(conn, {
             "kind": kind, "key": event.id, "occurred_at": event.at, "recorded_at": self._clock(),
@@ -140,10 +143,11 @@ class Ingestor:
             existing = queries.find_source_event(conn, kind, event.id)
             assert existing is not None
             return self._first_result(conn, parsed, existing)
-        for row in (*rows, *skips):
+        for row in (*rows, *skips, *conversions):
             row["source_event_id"] = source_id
         queries.insert_credits(conn, rows)
         queries.insert_credit_skips(conn, skips)
+        xq.insert_conversions(conn, conversions)
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
                             skipped=_skipped(distributors, skips), late=late_count(rows, skips))
 
@@ -209,6 +213,7 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
     """
     planned: Planned = []
     skips: list[dict[str, Any]] = []
+    planner.conversions = {}
     for distributor in distributors:
         status = distributor.spec.status
         if status == "deleted":
@@ -220,7 +225,7 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
                 _skip(skips, distributor, metric, "distributor_inactive")
             elif at < planner.first_start(distributor):
                 _skip(skips, distributor, metric, "before_distributor_start")
-            elif rows := planner.rows(distributor, metric):
+            elif rows := planner.rows(distributor, metric, at):
                 planned.append((distributor, metric, rows))
             else:
                 _skip(skips, distributor, metric, planner.why_nothing(distributor, metric))
@@ -293,6 +298,10 @@ class _CreditPlanner:
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry))
         self._eligible: dict[int, Callable[[str], bool]] = {}
         self._first_starts: dict[int, datetime] = {}
+        self._exchange: Exchange | None = None
+        self.conversions: dict[tuple[int, str], dict[str, Any]] = {}
+        """The ``credit_conversion`` rows of the event being planned, per distributor and
+        metric type (emptied by :func:`plan_credits`)."""
 
     def _lookup(self, collaborator: str) -> tuple[int, str] | None:
         found = self._known.get(collaborator)
@@ -343,10 +352,11 @@ class _CreditPlanner:
             return "collaborator_not_eligible"
         return "no_credit"
 
-    def rows(self, distributor: ConfiguredDistributor, metric: Metric) -> list[dict[str, Any]]:
-        revenue = self._revenue(distributor, metric)
+    def rows(self, distributor: ConfiguredDistributor, metric: Metric,
+             at: datetime) -> list[dict[str, Any]]:
+        revenue = self._revenue(distributor, metric, at)
         rows = [self._row(distributor, metric, credit, rule) for credit, rule in
-                self._credits(distributor, metric)]
+                self._credits(distributor, metric, at)]
         if revenue:
             if rows:
                 rows[0]["revenue"] = revenue
@@ -354,21 +364,41 @@ class _CreditPlanner:
                 rows.append(self._row(distributor, metric, None, "revenue", revenue))
         return rows
 
-    def _check_currency(self, distributor: ConfiguredDistributor, metric: Metric) -> None:
-        if metric.currency is not None and metric.currency is not distributor.currency \
-                and metric.currency != distributor.currency:
-            raise InvalidInput(f"{self._kind}.currency", metric.currency.code,
-                               f"differs from distributor {distributor.spec.id!r}'s units "
-                               f"{distributor.currency.code!r}")
+    def _in_units(self, distributor: ConfiguredDistributor, metric: Metric, amount: int,
+                  at: datetime) -> int:
+        """``amount`` (minor units of the metric's currency) in the distributor's units:
+        unchanged in the same currency (no provider call, no query); else converted at
+        the rate in force at ``at``, which :attr:`conversions` keeps for the audit."""
+        unit = metric.currency
+        if unit is None or unit is distributor.currency or unit == distributor.currency:
+            return amount
+        if self._exchange is None:
+            self._exchange = Exchange(self._conn, self._registry)
+        conversion = self._exchange.rate(unit, distributor.currency, at,
+                                         field=f"{self._kind}.currency")
+        key = (distributor.key, metric.metric_type)
+        if key not in self.conversions:
+            self.conversions[key] = conversion.row(distributor.key, metric.metric_type,
+                                                   metric.amount or 0)
+        return conversion.convert(amount, field=f"{self._kind}.amount")
 
-    def _revenue(self, distributor: ConfiguredDistributor, metric: Metric) -> int:
+    def kept_conversions(self, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The conversions of the distributors that kept credit rows (a late-rejected or
+        skipped distributor stores none)."""
+        if not self.conversions:
+            return []
+        credited = {row["distributor_id"] for row in rows}
+        return [row for (key, _), row in self.conversions.items() if key in credited]
+
+    def _revenue(self, distributor: ConfiguredDistributor, metric: Metric,
+                 at: datetime) -> int:
         if not metric.revenue or not distributor.pool_resolver.uses_revenue:
             return 0
-        self._check_currency(distributor, metric)
-        return qualifying_revenue(distributor, metric.revenue, self._registry)
+        revenue = qualifying_revenue(distributor, metric.revenue, self._registry)
+        return self._in_units(distributor, metric, revenue, at)
 
-    def _credits(self, distributor: ConfiguredDistributor,
-                 metric: Metric) -> list[tuple[Credit, str]]:
+    def _credits(self, distributor: ConfiguredDistributor, metric: Metric,
+                 at: datetime) -> list[tuple[Credit, str]]:
         configured = distributor.metrics.get(metric.metric_type, ())
         actor = metric.collaborator
         if not configured or actor is None:
@@ -380,8 +410,7 @@ class _CreditPlanner:
         found: list[tuple[Credit, str]] = []
         for entry in configured:
             if entry.spec.value == "amount":
-                self._check_currency(distributor, metric)
-                points = metric.amount or 0
+                points = self._in_units(distributor, metric, metric.amount or 0, at)
             else:
                 points = entry.spec.points * metric.quantity
                 if points > STORABLE_MAX:  # a configuration stored before points were bounded

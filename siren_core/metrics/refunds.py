@@ -30,6 +30,11 @@ For each distributor the sale credited, the refund writes negative ``score_credi
 Partial refunds reverse pro rata, exactly: after refunds totalling ``R`` of a sale of
 amount ``A``, a credit of ``p`` points has been reversed by ``R × p // A`` in total, so a
 full refund reverses exactly what the sale gave. Refunding more than remains is an error.
+
+A sale converted into a distributor's units (docs/currencies.md) is reversed the same way,
+from its converted credits: a refund takes back at the *sale's* rate, whatever the rate
+is on the refund's day. Its ``credit_conversion`` rows repeat the sale's rate and provider
+with the refund's amount.
 """
 
 from __future__ import annotations
@@ -45,10 +50,12 @@ from siren_core.catalog import Catalog
 from siren_core.domain import CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.events import EventBus, MetricsTriggered
+from siren_core.metrics.exchange import Conversion
 from siren_core.metrics.shapes import Shapes
 from siren_core.money import Currency, currency, format_minor, plain_text, to_minor
 from siren_core.records import Metric
 from siren_core.store import Connection, Engine, queries, unit_of_work
+from siren_core.store import exchange_queries as xq
 from siren_core.store import metrics_queries as mq
 
 LATE_REJECTED = "late_rejected"
@@ -143,6 +150,8 @@ class Refunds:
             return first, None
         mq.insert_sale_refund(conn, source_id, sale.id, amount)
         queries.insert_credits(conn, [{**row, "source_event_id": source_id} for row in rows])
+        xq.insert_conversions(conn, [{**row, "source_event_id": source_id}
+                                     for row in _conversions(conn, sale.id, rows, amount)])
         queries.insert_credit_skips(conn, [{**skip, "source_event_id": source_id}
                                            for skip in skips])
         credits = sum(1 for row in rows if row["collaborator_id"] is not None)
@@ -232,3 +241,19 @@ class Refunds:
         skipped = tuple(CreditSkipped(rejecting[skip["distributor_id"]], skip["metric_type"],
                                       skip["reason"]) for skip in skips)
         return rows, skips, skipped
+
+
+def _conversions(conn: Connection, sale_id: int, rows: list[dict[str, Any]],
+                 amount: int) -> list[dict[str, Any]]:
+    """The ``credit_conversion`` rows of a refund of ``amount``: the rate its sale was
+    converted at, per distributor and metric type it reverses."""
+    rates = xq.sale_conversions(conn, sale_id)
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["distributor_id"], row["metric_type"])
+        sale_rate = rates.get(key)
+        if sale_rate is not None and key not in found:
+            conversion = Conversion(currency(sale_rate.base), currency(sale_rate.quote),
+                                    Decimal(sale_rate.rate), sale_rate.provider)
+            found[key] = conversion.row(*key, amount)
+    return list(found.values())

@@ -13,6 +13,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from siren_core.store.exchange_queries import credit_conversion
 from siren_core.store.queries import (
     allocation,
     collaborator,
@@ -52,12 +53,19 @@ class CreditLine:
     points: int
     revenue: int
     units: str | None
-    """The source event's currency (of ``revenue``), if it had one."""
+    """The currency of ``revenue``: the source event's, or the distributor's units the
+    event was converted into."""
     effective_at: datetime
     late: bool
     event_type: str
     event_id: str
     event_at: datetime
+    rate: str | None = None
+    """The exchange rate the event's money was converted at (``None``: not converted);
+    1 ``original_units`` = ``rate`` ``units``."""
+    original_amount: int | None = None
+    """The event's own amount, in minor units of ``original_units`` (converted events)."""
+    original_units: str | None = None
 
 
 def record_failure(conn: Connection, distribution_id: int, error: str, now: datetime) -> int:
@@ -85,12 +93,15 @@ def period_failures(conn: Connection, *, open_only: bool = False,
 
 
 def _credit_query() -> sa.Select[Any]:
-    c, e = score_credit, source_event
+    c, e, x = score_credit, source_event, credit_conversion
     return (sa.select(c.c.id, collaborator.c.external_id, distributor.c.external_id,
                       c.c.metric_type, c.c.rule, c.c.layer, c.c.points, c.c.revenue,
-                      e.c.currency, c.c.effective_at, c.c.late, e.c.kind, e.c.key,
-                      e.c.occurred_at)
+                      sa.func.coalesce(x.c.quote, e.c.currency), c.c.effective_at, c.c.late,
+                      e.c.kind, e.c.key, e.c.occurred_at, x.c.rate, x.c.amount, x.c.base)
             .join(e, e.c.id == c.c.source_event_id)
+            .outerjoin(x, sa.and_(x.c.source_event_id == c.c.source_event_id,
+                                  x.c.distributor_id == c.c.distributor_id,
+                                  x.c.metric_type == c.c.metric_type))
             .join(distributor, distributor.c.id == c.c.distributor_id)
             .join(collaborator, collaborator.c.id == c.c.collaborator_id)
             .order_by(c.c.effective_at, c.c.id))
@@ -100,7 +111,7 @@ def _lines(conn: Connection, query: sa.Select[Any]) -> list[CreditLine]:
     return [CreditLine(id=r[0], collaborator=r[1], distributor=r[2], metric_type=r[3],
                        rule=r[4], layer=r[5], points=r[6], revenue=r[7], units=r[8],
                        effective_at=r[9], late=bool(r[10]), event_type=r[11], event_id=r[12],
-                       event_at=r[13])
+                       event_at=r[13], rate=r[14], original_amount=r[15], original_units=r[16])
             for r in conn.execute(query)]
 
 

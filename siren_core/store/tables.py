@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from siren_core.domain import RATE_LENGTH
+
 metadata = SQLModel.metadata
 
 
@@ -167,6 +169,47 @@ class ScoreCredit(SQLModel, table=True):
     revenue: int = _money(default=0)
     effective_at: datetime = _when()
     late: bool = False
+
+
+class CreditConversion(SQLModel, table=True):
+    """The exchange rate a source event's money was converted at for one distributor.
+
+    Written beside the event's ``score_credit`` rows when its currency (``base``) differs
+    from the distributor's units (``quote``): ``amount`` is the event's amount in minor
+    units of ``base``, ``converted`` the same at ``rate`` in minor units of ``quote``
+    (rounded half-even), ``rate`` the exact decimal text ``provider`` answered. A refund's
+    rows carry the rate of the sale it refunds.
+    """
+
+    __tablename__ = "credit_conversion"
+    __table_args__ = (
+        sa.UniqueConstraint("source_event_id", "distributor_id", "metric_type"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source_event_id: int = Field(foreign_key="source_event.id")
+    distributor_id: int = Field(foreign_key="distributor.id")
+    metric_type: str = Field(max_length=64)
+    base: str = Field(max_length=16)
+    quote: str = Field(max_length=16)
+    rate: str = Field(max_length=RATE_LENGTH)
+    provider: str = Field(max_length=255)
+    amount: int = _money()
+    converted: int = _money()
+
+
+class ExchangeRate(SQLModel, table=True):
+    """1 ``base`` = ``rate`` ``quote`` (exact decimal text) from ``valid_from`` (00:00 UTC
+    of a date) until the next rate of the pair."""
+
+    __tablename__ = "exchange_rate"
+    __table_args__ = (sa.UniqueConstraint("base", "quote", "valid_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    base: str = Field(max_length=16)
+    quote: str = Field(max_length=16)
+    valid_from: datetime = _when()
+    rate: str = Field(max_length=RATE_LENGTH)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
 
 
 class StoreSetting(SQLModel, table=True):
