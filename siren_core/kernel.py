@@ -112,6 +112,11 @@ class Kernel:
     one; with ``False`` the store must already be at this release's schema and nothing is
     created (not even an empty SQLite file). A store that cannot be used is a
     :class:`~siren_core.store.StoreUnavailable` naming the URL, its password masked.
+
+    Two plugins providing one id (two calculators ``tiered``) stop the kernel with a
+    :class:`~siren_core.errors.PluginError` naming both, unless ``tolerate_collisions``:
+    for reading only (listings, ``siren doctor``), that id is then left out (neither
+    plugin's record is used) and listed in ``registry.collisions``.
     """
 
     def __init__(
@@ -123,10 +128,12 @@ class Kernel:
         load_entry_points: bool = True,
         clock: Callable[[], datetime] = _utc_now,
         create_schema: bool = True,
+        tolerate_collisions: bool = False,
     ) -> None:
         self.plugin_manager, self.plugin_report = make_plugin_manager(
             plugin_settings, extra_plugins=plugins, load_entry_points=load_entry_points)
-        self.registry = PluginRegistry.collect(self.plugin_manager)
+        self.registry = PluginRegistry.collect(self.plugin_manager,
+                                               tolerate_collisions=tolerate_collisions)
         self.converter = make_converter()
         self.plugin_manager.hook.siren_configure_converter(converter=self.converter)
         # create_schema=False: the store must exist at this release's schema (read-only

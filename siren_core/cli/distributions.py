@@ -19,9 +19,9 @@ from siren_core.cli.common import (
     STORE_ID,
     TZ_OPTION,
     console,
+    inspecting,
     instant,
     local_text,
-    reading,
     zone_name,
 )
 from siren_core.cli.listings import credit_json, credit_table
@@ -236,7 +236,7 @@ def distributions(database: str, distributor: str | None, status: str | None,
                   zone: tzinfo, as_json: bool) -> None:
     """List distributions (periods) with their pool and outcome; a period that failed to
     distribute shows its failed attempts and its last error."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.distributions(distributor=distributor, status=status)
         failures = {f.distribution_id: f for f in kernel.period_failures()}
     if as_json:
@@ -258,7 +258,7 @@ def allocations(database: str, distribution: int, explain: bool, zone: tzinfo,
     """List the allocations of DISTRIBUTION (its id), with the inputs that explain them:
     score, pool, calculator and configuration version (--explain: the score per metric
     type and the credits that made it)."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.allocations(distribution)
         behind = kernel.allocation_credits(distribution) if explain else []
     by_collaborator: dict[str, list[CreditLine]] = {}
@@ -315,7 +315,7 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
             as_json: bool) -> None:
     """What DISTRIBUTOR's open period would pay if it closed now (writes nothing)."""
     when = _when(now, force)
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         result = kernel.preview(distributor, when)
     d, outcome = result.distribution, result.outcome
     rows = [{"collaborator": name, "score": score, "amount": amount_text(amount, d.units)}

@@ -25,10 +25,11 @@ stored and shown (see :data:`SIREN_CALCULATORS` and the tables below it).
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -161,6 +162,19 @@ def _strings(value: Any, _type: Any = None) -> tuple[str, ...]:
         if problem:
             raise ValueError(f"holds {text!r}, which {problem}")
     return tuple(value)
+
+
+def _literal(value: Any, type_: Any) -> Any:
+    """One of a ``Literal``'s values, or an error listing them (cattrs' own says only that
+    the type is wrong)."""
+    choices = typing.get_args(type_)
+    if not any(value == choice and type(value) is type(choice) for choice in choices):
+        raise ValueError(f"is not one of {', '.join(map(str, choices))}")
+    return value
+
+
+def _is_literal(type_: Any) -> bool:
+    return bool(typing.get_origin(type_) == Literal)
 
 
 def _plain_values(data: Any) -> Any:
@@ -308,6 +322,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(str, strict_str)
     converter.register_structure_hook(bool, _strict_bool)  # else bool falls to the int hook
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
+    converter.register_structure_hook_func(_is_literal, _literal)
     converter.register_structure_hook(
         PoolChoice, lambda v, _: PoolChoice(*_split_choice(v, "resolver")))
     converter.register_structure_hook(CalculatorChoice, lambda v, _: _calculator(v))
