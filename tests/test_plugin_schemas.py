@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from siren_core.cli import cli
 from siren_core.config.converter import SIREN_CALCULATORS, canonical, make_converter, structure
-from siren_core.config.schema import DRAFT, class_schema
+from siren_core.config.schema import DRAFT, class_schema, type_schema
 from siren_core.domain import MAX_LAYERS, MAX_POINTS
 from siren_core.errors import InvalidInput
 from siren_core.plugin_description import describe_plugins, find_schema
@@ -279,7 +279,7 @@ class Everything:
     pair: tuple[int, str] | None = None
     tags: frozenset[str] = frozenset({"b", "a"})
     limits: dict[str, int] = attrs.Factory(dict)
-    anything: object = None
+    anything: Any = None
 
 
 def test_each_field_type_has_its_schema() -> None:
@@ -298,7 +298,9 @@ def test_each_field_type_has_its_schema() -> None:
          "minItems": 2, "maxItems": 2, "items": False}, {"type": "null"}]
     assert props["tags"] == {"type": "array", "items": {"type": "string"}, "default": ["a", "b"]}
     assert props["limits"]["additionalProperties"] == {"type": "integer"}
-    assert props["anything"]["$comment"] == "object: not described"  # any value
+    assert props["anything"] == {"default": None}  # any value
+    assert type_schema(Colour | Path) == {"anyOf": [{"enum": ["red", "blue"]}, {
+        "$comment": "Path: not described"}]}  # a type of the plugin's own: any value
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
@@ -370,3 +372,33 @@ def test_plugins_schema_refuses_an_unknown_or_ambiguous_id(ident: str, problem: 
     assert result.exit_code == 2
     assert result.output.startswith(f"error: ID: {problem}")
     assert len(result.output.strip().splitlines()) == 1
+
+
+GOOD = {"name": "n", "when": "2026-01-05T10:00:00Z"}
+EVERYTHING_CASES: list[tuple[dict[str, Any], bool]] = [
+    (GOOD, True),
+    ({**GOOD, "colour": "blue", "mode": "b", "pair": [1, "x"], "tags": ["a"]}, True),
+    ({**GOOD, "tiers": [{"min_score": 1}, {"min_score": 2, "weight": "2.5"}]}, True),
+    ({**GOOD, "limits": {"a": 1}}, True),
+    ({**GOOD, "colour": "green"}, False),
+    ({**GOOD, "mode": "c"}, False),
+    ({**GOOD, "tiers": ""}, False),  # cattrs alone would take it for ()
+    ({**GOOD, "tiers": {}}, False),
+    ({**GOOD, "tiers": [{"min_score": 1, "wieght": 1}]}, False),
+    ({**GOOD, "tiers": [{"min_score": True}]}, False),
+    ({**GOOD, "tiers": [{"min_score": 1, "weight": 2.5}]}, False),
+    ({**GOOD, "pair": [1]}, False),
+    ({**GOOD, "pair": [1, 2]}, False),
+    ({**GOOD, "tags": "ab"}, False),
+    ({**GOOD, "limits": {"a": "1"}}, False),
+    ({"name": "n"}, False),
+    ({**GOOD, "nmae": "n"}, False),
+]
+
+
+@pytest.mark.parametrize(("config", "valid"), EVERYTHING_CASES,
+                         ids=[json.dumps(c) for c, _v in EVERYTHING_CASES])
+def test_a_config_of_every_field_type_is_judged_alike_by_both(config: dict[str, Any],
+                                                              valid: bool) -> None:
+    assert schema_accepts(class_schema(Everything), config) is valid
+    assert converter_accepts(Everything, config) is valid
