@@ -74,20 +74,18 @@ def _registered(pm: pluggy.PluginManager, name: str, plugin: object,
         row["module"] = getattr(plugin, "__name__", None) or type(plugin).__module__
     callers = pm.get_hookcallers(plugin) or []
     row["hooks"] = sorted(caller.name for caller in callers)
+    impls = {caller.name: impl for caller in callers for impl in caller.get_hookimpls()
+             if impl.plugin is plugin}
     for kind, hook_name, record_type in DEFINITION_HOOKS:
-        for caller in callers:
-            if caller.name != hook_name:
-                continue
-            for impl in caller.get_hookimpls():
-                if impl.plugin is plugin:
-                    _describe_records(row, kind, lambda i=impl, h=hook_name, t=record_type:
-                                      call_definition(i, h, t))
+        if hook_name in impls:
+            _describe_records(row, kind, hook_name, record_type, impls[hook_name])
     return row
 
 
-def _describe_records(row: dict[str, Any], kind: str, call: Any) -> None:
+def _describe_records(row: dict[str, Any], kind: str, hook_name: str, record_type: type[Any],
+                      impl: pluggy.HookImpl) -> None:
     try:
-        records = call()
+        records = call_definition(impl, hook_name, record_type)
     except PluginError as exc:
         row["problems"].append(str(exc))
         return

@@ -423,6 +423,9 @@ def test_read_only_commands_still_work_beside_a_collision(
     assert [c["id"] for c in rows["tiers_a"]["provides"]["allocation_calculators"]] == [
         "tiered"]
     assert rows["tiers_b"]["distribution"] == "siren-tiers-b"
+    contested = runner.invoke(cli, ["plugins", "schema", "tiered"])
+    assert contested.exit_code == 2 and ("'tiered' is provided by both plugin 'tiers_a' and "
+                                         "'tiers_b'") in contested.output
     checked = runner.invoke(cli, ["plugins", "check"], env={"COLUMNS": "300"})
     assert checked.exit_code == 1 and COLLISION in checked.output
     doctor = runner.invoke(cli, ["doctor", "--database", database_url, "--json"])

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from siren_core import hookimpl
 from siren_core.cli import cli
 from siren_core.config.converter import SIREN_CALCULATORS, canonical, make_converter, structure
 from siren_core.config.schema import DRAFT, class_schema, type_schema
@@ -30,6 +31,7 @@ from siren_core.domain import MAX_LAYERS, MAX_POINTS
 from siren_core.errors import InvalidInput
 from siren_core.plugin_description import describe_plugins, find_schema
 from siren_core.plugins import PluginRegistry, PluginSettings, make_plugin_manager
+from siren_core.records import PoolResolver
 
 from conftest import sale
 
@@ -188,11 +190,15 @@ FLOATS = st.sampled_from([0.5, -2.25, 1e-300])
 """Floats with a fraction (JSON Schema takes 2.0 for an integer; Siren refuses any float)."""
 TEXTS = st.sampled_from(["", "12.5", "500.00", "-3", "7", "1e3", "+1", " 1", "12,5", "abc",
                          "split", "lowest_id", "random", "٣"])
-VALUES = st.recursive(
-    st.none() | st.booleans() | NUMBERS | FLOATS | TEXTS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["kind", "x"]), inner, max_size=2),
-    max_leaves=6)
+
+
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["kind", "x"]),
+                                                         inner, max_size=2)
+
+
+VALUES = st.recursive(st.none() | st.booleans() | NUMBERS | FLOATS | TEXTS, _nested,
+                      max_leaves=6)
 """Any JSON value, of the shapes and edges that matter to the built-in configs."""
 
 
@@ -402,3 +408,19 @@ def test_a_config_of_every_field_type_is_judged_alike_by_both(config: dict[str, 
                                                               valid: bool) -> None:
     assert schema_accepts(class_schema(Everything), config) is valid
     assert converter_accepts(Everything, config) is valid
+
+
+class Raising:
+    @hookimpl
+    def siren_pool_resolvers(self) -> list[PoolResolver]:
+        raise RuntimeError("no resolvers today")
+
+
+def test_a_plugin_whose_hook_raises_is_listed_with_the_error_beside_the_others() -> None:
+    pm, report = make_plugin_manager(BUILT_INS, extra_plugins=[Raising()])
+    rows = {row["name"]: row for row in describe_plugins(pm, report)}
+    assert rows["Raising"]["provides"] == {} and rows["Raising"]["enabled"] is True
+    [problem] = rows["Raising"]["problems"]
+    assert "no resolvers today" in problem and "siren_pool_resolvers" in problem
+    assert rows["Raising"]["distribution"] == "<registered directly>"
+    assert rows["fixed_pool"]["provides"]["pool_resolvers"][0]["id"] == "fixed"
