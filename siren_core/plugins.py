@@ -94,11 +94,11 @@ class PluginInfo:
 class LoadReport:
     """What ``make_plugin_manager`` loaded, skipped and failed to load."""
 
-    loaded: list[PluginInfo] = attrs.Factory(list)
-    skipped: list[str] = attrs.Factory(list)
+    loaded: tuple[PluginInfo, ...] = ()
+    skipped: tuple[str, ...] = ()
     """The names of the entry points not loaded (disabled, or not in the allow-list)."""
-    broken: list[tuple[str, str]] = attrs.Factory(list)
-    disabled: list[PluginInfo] = attrs.Factory(list)
+    broken: tuple[tuple[str, str], ...] = ()
+    disabled: tuple[PluginInfo, ...] = ()
     """Where each skipped entry point comes from."""
 
 
@@ -228,8 +228,8 @@ def _load_entry_point(
 ) -> None:
     distribution, version = _distribution_of(ep)
     if not _wanted(ep.name, distribution, settings):
-        report.skipped.append(ep.name)
-        report.disabled.append(PluginInfo(ep.name, distribution, version, ep.value))
+        report.skipped += (ep.name,)
+        report.disabled += (PluginInfo(ep.name, distribution, version, ep.value),)
         return
     try:
         module = ep.load()
@@ -245,9 +245,9 @@ def _load_entry_point(
             raise PluginError(f"cannot load entry point {ep.value!r} of {distribution}: {exc}",
                               plugin=ep.name) from exc
         log.warning("skipping broken plugin %s (%s): %s", ep.name, distribution, exc)
-        report.broken.append((ep.name, f"{distribution}: {exc}"))
+        report.broken += ((ep.name, f"{distribution}: {exc}"),)
         return
-    report.loaded.append(PluginInfo(ep.name, distribution, version, ep.value))
+    report.loaded += (PluginInfo(ep.name, distribution, version, ep.value),)
 
 
 R = TypeVar("R")

@@ -204,7 +204,7 @@ def test_the_embedding_app_distributes_on_its_own_schedule(embedding_app: Module
             client = app.test_client()
             assert client.post("/sales", json=_sale("o1", "alice", "10.00")).status_code == 201
             _wait_for(lambda: beat.beats >= 2)
-            assert kernel.distributions(status="completed") == []  # January is still open
+            assert kernel.distributions(status="completed") == ()  # January is still open
             now = datetime(2026, 2, 1, 0, 5, tzinfo=UTC)
             _wait_for(lambda: bool(kernel.distributions(status="completed")))
         finally:

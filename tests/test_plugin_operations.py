@@ -315,7 +315,7 @@ def test_a_raising_calculator_is_named_with_its_plugin_and_hook(make_kernel: Any
     assert distributor == "monthly-bonus"
     assert "plugin 'Raising'" in message and "hook 'siren_allocation_calculators'" in message
     assert [d.status for d in kernel.distributions()] == ["open"]  # rolled back
-    assert kernel.allocations() == [] and kernel.obligations() == []
+    assert kernel.allocations() == () and kernel.obligations() == ()
 
 
 class BrokenAtStart:

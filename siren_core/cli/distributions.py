@@ -78,7 +78,7 @@ def allocation_json(a: Allocation) -> dict[str, Any]:
             "config_version": a.config_version}
 
 
-def _distribution_table(rows: list[Distribution], title: str,
+def _distribution_table(rows: tuple[Distribution, ...], title: str,
                         failures: Mapping[int, PeriodFailure] | None = None,
                         zone: tzinfo = UTC) -> Table:
     table = Table("id", "distributor", f"period ({zone_name(zone)})", "status", "pool",
@@ -109,7 +109,7 @@ def _echo_report(report: HeartbeatReport, as_json: bool) -> None:
         click.echo(json.dumps(_report_json(report)))
         return
     if report.completed:
-        console().print(_distribution_table(list(report.completed), "Distributed"))
+        console().print(_distribution_table(report.completed, "Distributed"))
     else:
         console().print("nothing was due")
     for distribution_id, name, error in report.failed:

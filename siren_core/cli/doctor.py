@@ -62,7 +62,7 @@ def _failing_json(f: PeriodFailure) -> dict[str, Any]:
             "last_failed_at": iso_utc(f.last_failed_at) if f.last_failed_at else None}
 
 
-def _print_failing(failing: list[PeriodFailure]) -> None:
+def _print_failing(failing: tuple[PeriodFailure, ...]) -> None:
     if not failing:
         return
     table = Table("distribution", "distributor", "period (UTC)", "failures", "last failed",
@@ -76,7 +76,7 @@ def _print_failing(failing: list[PeriodFailure]) -> None:
     console().print(table)
 
 
-def _print(findings: list[DoctorFinding], violations: list[Violation],
+def _print(findings: tuple[DoctorFinding, ...], violations: list[Violation],
            check_invariants: bool) -> None:
     out = console()
     if not findings:
