@@ -417,8 +417,12 @@ def test_read_only_commands_still_work_beside_a_collision(
                  ["export", "--database", database_url]):
         result = runner.invoke(cli, args, env={"COLUMNS": "200"})
         assert result.exit_code == 0, (args, result.output)
+    table = runner.invoke(cli, ["plugins"], env={"COLUMNS": "300"})
+    assert f"collision {COLLISION}" in table.output
     listed = runner.invoke(cli, ["plugins", "--json"])
-    assert json.loads(listed.output)["collisions"] == [COLLISION]
+    assert json.loads(listed.output)["collisions"] == [{
+        "kind": "allocation_calculators", "id": "tiered", "plugins": ["tiers_a", "tiers_b"],
+        "message": COLLISION}]
     rows = {row["name"]: row for row in json.loads(listed.output)["plugins"]}
     assert [c["id"] for c in rows["tiers_a"]["provides"]["allocation_calculators"]] == [
         "tiered"]

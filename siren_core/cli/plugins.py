@@ -15,7 +15,13 @@ from siren_core.cli.common import JSON_OPTION, console
 from siren_core.errors import PluginError
 from siren_core.plugin_check import check_plugins
 from siren_core.plugin_description import QUALIFIER_OF, describe_plugins, find_schema
-from siren_core.plugins import PluginRegistry, PluginSettings, make_plugin_manager, trace_log
+from siren_core.plugins import (
+    Collision,
+    PluginRegistry,
+    PluginSettings,
+    make_plugin_manager,
+    trace_log,
+)
 
 
 @click.group(invoke_without_command=True)
@@ -35,8 +41,10 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     pm, report = make_plugin_manager()
     rows = describe_plugins(pm, report)
     if as_json:
+        collisions = [{"kind": c.kind, "id": c.id, "plugins": list(c.plugins),
+                       "message": c.message} for c in _collisions(pm)]
         click.echo(json.dumps({"plugins": rows, "broken": report.broken,
-                               "collisions": _collisions(pm)}, indent=2))
+                               "collisions": collisions}, indent=2))
         return
     table = Table(pad_edge=False)  # one hook a line; names fold rather than being cut
     table.add_column("plugin", overflow="fold")
@@ -51,8 +59,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     out.print(table)
     for name, problem in report.broken:
         out.print(f"[red]broken[/red] {name}: {problem}")
-    for message in _collisions(pm):
-        out.print(f"[red]collision[/red] {message}")
+    for collision in _collisions(pm):
+        out.print(f"[red]collision[/red] {collision.message}")
 
 
 def _provided(row: dict[str, Any]) -> str:
@@ -60,12 +68,11 @@ def _provided(row: dict[str, Any]) -> str:
                      for kind, records in row["provides"].items() for record in records)
 
 
-def _collisions(pm: pluggy.PluginManager) -> list[str]:
+def _collisions(pm: pluggy.PluginManager) -> tuple[Collision, ...]:
     try:
-        registry = PluginRegistry.collect(pm, tolerate_collisions=True)
+        return PluginRegistry.collect(pm, tolerate_collisions=True).collisions
     except PluginError:  # a hook that raises: the rows list it with its plugin
-        return []
-    return [collision.message for collision in registry.collisions]
+        return ()
 
 
 @plugins.command()
