@@ -126,6 +126,11 @@ class Kernel:
     ``plugin_listeners=False`` delivers events only to the callables given to
     :meth:`subscribe`, never to installed plugins' ``siren_on_event`` (``siren simulate``
     runs so).
+
+    Two plugins providing one id (two calculators ``tiered``) stop the kernel with a
+    :class:`~siren_core.errors.PluginError` naming both, unless ``tolerate_collisions``:
+    for reading only (listings, ``siren doctor``), that id is then left out (neither
+    plugin's record is used) and listed in ``registry.collisions``.
     """
 
     def __init__(
@@ -138,10 +143,12 @@ class Kernel:
         clock: Callable[[], datetime] = _utc_now,
         create_schema: bool = True,
         plugin_listeners: bool = True,
+        tolerate_collisions: bool = False,
     ) -> None:
         self.plugin_manager, self.plugin_report = make_plugin_manager(
             plugin_settings, extra_plugins=plugins, load_entry_points=load_entry_points)
-        self.registry = PluginRegistry.collect(self.plugin_manager)
+        self.registry = PluginRegistry.collect(self.plugin_manager,
+                                               tolerate_collisions=tolerate_collisions)
         self.converter = make_converter()
         self.plugin_manager.hook.siren_configure_converter(converter=self.converter)
         # create_schema=False: the store must exist at this release's schema (read-only
@@ -248,9 +255,9 @@ class Kernel:
                     attrs.evolve(before, name=name, email=email), before.name, before.email))
             self.set_collaborator_status(id, status)
 
-    def collaborators(self) -> list[Collaborator]:
+    def collaborators(self) -> tuple[Collaborator, ...]:
         with store.unit_of_work(self.engine, write=False) as conn:
-            return queries.list_collaborators(conn)
+            return tuple(queries.list_collaborators(conn))
 
     # -- distributors ----------------------------------------------------------------
 
@@ -328,12 +335,13 @@ class Kernel:
         spec = structure(self.converter, config, DistributorSpec)
         return Distributor(attrs.evolve(spec, status=status), version)
 
-    def distributors(self) -> list[Distributor]:
+    def distributors(self) -> tuple[Distributor, ...]:
         with store.unit_of_work(self.engine, write=False) as conn:
             rows = queries.distributor_rows(conn)
-        return [Distributor(attrs.evolve(structure(self.converter, config, DistributorSpec),
-                                         status=status), version)
-                for _key, _external, status, config, version in rows]
+        return tuple(Distributor(attrs.evolve(structure(self.converter, config,
+                                                        DistributorSpec), status=status),
+                                 version)
+                     for _key, _external, status, config, version in rows)
 
     def set_distributor_status(self, id: str, status: str, *,
                                now: datetime | None = None) -> Distribution | None:
@@ -422,37 +430,38 @@ class Kernel:
         return self._runner.preview(distributor, self.clock() if now is None else now)
 
     def distributions(self, *, distributor: str | None = None,
-                      status: str | None = None) -> list[Distribution]:
+                      status: str | None = None) -> tuple[Distribution, ...]:
         """Periods, oldest first; ``status`` also takes Siren's ``pending`` (= ``open``)."""
         status = canonical(SIREN_DISTRIBUTION_STATUSES, status)
         with store.unit_of_work(self.engine, write=False) as conn:
-            return queries.list_distributions(conn, distributor_id=distributor, status=status)
+            return tuple(queries.list_distributions(conn, distributor_id=distributor,
+                                                    status=status))
 
-    def allocations(self, distribution: int | None = None) -> list[Allocation]:
+    def allocations(self, distribution: int | None = None) -> tuple[Allocation, ...]:
         with store.unit_of_work(self.engine, write=False) as conn:
-            return distribution_queries.list_allocations(conn, distribution)
+            return tuple(distribution_queries.list_allocations(conn, distribution))
 
-    def period_failures(self, *, open_only: bool = False) -> list[PeriodFailure]:
+    def period_failures(self, *, open_only: bool = False) -> tuple[PeriodFailure, ...]:
         """Periods whose distribution failed at least once, with the count and the last
         error (``open_only``: those still not distributed)."""
         with store.unit_of_work(self.engine, write=False) as conn:
-            return operations_queries.period_failures(conn, open_only=open_only)
+            return tuple(operations_queries.period_failures(conn, open_only=open_only))
 
-    def allocation_credits(self, distribution: int) -> list[CreditLine]:
+    def allocation_credits(self, distribution: int) -> tuple[CreditLine, ...]:
         """The score credits that made the scores of ``distribution``'s allocations."""
         with store.unit_of_work(self.engine, write=False) as conn:
             if queries.get_distribution(conn, distribution) is None:
                 raise NotFound("distribution", distribution)
-            return operations_queries.allocation_credits(conn, distribution)
+            return tuple(operations_queries.allocation_credits(conn, distribution))
 
     def credits(self, collaborator: str, *, distributor: str | None = None
-                ) -> list[CreditLine]:
+                ) -> tuple[CreditLine, ...]:
         """Every score credit of ``collaborator`` with its source event, oldest first."""
         with store.unit_of_work(self.engine, write=False) as conn:
             if not queries.collaborator_exists(conn, collaborator):
                 raise NotFound("collaborator", collaborator)
-            return operations_queries.collaborator_credits(conn, collaborator,
-                                                           distributor_id=distributor)
+            return tuple(operations_queries.collaborator_credits(
+                conn, collaborator, distributor_id=distributor))
 
     # -- exchange rates (docs/currencies.md) ------------------------------------------------
 
@@ -476,23 +485,24 @@ class Kernel:
         return value
 
     def exchange_rates(self, *, base: str | None = None,
-                       quote: str | None = None) -> list[ExchangeRate]:
+                       quote: str | None = None) -> tuple[ExchangeRate, ...]:
         """The stored rates by pair, then from oldest; optionally of one base or quote."""
         with store.unit_of_work(self.engine, write=False) as conn:
-            return exchange_queries.list_rates(conn, base=base, quote=quote)
+            return tuple(exchange_queries.list_rates(conn, base=base, quote=quote))
 
     # -- obligations and fulfillment (siren_core.obligations.lifecycle, docs/obligations.md) -----
 
     def obligations(self, *, collaborator: str | None = None, status: str | None = None,
                     award_type: str | None = None, payout: int | None = None,
-                    source: str | None = None) -> list[Obligation]:
+                    source: str | None = None) -> tuple[Obligation, ...]:
         """Obligations matching every filter given; ``status`` accepts Siren's aliases."""
-        return self._obligations.find(collaborator=collaborator, status=status,
-                                      award_type=award_type, payout_id=payout, source=source)
+        return tuple(self._obligations.find(collaborator=collaborator, status=status,
+                                            award_type=award_type, payout_id=payout,
+                                            source=source))
 
     def select_obligations(self, *, distributor: str | None = None,
                            status: str | None = None, before: datetime | None = None,
-                           collaborator: str | None = None) -> list[Obligation]:
+                           collaborator: str | None = None) -> tuple[Obligation, ...]:
         """Obligations issued by ``distributor``'s distributions, with ``status`` (aliases
         accepted), issued before ``before``, of ``collaborator``: every filter given."""
         if before is not None:
@@ -502,8 +512,8 @@ class Kernel:
             self.distributor(distributor)  # NotFound for a mistyped id
             with store.unit_of_work(self.engine, write=False) as conn:
                 issued = operations_queries.distributor_obligation_ids(conn, distributor)
-            found = [o for o in found if o.id in issued]
-        return [o for o in found if before is None or o.created_at < before]
+            found = tuple(o for o in found if o.id in issued)
+        return tuple(o for o in found if before is None or o.created_at < before)
 
     def obligation(self, id: int) -> Obligation:
         return self._obligations.get(id)
@@ -541,9 +551,9 @@ class Kernel:
                            reason: str | None = None) -> BulkResult:
         return self.obligation_action("cancel", ids, actor=actor, reason=reason)
 
-    def obligation_history(self, id: int) -> list[ObligationChange]:
+    def obligation_history(self, id: int) -> tuple[ObligationChange, ...]:
         """Every status change of an obligation, oldest first (the audit log)."""
-        return self._obligations.history(id)
+        return tuple(self._obligations.history(id))
 
     def generate_fulfillment(self, obligation_ids: Iterable[int] | None = None, *,
                              minimum: Mapping[str, int] | None = None,
@@ -558,15 +568,15 @@ class Kernel:
     def fulfillment(self, id: int) -> Fulfillment:
         return self._fulfillment.fulfillment(id)
 
-    def fulfillments(self, *, status: str | None = None) -> list[Fulfillment]:
-        return self._fulfillment.fulfillments(status=status)
+    def fulfillments(self, *, status: str | None = None) -> tuple[Fulfillment, ...]:
+        return tuple(self._fulfillment.fulfillments(status=status))
 
     def payout(self, id: int) -> Payout:
         return self._fulfillment.payout(id)
 
     def payouts(self, *, fulfillment: int | None = None,
-                status: str | None = None) -> list[Payout]:
-        return self._fulfillment.payouts(fulfillment_id=fulfillment, status=status)
+                status: str | None = None) -> tuple[Payout, ...]:
+        return tuple(self._fulfillment.payouts(fulfillment_id=fulfillment, status=status))
 
     def mark_payout(self, id: int, status: str, *, actor: str = "api",
                     reference: str | None = None, reason: str | None = None) -> Payout:
@@ -624,17 +634,19 @@ class Kernel:
     def group(self, group: str) -> CollaboratorGroup:
         return self._groups.group(group)
 
-    def groups(self) -> list[CollaboratorGroup]:
-        return self._groups.groups()
+    def groups(self) -> tuple[CollaboratorGroup, ...]:
+        return tuple(self._groups.groups())
 
-    def group_members(self, group: str) -> list[GroupMember]:
-        return self._groups.members(group)
+    def group_members(self, group: str) -> tuple[GroupMember, ...]:
+        return tuple(self._groups.members(group))
 
-    def add_group_members(self, group: str, members: Iterable[Any]) -> list[GroupMember]:
-        return self._groups.add_members(group, members)
+    def add_group_members(self, group: str, members: Iterable[Any]
+                          ) -> tuple[GroupMember, ...]:
+        return tuple(self._groups.add_members(group, members))
 
-    def set_group_members(self, group: str, members: Iterable[Any]) -> list[GroupMember]:
-        return self._groups.set_members(group, members)
+    def set_group_members(self, group: str, members: Iterable[Any]
+                          ) -> tuple[GroupMember, ...]:
+        return tuple(self._groups.set_members(group, members))
 
     def remove_group_member(self, group: str, collaborator: str) -> None:
         self._groups.remove_member(group, collaborator)
@@ -672,14 +684,14 @@ class Kernel:
     def program(self, id: str) -> Program:
         return self._programs.program(id)
 
-    def programs(self) -> list[Program]:
-        return self._programs.programs()
+    def programs(self) -> tuple[Program, ...]:
+        return tuple(self._programs.programs())
 
     def eligible_collaborators(self, *, distributor: str | None = None,
-                               program: str | None = None) -> list[str]:
-        return eligible_collaborators(self.engine, self.converter, distributor=distributor,
-                                      program=program)
+                               program: str | None = None) -> tuple[str, ...]:
+        return tuple(eligible_collaborators(self.engine, self.converter,
+                                            distributor=distributor, program=program))
 
-    def doctor(self) -> list[DoctorFinding]:
+    def doctor(self) -> tuple[DoctorFinding, ...]:
         """Active distributors that would pay no one, and why (see docs/groups.md)."""
-        return self._group_doctor.findings()
+        return tuple(self._group_doctor.findings())

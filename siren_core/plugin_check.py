@@ -64,9 +64,10 @@ def check_plugins(settings: PluginSettings | None = None, *,
     problems = _broken(report)
     names = tuple(sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None))
     try:
-        registry = PluginRegistry.collect(pm)
+        registry = PluginRegistry.collect(pm, tolerate_collisions=True)
     except PluginError as exc:
         return CheckResult(names, (*problems, str(exc)))
+    problems.extend(collision.message for collision in registry.collisions)
     for kind in _KINDS:
         records: Mapping[str, Any] = getattr(registry, kind)
         for record_id, record in sorted(records.items()):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import reprlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
 
@@ -95,9 +95,12 @@ class PluginInfo:
 class LoadReport:
     """What ``make_plugin_manager`` loaded, skipped and failed to load."""
 
-    loaded: list[PluginInfo] = attrs.Factory(list)
-    skipped: list[str] = attrs.Factory(list)
-    broken: list[tuple[str, str]] = attrs.Factory(list)
+    loaded: tuple[PluginInfo, ...] = ()
+    skipped: tuple[str, ...] = ()
+    """The names of the entry points not loaded (disabled, or not in the allow-list)."""
+    broken: tuple[tuple[str, str], ...] = ()
+    disabled: tuple[PluginInfo, ...] = ()
+    """Where each skipped entry point comes from."""
 
 
 def _distribution_of(entry_point: EntryPoint) -> tuple[str, str]:
@@ -226,7 +229,8 @@ def _load_entry_point(
 ) -> None:
     distribution, version = _distribution_of(ep)
     if not _wanted(ep.name, distribution, settings):
-        report.skipped.append(ep.name)
+        report.skipped += (ep.name,)
+        report.disabled += (PluginInfo(ep.name, distribution, version, ep.value),)
         return
     try:
         module = ep.load()
@@ -242,39 +246,83 @@ def _load_entry_point(
             raise PluginError(f"cannot load entry point {ep.value!r} of {distribution}: {exc}",
                               plugin=ep.name) from exc
         log.warning("skipping broken plugin %s (%s): %s", ep.name, distribution, exc)
-        report.broken.append((ep.name, f"{distribution}: {exc}"))
+        report.broken += ((ep.name, f"{distribution}: {exc}"),)
         return
-    report.loaded.append(PluginInfo(ep.name, distribution, version, ep.value))
+    report.loaded += (PluginInfo(ep.name, distribution, version, ep.value),)
 
 
 R = TypeVar("R")
 
+DEFINITION_HOOKS: tuple[tuple[str, str, type[Any]], ...] = (
+    ("trigger_strategies", "siren_trigger_strategies", TriggerStrategy),
+    ("credit_rules", "siren_credit_rules", CreditRule),
+    ("pool_resolvers", "siren_pool_resolvers", PoolResolver),
+    ("allocation_calculators", "siren_allocation_calculators", AllocationCalculator),
+    ("group_structures", "siren_group_structures", GroupStructure),
+    ("transaction_compilers", "siren_transaction_compilers", TransactionCompiler),
+    ("exchange_rate_providers", "siren_exchange_rate_providers", ExchangeRateProvider),
+)
+"""Each kind of definition record: the registry's field, its hook and its record type."""
 
-def _collect(
-    pm: pluggy.PluginManager, hook_name: str, record_type: type[R], id_of: Callable[[R], str]
-) -> tuple[dict[str, R], dict[str, str]]:
-    """Call each implementation of a definition hook; index its records by id."""
-    records: dict[str, R] = {}
-    owners: dict[str, str] = {}
+
+def definitions(pm: pluggy.PluginManager, hook_name: str, record_type: type[R],
+                ) -> Iterator[tuple[str, list[R]]]:
+    """Each implementation of a definition hook: its plugin's name and the records it
+    returned."""
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
-        try:
-            returned = list(impl.function() or ())
-        except Exception as exc:
-            raise PluginError(f"{hook_name} failed: {exc!r}", plugin=impl.plugin_name,
-                              hook=hook_name) from exc
+        yield impl.plugin_name, call_definition(impl, hook_name, record_type)
+
+
+def call_definition(impl: pluggy.HookImpl, hook_name: str, record_type: type[R]) -> list[R]:
+    """The records one implementation of a definition hook returns (a hook that raises or
+    returns a wrong type is a :class:`PluginError` naming the plugin and the hook)."""
+    function: Any = impl.function
+    try:
+        returned = list(function() or ())
+    except Exception as exc:
+        raise PluginError(f"{hook_name} failed: {exc!r}", plugin=impl.plugin_name,
+                          hook=hook_name) from exc
+    for record in returned:
+        if not isinstance(record, record_type):
+            raise PluginError(f"{hook_name} returned {record!r}, not a {record_type.__name__}",
+                              plugin=impl.plugin_name, hook=hook_name)
+    return returned
+
+
+@attrs.frozen
+class Collision:
+    """One id of one kind provided by two plugins (``plugins``: by name)."""
+
+    kind: str
+    record_type: str
+    id: str
+    plugins: tuple[str, str]
+
+    @property
+    def message(self) -> str:
+        first, second = self.plugins
+        return (f"{self.record_type} id {self.id!r} is provided by both plugin {first!r} "
+                f"and plugin {second!r}: disable one of them, e.g. "
+                f"SIREN_DISABLE_PLUGINS={second}")
+
+
+def _collect(pm: pluggy.PluginManager, kind: str, hook_name: str, record_type: type[R],
+             collisions: list[Collision]) -> tuple[dict[str, R], dict[str, str]]:
+    """Every record of one kind by id, with its plugin; an id claimed twice is left out
+    and added to ``collisions``."""
+    records: dict[str, R] = {}
+    owners: dict[str, str] = {}  # the first plugin to claim each id, kept after a collision
+    for plugin, returned in definitions(pm, hook_name, record_type):
         for record in returned:
-            if not isinstance(record, record_type):
-                raise PluginError(
-                    f"{hook_name} returned {record!r}, not a {record_type.__name__}",
-                    plugin=impl.plugin_name, hook=hook_name)
-            key = id_of(record)
-            if key in records:
-                raise PluginError(
-                    f"{record_type.__name__} id {key!r} is provided by both plugin "
-                    f"{owners[key]!r} and plugin {impl.plugin_name!r}", hook=hook_name)
+            key = _record_id(record)
+            if key in owners:
+                records.pop(key, None)
+                first, second = sorted((owners[key], plugin))
+                collisions.append(Collision(kind, record_type.__name__, key, (first, second)))
+                continue
             records[key] = record
-            owners[key] = impl.plugin_name
-    return records, owners
+            owners[key] = plugin
+    return records, {key: owners[key] for key in records}
 
 
 def _record_id(record: Any) -> str:
@@ -283,7 +331,11 @@ def _record_id(record: Any) -> str:
 
 @attrs.frozen
 class PluginRegistry:
-    """Everything the loaded plugins provide, indexed by id, with each id's plugin."""
+    """Everything the loaded plugins provide, indexed by id, with each id's plugin.
+
+    ``collisions`` lists the ids two plugins provide (only with ``collect(...,
+    tolerate_collisions=True)``: those ids are left out, neither plugin's record is used).
+    """
 
     trigger_strategies: dict[str, TriggerStrategy]
     credit_rules: dict[str, CreditRule]
@@ -293,26 +345,28 @@ class PluginRegistry:
     owners: dict[tuple[str, str], str]
     transaction_compilers: dict[str, TransactionCompiler] = attrs.Factory(dict)
     exchange_rate_providers: dict[str, ExchangeRateProvider] = attrs.Factory(dict)
+    collisions: tuple[Collision, ...] = ()
 
     @classmethod
-    def collect(cls, pm: pluggy.PluginManager) -> PluginRegistry:
+    def collect(cls, pm: pluggy.PluginManager, *,
+                tolerate_collisions: bool = False) -> PluginRegistry:
+        """Call every definition hook and index the records.
+
+        An id provided by two plugins is a :class:`PluginError` naming both (and how to
+        disable one), unless ``tolerate_collisions``: read-only commands then still run,
+        without that id.
+        """
         owners: dict[tuple[str, str], str] = {}
         found: dict[str, Any] = {}
-        for field, hook, record_type in (
-            ("trigger_strategies", "siren_trigger_strategies", TriggerStrategy),
-            ("credit_rules", "siren_credit_rules", CreditRule),
-            ("pool_resolvers", "siren_pool_resolvers", PoolResolver),
-            ("allocation_calculators", "siren_allocation_calculators", AllocationCalculator),
-            ("group_structures", "siren_group_structures", GroupStructure),
-            ("transaction_compilers", "siren_transaction_compilers", TransactionCompiler),
-            ("exchange_rate_providers", "siren_exchange_rate_providers",
-             ExchangeRateProvider),
-        ):
-            records, by_id = _collect(pm, hook, record_type, _record_id)
+        collisions: list[Collision] = []
+        for field, hook, record_type in DEFINITION_HOOKS:
+            records, by_id = _collect(pm, field, hook, record_type, collisions)
+            if collisions and not tolerate_collisions:
+                raise PluginError(collisions[0].message, hook=hook)
             found[field] = {key: _canonical_capabilities(record)
                             for key, record in records.items()}
             owners.update({(field, key): plugin for key, plugin in by_id.items()})
-        return cls(owners=owners, **found)
+        return cls(owners=owners, collisions=tuple(collisions), **found)
 
     def owner(self, kind: str, record_id: str) -> str:
         """The name of the plugin that provided ``record_id`` of ``kind``."""
@@ -344,20 +398,3 @@ def _canonical_capabilities(record: Any) -> Any:
     if isinstance(record, CreditRule) and isinstance(record.requires, Iterable):
         return attrs.evolve(record, requires=canonical_capabilities(record.requires))
     return record
-
-
-def describe_plugins(pm: pluggy.PluginManager, report: LoadReport) -> list[dict[str, Any]]:
-    """One row per registered plugin: name, distribution, version and hooks implemented."""
-    infos = {info.name: info for info in report.loaded}
-    rows = []
-    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
-        if plugin is None:
-            continue
-        info = infos.get(name)
-        rows.append({
-            "name": name,
-            "distribution": info.distribution if info else "<registered directly>",
-            "version": info.version if info else "",
-            "hooks": sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()),
-        })
-    return rows

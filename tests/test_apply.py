@@ -106,7 +106,7 @@ def test_cli_apply_dry_run_writes_nothing(tmp_path: Path) -> None:
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.stdout)["dry_run"] is True
     with Kernel(database) as kernel:
-        assert kernel.collaborators() == []
+        assert kernel.collaborators() == ()
     done = CliRunner().invoke(cli, ["apply", str(config), "--database", database])
     assert done.exit_code == 0 and "monthly-bonus" in done.output
     with Kernel(database) as kernel:

@@ -51,7 +51,7 @@ def test_record_many_writes_what_record_would(shop: Kernel, make_kernel: Any) ->
                                   "collaborator": "bob"}))
     report = shop.record_many(events, batch_size=3)
     assert (report.inserted, report.duplicates, report.rejected, report.credits) == (
-        8, 0, [], 6)
+        8, 0, (), 6)
     assert report.total == 8
     assert _outcome(shop) == ({"alice": 20, "bob": 31}, 2800)
     assert [(e.strategy_id, e.source_event_id) for e in seen if isinstance(e, MetricsTriggered)
@@ -215,7 +215,7 @@ def test_concurrent_bulk_ingestion_records_each_event_once(
     assert errors == []
     assert sum(r.inserted for r in reports) == 240
     assert sum(r.duplicates for r in reports) == 480
-    assert all(r.rejected == [] for r in reports)
+    assert all(r.rejected == () for r in reports)
     assert shop.table_counts()["source_event"] == 240
     assert _outcome(shop) == ({"alice": 1200, "bob": 1200}, 24000)
 

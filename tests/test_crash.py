@@ -65,8 +65,8 @@ def _kill_and_recover(url: str, seed: int, duration: float) -> tuple[float, bool
         completed = kernel.distributions(status="completed")
         assert len(completed) == expected_periods(kernel), f"seed {seed}"
         assert len({(d.distributor, d.period_index) for d in completed}) == len(completed)
-        assert kernel.obligations(status="pending") == []
-        assert kernel.obligations(status="approved") == []
+        assert kernel.obligations(status="pending") == ()
+        assert kernel.obligations(status="approved") == ()
     return delay, finished
 
 

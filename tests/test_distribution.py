@@ -257,7 +257,7 @@ def test_a_period_paying_no_one_records_why(kernel: Kernel) -> None:
     assert reasons == {"zero": ("zero_pool", 0), "empty": ("no_scores", 100_000),
                        "no-revenue": ("zero_pool", 0),
                        "ineligible": ("no_eligible_collaborators", 100_000)}
-    assert kernel.allocations() == [] and kernel.obligations() == []
+    assert kernel.allocations() == () and kernel.obligations() == ()
 
 
 # -- exactly once ------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_listeners_see_committed_distributions(make_kernel: MakeKernel) -> None:
     sales(kernel, "apr", 2, "1.00", "apr", "2026-03-05T00:00:00Z")
     sales(kernel, "mar", 1, "1.00", "apr-mar", "2026-03-06T00:00:00Z")
     [march] = kernel.heartbeat(at("2026-04-01")).completed
-    assert [a for a in announced if a is not None] == kernel.allocations(march.id)
+    assert tuple(a for a in announced if a is not None) == kernel.allocations(march.id)
     assert DistributionCompleted.event_id == "distribution_completed"
     assert DistributionCompleted.siren_event_id == "distribution_initialized"
 

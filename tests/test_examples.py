@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jsonschema
 import pytest
 
 from siren_core import Kernel
@@ -103,6 +104,14 @@ def test_the_installed_example_is_discovered_through_its_entry_point(coupons_ven
     assert set(rows["coupons"]["hooks"]) == {
         "siren_trigger_strategies", "siren_allocation_calculators", "siren_on_event"}
     assert rows["sale"]["distribution"] == "siren-core"
+    provided = rows["coupons"]["provides"]
+    assert [c["id"] for c in provided["allocation_calculators"]] == ["tiered"]
+    schema = json.loads(_run(coupons_venv, str(siren), "plugins", "schema", "tiered").stdout)
+    readme = {"id": "tiered", "tiers": [{"min_score": 0, "weight": 1},
+                                        {"min_score": 100, "weight": 2}]}  # its README's
+    assert jsonschema.Draft202012Validator(schema).is_valid(readme)
+    assert not jsonschema.Draft202012Validator(schema).is_valid(
+        {**readme, "tiers": [{"min_score": 0, "wieght": 1}]})
     checked = _run(coupons_venv, str(siren), "plugins", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -127,8 +136,8 @@ def test_the_installed_example_runs_end_to_end(coupons_venv: Path, tmp_path: Pat
 def test_the_installed_example_can_be_left_out_by_the_allow_list(coupons_venv: Path) -> None:
     siren = str(coupons_venv / "bin" / "siren")
     listed = _run(coupons_venv, siren, "plugins", "--json", SIREN_LOAD_PLUGINS="")
-    names = {row["name"] for row in json.loads(listed.stdout)["plugins"]}
-    assert "coupons" not in names and "sale" in names
+    enabled = {row["name"]: row["enabled"] for row in json.loads(listed.stdout)["plugins"]}
+    assert enabled["coupons"] is False and enabled["sale"] is True  # listed, not loaded
     listed = _run(coupons_venv, siren, "plugins", "--json", SIREN_LOAD_PLUGINS="coupons")
     assert "coupons" in {row["name"] for row in json.loads(listed.stdout)["plugins"]}
 
@@ -195,7 +204,7 @@ def test_the_embedding_app_distributes_on_its_own_schedule(embedding_app: Module
             client = app.test_client()
             assert client.post("/sales", json=_sale("o1", "alice", "10.00")).status_code == 201
             _wait_for(lambda: beat.beats >= 2)
-            assert kernel.distributions(status="completed") == []  # January is still open
+            assert kernel.distributions(status="completed") == ()  # January is still open
             now = datetime(2026, 2, 1, 0, 5, tzinfo=UTC)
             _wait_for(lambda: bool(kernel.distributions(status="completed")))
         finally:

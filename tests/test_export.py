@@ -182,7 +182,7 @@ def test_a_deleted_collaborator_still_cannot_join_a_group(kernel: Kernel) -> Non
         '[[groups]]\nid = "g"\nstructure = "flat"\nmembers = [{ collaborator = "bob" }]\n')
     with pytest.raises(InvalidInput, match="bob"):
         apply(kernel, _parsed(kernel, text))
-    assert kernel.collaborators() == [] and kernel.groups() == []
+    assert kernel.collaborators() == () and kernel.groups() == ()
 
 
 SWITCH = PEOPLE + """

@@ -72,7 +72,7 @@ def test_bad_groups_are_refused_naming_field_and_value(kernel: Kernel) -> None:
     with pytest.raises(InvalidInput) as error:
         kernel.create_group("g", structure="linear_chain",
                             members=[{"collaborator": "x", "position": "first"}])
-    assert kernel.groups() == []
+    assert kernel.groups() == ()
     kernel.create_group("g")
     with pytest.raises(Conflict):
         kernel.create_group("g")
@@ -114,9 +114,9 @@ def test_deleted_fires_before_the_delete_and_the_group_is_still_readable(team: K
     assert seen.ids() == [("collaborator_group_deleted", "team")]  # no removed events
     with pytest.raises(NotFound):
         team.group("team")
-    assert team.groups() == []
+    assert team.groups() == ()
     team.create_group("team")  # a deleted group's id can be used again
-    assert team.group_members("team") == []
+    assert team.group_members("team") == ()
 
 
 # -- membership ------------------------------------------------------------------------
@@ -128,8 +128,8 @@ def test_add_is_idempotent_and_returns_and_announces_only_new_members(team: Kern
     assert [(m.collaborator, dict(m.metadata)) for m in added] == [("carol",
                                                                    {"parent": "alice"})]
     assert seen.ids() == [("collaborator_added_to_collaborator_group", "team", "carol")]
-    assert team.add_group_members("team", ["alice", "bob"]) == []
-    assert team.add_group_members("team", []) == []
+    assert team.add_group_members("team", ["alice", "bob"]) == ()
+    assert team.add_group_members("team", []) == ()
     assert seen.ids() == []
     # an existing member's metadata is not touched by add
     assert dict(team.group_members("team")[1].metadata) == {"parent": "alice"}
@@ -167,7 +167,7 @@ def test_replace_reconciles_and_converges(team: Kernel) -> None:
     team.set_group_members("team", body)
     assert seen.ids() == []
     team.set_group_members("team", [])
-    assert team.group_members("team") == []
+    assert team.group_members("team") == ()
     assert len(seen.ids()) == 2
 
 
@@ -275,9 +275,9 @@ def test_program_bind_unbind_and_rebind(team: Kernel) -> None:
 
 def test_program_eligibility_is_the_union_of_direct_and_group(team: Kernel) -> None:
     team.create_program("standard", collaborators=["carol"])
-    assert team.eligible_collaborators(program="standard") == ["carol"]
+    assert team.eligible_collaborators(program="standard") == ("carol",)
     team.bind_program("standard", "team")
-    assert team.eligible_collaborators(program="standard") == ["alice", "bob", "carol"]
+    assert team.eligible_collaborators(program="standard") == ("alice", "bob", "carol")
     assert team.program("standard").group == "team"
 
 

@@ -124,7 +124,7 @@ def test_a_cycle_is_refused_and_changes_nothing(kernel: Kernel) -> None:
     with pytest.raises(InvalidInput, match="cycle"):
         kernel.create_group("team", structure="parent_child", members=[
             {"collaborator": "a", "parent": "b"}, {"collaborator": "b", "parent": "a"}])
-    assert kernel.groups() == []
+    assert kernel.groups() == ()
     kernel.create_group("team", structure="parent_child", members=[
         {"collaborator": "a"}, {"collaborator": "b", "parent": "a"},
         {"collaborator": "c", "parent": "b"}])
@@ -158,7 +158,7 @@ def test_members_eligibility_is_direct_collaborators_plus_the_group(kernel: Kern
     kernel.create_group("team", members=["alice"])
     kernel.create_distributor(monthly(eligibility="members", collaborators=["zed"]))
     kernel.bind_distributor("monthly-bonus", "team")
-    assert kernel.eligible_collaborators(distributor="monthly-bonus") == ["alice", "zed"]
+    assert kernel.eligible_collaborators(distributor="monthly-bonus") == ("alice", "zed")
     for index, name in enumerate(("alice", "bob", "zed")):
         kernel.record("sale", sale(f"o-{index}", name, "10.00", JAN))
     assert [name for name, _, _ in paid(kernel)] == ["alice", "zed"]
@@ -249,6 +249,6 @@ def test_cascade_and_eligibility_settings_are_validated(kernel: Kernel) -> None:
     with pytest.raises(InvalidInput) as error:
         kernel.create_distributor(monthly(eligibility="members", collaborators=["ok", ""]))
     assert error.value.field == "collaborators[1]"
-    assert kernel.distributors() == []
+    assert kernel.distributors() == ()
     kernel.create_distributor(monthly(eligibility="members", collaborators=["zed"]))
     assert kernel.distributor("monthly-bonus").spec.collaborators == ("zed",)

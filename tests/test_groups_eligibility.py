@@ -45,7 +45,7 @@ def paid(kernel: Kernel) -> list[tuple[str, int]]:
 
 
 def test_a_bound_group_alone_decides_who_earns(flat_alice: Kernel) -> None:
-    assert flat_alice.eligible_collaborators(distributor="monthly-bonus") == ["alice"]
+    assert flat_alice.eligible_collaborators(distributor="monthly-bonus") == ("alice",)
     assert flat_alice.record("sale", sale("o-1", "alice", "10.00", JAN)).credits == 1
     skipped = flat_alice.record("sale", sale("o-2", "bob", "10.00", JAN))
     assert (skipped.credits, [s.reason for s in skipped.skipped]) == (
@@ -70,9 +70,9 @@ def test_direct_list_and_group_are_a_union_and_neither_means_everyone(kernel: Ke
     kernel.bind_distributor("both", "peers")
     kernel.create_distributor(monthly("direct", eligibility="members", collaborators=["bob"]))
     kernel.create_distributor(monthly("everyone"))
-    assert kernel.eligible_collaborators(distributor="both") == ["alice", "bob"]
-    assert kernel.eligible_collaborators(distributor="direct") == ["bob"]
-    assert kernel.eligible_collaborators(distributor="everyone") == ["alice", "bob", "carol"]
+    assert kernel.eligible_collaborators(distributor="both") == ("alice", "bob")
+    assert kernel.eligible_collaborators(distributor="direct") == ("bob",)
+    assert kernel.eligible_collaborators(distributor="everyone") == ("alice", "bob", "carol")
 
 
 def test_doctor_names_the_distributors_whose_payees_change(database_url: str,
@@ -94,7 +94,7 @@ def test_a_group_with_every_active_collaborator_changes_no_payee(kernel: Kernel)
     kernel.create_group("everyone", members=["alice", "bob"])
     kernel.create_distributor(monthly())
     kernel.bind_distributor("monthly-bonus", "everyone")
-    assert kernel.doctor() == []
+    assert kernel.doctor() == ()
 
 
 def test_a_binding_to_a_deleted_group_is_not_the_new_group_of_the_same_id(
@@ -106,13 +106,13 @@ def test_a_binding_to_a_deleted_group_is_not_the_new_group_of_the_same_id(
     assert binding(flat_alice) == ("peers", True)
     assert flat_alice.distributor_group("monthly-bonus") is None
     # the deleted group has no members: nobody earns, not the new group's bob
-    assert flat_alice.eligible_collaborators(distributor="monthly-bonus") == []
+    assert flat_alice.eligible_collaborators(distributor="monthly-bonus") == ()
     assert flat_alice.record("sale", sale("o-1", "bob", "10.00", JAN)).credits == 0
     problems = {f.problem for f in flat_alice.doctor()}
     assert problems == {"no_eligible_collaborators", "payees_changed_by_bound_group"}
     flat_alice.bind_distributor("monthly-bonus", "peers")  # binding the new one is a change
     assert binding(flat_alice) == ("peers", False)
-    assert flat_alice.eligible_collaborators(distributor="monthly-bonus") == ["bob"]
+    assert flat_alice.eligible_collaborators(distributor="monthly-bonus") == ("bob",)
 
 
 def test_a_programs_binding_to_a_deleted_group_says_so(kernel: Kernel) -> None:
@@ -140,4 +140,4 @@ def test_group_deleted_fires_before_the_delete_inside_a_transaction(kernel: Kern
         kernel.delete_group("peers")
         assert inside == [["alice", "bob"]]  # fired before the delete, not after commit
     assert inside == [["alice", "bob"]]
-    assert kernel.groups() == []
+    assert kernel.groups() == ()

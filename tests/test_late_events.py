@@ -96,7 +96,7 @@ def test_reject_records_the_event_but_credits_nothing_at_that_distributor(
     assert (name, late) == ("lenient", True)
     assert shop.table_counts()["source_event"] == 1
     [january] = shop.distributions(distributor="strict", status="completed")
-    assert shop.allocations(january.id) == []  # a distributed period never changes
+    assert shop.allocations(january.id) == ()  # a distributed period never changes
     assert verify(shop) == []  # the refusal accounts for the event at strict
 
 
@@ -111,7 +111,7 @@ def test_an_unknown_policy_is_refused_naming_the_field(kernel: Kernel, value: st
         kernel.create_distributor(monthly(late_events=value))
     assert (error.value.field, error.value.value) == ("late_events", value)
     assert "next_period, reject" in str(error.value)
-    assert kernel.distributors() == []
+    assert kernel.distributors() == ()
 
 
 def test_the_policy_is_stored_and_read_back(shop: Kernel, database_url: str) -> None:
@@ -139,7 +139,7 @@ def test_bulk_writes_the_rows_and_counts_that_single_records_write(shop: Kernel)
     assert "bulk" not in skips and "single" not in skips
     assert (report.inserted, report.credits, report.skipped, report.late) == (
         2, sum(r.credits for r in single), 1, sum(r.late for r in single))
-    assert report.late_positions == [0]
+    assert report.late_positions == (0,)
 
 
 def test_a_refund_in_an_open_period_is_reversed_in_place_whatever_the_policy(
@@ -170,7 +170,7 @@ def test_a_refund_of_a_sale_in_a_distributed_period(kernel: Kernel) -> None:
     with pytest.raises(InvalidInput, match="exceeds what remains"):
         kernel.record("refund", refund("r-2", "o-1", FEBRUARY_SALE, "60.01"))
     bulk = kernel.record_many([typed("refund", refund("r-3", "o-1", FEBRUARY_SALE, "60.00"))])
-    assert (bulk.inserted, bulk.late, bulk.skipped, bulk.late_positions) == (1, 2, 1, [0])
+    assert (bulk.inserted, bulk.late, bulk.skipped, bulk.late_positions) == (1, 2, 1, (0,))
     assert _rows(kernel, "credit_skip", SKIP_COLUMNS)["r-3"] == [
         ("strict", "sale", "late_rejected")]
     assert _scores(kernel, "lenient") == ({}, -10000) and _scores(kernel, "strict") == ({}, 0)

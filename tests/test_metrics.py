@@ -318,7 +318,7 @@ def test_a_bad_revenue_table_is_refused(kernel: Kernel, revenue: dict[str, Any],
     with pytest.raises(InvalidInput) as error:
         kernel.create_distributor(monthly(pool=REVENUE_POOL, revenue=revenue))
     assert (error.value.field, error.value.value) == (field, value)
-    assert kernel.distributors() == []
+    assert kernel.distributors() == ()
 
 
 @pytest.mark.parametrize(("change", "field", "value"), [
@@ -417,7 +417,7 @@ def test_late_events_count_in_the_open_period(kernel: Kernel) -> None:
     kernel.record("sale", sale("o-2", "bob", "5.00", "2026-02-03T00:00:00Z"))
     assert _scores(kernel, when="2026-03-01") == {"alice": 10, "bob": 10}
     [january] = kernel.distributions(status="completed")
-    assert kernel.allocations(january.id) == []
+    assert kernel.allocations(january.id) == ()
 
 
 @settings(max_examples=300, deadline=None)

@@ -109,7 +109,7 @@ def test_issue_refuses_bad_input(people: Kernel, field: str, arguments: dict[str
     with pytest.raises(InvalidInput) as caught:
         people.issue_obligation(**call)  # type: ignore[arg-type]
     assert caught.value.field == field
-    assert people.obligations() == []
+    assert people.obligations() == ()
 
 
 def test_distribution_obligations_are_issued_after_commit(kernel: Kernel) -> None:

@@ -129,7 +129,7 @@ def test_minimum_is_checked(people: Kernel, minimum: object, field: str) -> None
     with pytest.raises(InvalidInput) as caught:
         people.generate_fulfillment(minimum=minimum)  # type: ignore[arg-type]
     assert caught.value.field == field
-    assert people.fulfillments() == []
+    assert people.fulfillments() == ()
 
 
 def test_paid_payout_fulfils_its_obligations(people: Kernel) -> None:

@@ -166,7 +166,7 @@ def test_a_failing_period_counts_its_failures_and_keeps_its_last_error(
         database_url: str) -> None:
     _failing_store(database_url)
     with Kernel(database_url, clock=lambda: at("2026-02-03T08:00")) as kernel:
-        assert kernel.period_failures() == []
+        assert kernel.period_failures() == ()
         for _ in range(2):
             assert [name for _id, name, _error in kernel.heartbeat(at("2026-02-01")).failed
                     ] == ["big"]
@@ -179,7 +179,7 @@ def test_a_failing_period_counts_its_failures_and_keeps_its_last_error(
         with store.unit_of_work(kernel.engine) as conn:  # the operator fixes the cause
             conn.execute(sa.text("UPDATE score_credit SET points = 1"))
         assert [d.distributor for d in kernel.heartbeat(at("2026-02-01")).completed] == ["big"]
-        assert kernel.period_failures(open_only=True) == []
+        assert kernel.period_failures(open_only=True) == ()
         [kept] = kernel.period_failures()  # the history stays with the distributed period
         assert (kept.status, kept.failures) == ("completed", 2)
 

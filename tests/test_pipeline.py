@@ -59,7 +59,7 @@ def test_a_second_heartbeat_at_the_same_time_changes_nothing(kernel: Kernel) -> 
 def test_a_period_is_not_due_one_second_before_its_end(kernel: Kernel) -> None:
     _three_sellers(kernel)
     assert kernel.heartbeat(at("2026-01-31T23:59:59")).completed == ()
-    assert kernel.allocations() == []
+    assert kernel.allocations() == ()
     assert len(kernel.heartbeat(at("2026-02-01T00:00:00")).completed) == 1
 
 
@@ -156,7 +156,7 @@ def test_a_period_with_no_scores_records_why(kernel: Kernel) -> None:
     kernel.create_distributor(monthly())
     completed = kernel.heartbeat(at("2026-02-01")).completed
     assert [(d.reason, d.pool) for d in completed] == [("no_scores", 100000)]
-    assert kernel.allocations() == [] and kernel.obligations() == []
+    assert kernel.allocations() == () and kernel.obligations() == ()
 
 
 def test_bad_distributor_configuration_names_the_field(kernel: Kernel) -> None:

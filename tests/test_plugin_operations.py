@@ -8,6 +8,7 @@ Third-party plugins here are real distributions: a ``*.dist-info`` folder with a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -302,7 +303,7 @@ def test_a_raising_calculator_is_named_with_its_plugin_and_hook(make_kernel: Any
     assert distributor == "monthly-bonus"
     assert "plugin 'Raising'" in message and "hook 'siren_allocation_calculators'" in message
     assert [d.status for d in kernel.distributions()] == ["open"]  # rolled back
-    assert kernel.allocations() == [] and kernel.obligations() == []
+    assert kernel.allocations() == () and kernel.obligations() == ()
 
 
 class BrokenAtStart:
@@ -342,3 +343,95 @@ def test_a_deprecated_hook_warns_the_plugins_still_implementing_it() -> None:
     pm.add_hookspecs(_FutureSpecs)
     with pytest.warns(DeprecationWarning, match="siren_old_pools is deprecated"):
         pm.register(_OldPlugin())
+
+
+# -- two plugins providing one id ------------------------------------------------------------
+
+TIERED_PLUGIN = '''
+from siren_core import hookimpl
+from siren_core.money import split
+from siren_core.records import AllocationCalculator
+
+@hookimpl
+def siren_allocation_calculators():
+    return [AllocationCalculator(id="tiered", description="{who}'s tiers",
+                                 allocate=lambda ctx, cfg: split(ctx.pool, ctx.scores))]
+'''
+
+
+@pytest.fixture
+def colliding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Two installed distributions, ``siren-tiers-a`` (entry point ``tiers_a``) and
+    ``siren-tiers-b`` (``tiers_b``), each providing a calculator ``tiered``."""
+    folder = tmp_path / "site-packages"
+    for letter in "ab":
+        install_distribution(folder, f"siren-tiers-{letter}", {f"tiers_{letter}": f"siren_ops_{letter}"},
+                 {f"siren_ops_{letter}": TIERED_PLUGIN.replace("{who}", letter)})
+    for variable in ("SIREN_DISABLE_PLUGINS", "SIREN_LOAD_PLUGINS", "SIREN_STRICT_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    for letter in "ab":
+        sys.modules.pop(f"siren_ops_{letter}", None)
+
+
+COLLISION = ("AllocationCalculator id 'tiered' is provided by both plugin 'tiers_a' and "
+             "plugin 'tiers_b': disable one of them, e.g. SIREN_DISABLE_PLUGINS=tiers_b")
+
+
+def test_two_plugins_providing_one_id_stop_the_kernel_naming_both_and_the_way_out(
+        colliding: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(PluginError) as error:
+        Kernel(database_url)
+    assert COLLISION in str(error.value)
+    heartbeat = CliRunner().invoke(cli, ["heartbeat", "--database", database_url])
+    assert heartbeat.exit_code == 2 and COLLISION in heartbeat.output
+    monkeypatch.setenv("SIREN_DISABLE_PLUGINS", "tiers_b")
+    with Kernel(database_url) as kernel:
+        assert kernel.registry.owner("allocation_calculators", "tiered") == "tiers_a"
+
+
+def test_read_only_commands_still_work_beside_a_collision(
+        colliding: Path, database_url: str) -> None:
+    with Kernel(database_url, plugin_settings=PluginSettings(disabled=frozenset({"tiers_b"}))
+                ) as kernel:  # a store with a distributor using the contested id
+        kernel.create_collaborator("ana")
+        kernel.create_distributor(monthly(calculator={"id": "tiered"}))
+    runner = CliRunner()
+    for args in (["--help"], ["--version"], ["plugins"], ["plugins", "schema", "proportional"],
+                 ["collaborators", "--database", database_url],
+                 ["distributors", "--database", database_url],
+                 ["distributions", "--database", database_url],
+                 ["export", "--database", database_url]):
+        result = runner.invoke(cli, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (args, result.output)
+    table = runner.invoke(cli, ["plugins"], env={"COLUMNS": "300"})
+    assert f"collision {COLLISION}" in table.output
+    listed = runner.invoke(cli, ["plugins", "--json"])
+    assert json.loads(listed.output)["collisions"] == [{
+        "kind": "allocation_calculators", "id": "tiered", "plugins": ["tiers_a", "tiers_b"],
+        "message": COLLISION}]
+    rows = {row["name"]: row for row in json.loads(listed.output)["plugins"]}
+    assert [c["id"] for c in rows["tiers_a"]["provides"]["allocation_calculators"]] == [
+        "tiered"]
+    assert rows["tiers_b"]["distribution"] == "siren-tiers-b"
+    contested = runner.invoke(cli, ["plugins", "schema", "tiered"])
+    assert contested.exit_code == 2 and ("'tiered' is provided by both plugin 'tiers_a' and "
+                                         "'tiers_b'") in contested.output
+    checked = runner.invoke(cli, ["plugins", "check"], env={"COLUMNS": "300"})
+    assert checked.exit_code == 1 and COLLISION in checked.output
+    doctor = runner.invoke(cli, ["doctor", "--database", database_url, "--json"])
+    assert doctor.exit_code == 1
+    report = json.loads(doctor.output)
+    assert report["plugin_collisions"] == [COLLISION]
+    assert [(f["distributor"], f["problem"]) for f in report["findings"]] == [
+        ("monthly-bonus", "missing_plugin")]
+
+
+def test_the_help_of_the_siren_executable_works_beside_a_collision(colliding: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SIREN_")},
+           "PYTHONPATH": os.pathsep.join([str(colliding), *sys.path])}
+    ran = subprocess.run([sys.executable, "-m", "siren_core.cli", "--help"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert "heartbeat" in ran.stdout

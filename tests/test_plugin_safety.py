@@ -34,7 +34,7 @@ def test_a_metric_type_no_strategy_produces_is_refused_on_create(kernel: Kernel)
         kernel.create_distributor(monthly(metrics=TYPO))
     assert (error.value.field, error.value.value) == ("metrics[0].type", "sales")
     assert "known: manual, sale, visit" in error.value.problem
-    assert kernel.distributors() == [] and kernel.distributions() == []
+    assert kernel.distributors() == () and kernel.distributions() == ()
 
 
 def test_a_metric_type_no_strategy_produces_is_refused_on_update(kernel: Kernel) -> None:

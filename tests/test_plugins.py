@@ -38,7 +38,7 @@ def test_every_builtin_plugin_comes_from_the_siren_core_entry_points() -> None:
         assert loaded[name].distribution == "siren-core"
         assert loaded[name].module == module
         assert pm.get_plugin(name).__name__ == module
-    assert report.broken == []
+    assert report.broken == ()
 
 
 def test_every_plugin_folder_is_packaged() -> None:

@@ -49,8 +49,10 @@ class CascadeConfig:
     overrides the direction's default (see module doc).
     """
 
-    layers: tuple[int, ...] = attrs.field(validator=_layers_valid)
-    max_layers: int = SIREN_MAX_LAYERS
+    layers: tuple[int, ...] = attrs.field(validator=_layers_valid, metadata={"json_schema": {
+        "minItems": 1, "items": {"minimum": 0, "maximum": MAX_POINTS}}})
+    max_layers: int = attrs.field(default=SIREN_MAX_LAYERS, metadata={"json_schema": {
+        "minimum": 1, "maximum": MAX_LAYERS}})
     compress: bool | None = None
 
     def __attrs_post_init__(self) -> None:

@@ -14,6 +14,8 @@ Ties are decided by the configuration's ``ties``:
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import attrs
 
 from siren_core import hookimpl
@@ -21,7 +23,8 @@ from siren_core.errors import InvalidInput
 from siren_core.money import split_equally
 from siren_core.records import AllocationCalculator, AllocationContext
 
-TIE_RULES = ("split", "lowest_id")
+TieRule = Literal["split", "lowest_id"]
+TIE_RULES: tuple[TieRule, ...] = get_args(TieRule)
 
 
 def _known_rule(_instance: object, _attribute: object, value: str) -> None:
@@ -31,7 +34,7 @@ def _known_rule(_instance: object, _attribute: object, value: str) -> None:
 
 @attrs.frozen
 class TopScore:
-    ties: str = attrs.field(default="split", validator=_known_rule)
+    ties: TieRule = attrs.field(default="split", validator=_known_rule)
 
 
 def leaders(scores: dict[str, int]) -> list[str]:

@@ -33,8 +33,14 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def reading(database: str) -> Kernel:
-    """A kernel for a read-only command: the store must exist (nothing is created)."""
+    """A kernel for a command on an existing store (nothing is created)."""
     return Kernel(database, create_schema=False)
+
+
+def inspecting(database: str) -> Kernel:
+    """A kernel for a read-only command (a listing, ``siren doctor``): the store must
+    exist, and two plugins providing one id do not stop it (that id is left out)."""
+    return Kernel(database, create_schema=False, tolerate_collisions=True)
 
 
 def _zone(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tzinfo:

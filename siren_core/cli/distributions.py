@@ -19,9 +19,9 @@ from siren_core.cli.common import (
     STORE_ID,
     TZ_OPTION,
     console,
+    inspecting,
     instant,
     local_text,
-    reading,
     zone_name,
 )
 from siren_core.cli.listings import credit_json, credit_table
@@ -88,7 +88,7 @@ def allocation_json(a: Allocation) -> dict[str, Any]:
             "config_version": a.config_version}
 
 
-def _distribution_table(rows: list[Distribution], title: str,
+def _distribution_table(rows: tuple[Distribution, ...], title: str,
                         failures: Mapping[int, PeriodFailure] | None = None,
                         zone: tzinfo = UTC) -> Table:
     table = Table("id", "distributor", f"period ({zone_name(zone)})", "status", "pool",
@@ -123,7 +123,7 @@ def _echo_report(report: HeartbeatReport, as_json: bool) -> None:
         click.echo(json.dumps(_report_json(report)))
         return
     if report.completed:
-        console().print(_distribution_table(list(report.completed), "Distributed"))
+        console().print(_distribution_table(report.completed, "Distributed"))
     else:
         console().print("nothing was due")
     for distribution_id, name, error in report.failed:
@@ -250,7 +250,7 @@ def distributions(database: str, distributor: str | None, status: str | None,
                   zone: tzinfo, as_json: bool) -> None:
     """List distributions (periods) with their pool and outcome; a period that failed to
     distribute shows its failed attempts and its last error."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.distributions(distributor=distributor, status=status)
         failures = {f.distribution_id: f for f in kernel.period_failures()}
     if as_json:
@@ -272,7 +272,7 @@ def allocations(database: str, distribution: int, explain: bool, zone: tzinfo,
     """List the allocations of DISTRIBUTION (its id), with the inputs that explain them:
     score, pool, calculator and configuration version (--explain: the score per metric
     type and the credits that made it)."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.allocations(distribution)
         behind = kernel.allocation_credits(distribution) if explain else []
     by_collaborator: dict[str, list[CreditLine]] = {}
@@ -329,7 +329,7 @@ def preview(database: str, distributor: str, now: str | None, force: bool,
             as_json: bool) -> None:
     """What DISTRIBUTOR's open period would pay if it closed now (writes nothing)."""
     when = _when(now, force)
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         result = kernel.preview(distributor, when)
     d, outcome = result.distribution, result.outcome
     rows = [{"collaborator": name, "score": score, "amount": amount_text(amount, d.units)}

@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console, reading
+from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console, inspecting
 from siren_core.groups.values import DoctorFinding
 from siren_core.store.operations_queries import PeriodFailure
 from siren_core.times import iso_utc
@@ -25,29 +25,33 @@ from siren_core.verify import Violation, verify
 def doctor(database: str, check_invariants: bool, as_json: bool) -> None:
     """List every active distributor that would pay no one (or credit no one in part), and
     every period that failed to distribute and is still due, with its failed attempts and
-    its last error.
+    its last error, and every id two plugins provide (such an id is left out).
 
     Exit code 1 when something was found, 0 when all is well.
     """
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         findings = kernel.doctor()
         failing = kernel.period_failures(open_only=True)
         violations = verify(kernel) if check_invariants else []
+        collisions = [collision.message for collision in kernel.registry.collisions]
     if as_json:
         report: dict[str, Any] = {
             "findings": [{"distributor": f.distributor, "problem": f.problem,
                           "detail": f.detail, "pays_no_one": f.pays_no_one}
                          for f in findings],
-            "failing_periods": [_failing_json(f) for f in failing]}
+            "failing_periods": [_failing_json(f) for f in failing],
+            "plugin_collisions": collisions}
         if check_invariants:
             report["violations"] = [{"invariant": v.invariant, "rows": [list(map(str, row))
                                                                        for row in v.rows]}
                                     for v in violations]
         click.echo(json.dumps(report, indent=2))
     else:
+        for message in collisions:
+            console().print(f"[red]plugin collision[/red] {message}")
         _print(findings, violations, check_invariants)
         _print_failing(failing)
-    if findings or failing or violations:
+    if findings or failing or violations or collisions:
         raise SystemExit(1)
 
 
@@ -58,7 +62,7 @@ def _failing_json(f: PeriodFailure) -> dict[str, Any]:
             "last_failed_at": iso_utc(f.last_failed_at) if f.last_failed_at else None}
 
 
-def _print_failing(failing: list[PeriodFailure]) -> None:
+def _print_failing(failing: tuple[PeriodFailure, ...]) -> None:
     if not failing:
         return
     table = Table("distribution", "distributor", "period (UTC)", "failures", "last failed",
@@ -72,7 +76,7 @@ def _print_failing(failing: list[PeriodFailure]) -> None:
     console().print(table)
 
 
-def _print(findings: list[DoctorFinding], violations: list[Violation],
+def _print(findings: tuple[DoctorFinding, ...], violations: list[Violation],
            check_invariants: bool) -> None:
     out = console()
     if not findings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from siren_core.cli.common import DATABASE_OPTION, reading
+from siren_core.cli.common import DATABASE_OPTION, inspecting
 from siren_core.config.export import FORMATS, export_text, unsayable_bindings
 
 
@@ -20,7 +20,7 @@ def export_command(database: str, format_: str) -> None:
     obligations are not part of it. A binding to a deleted group cannot be said in a file:
     it is left out with a warning on standard error.
     """
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         text = export_text(kernel, format_)
         left_out = unsayable_bindings(kernel)
     click.echo(text, nl=False)

@@ -17,8 +17,8 @@ from siren_core.cli.common import (
     JSON_OPTION,
     TZ_OPTION,
     console,
+    inspecting,
     local_text,
-    reading,
     zone_name,
 )
 from siren_core.config.converter import unstructure_distributor
@@ -81,7 +81,7 @@ def credits(database: str, collaborator: str, distributor: str | None, zone: tzi
     """The score credits of COLLABORATOR, oldest first, each with its source event: when
     it counts, the distributor, metric type and rule, points, revenue, whether it came
     late (its period was already distributed), and the event's type, id and time."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.credits(collaborator, distributor=distributor)
     if as_json:
         click.echo(json.dumps({"collaborator": collaborator,
@@ -97,7 +97,7 @@ def credits(database: str, collaborator: str, distributor: str | None, zone: tzi
 @JSON_OPTION
 def collaborators(database: str, status: str | None, as_json: bool) -> None:
     """List collaborators: id, name, email and status."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = [c for c in kernel.collaborators() if status is None or c.status == status]
     if as_json:
         click.echo(json.dumps({"collaborators": [
@@ -137,7 +137,7 @@ def distributors(database: str, status: str | None, as_json: bool) -> None:
     """List distributors: status, currency, schedule, pool resolver, calculator, metric
     types with their credit rules, eligibility, bound group and configuration version
     (--json adds the whole configuration)."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = [(d, kernel.distributor_group(d.id)) for d in kernel.distributors()
                 if status is None or d.spec.status == status]
     if as_json:

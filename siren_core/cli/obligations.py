@@ -22,6 +22,7 @@ from siren_core.cli.common import (
     STORE_ID,
     TZ_OPTION,
     console,
+    inspecting,
     local_text,
     reading,
     zone_name,
@@ -121,7 +122,7 @@ def list_obligations(database: str, status: str | None, collaborator: str | None
                      award_type: str | None, payout: int | None, source: str | None,
                      zone: tzinfo, as_json: bool) -> None:
     """List obligations matching every filter given."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.obligations(collaborator=collaborator, status=status,
                                   award_type=award_type, payout=payout, source=source)
     if as_json:
@@ -137,7 +138,7 @@ def list_obligations(database: str, status: str | None, collaborator: str | None
 @JSON_OPTION
 def show_obligation(database: str, obligation_id: int, zone: tzinfo, as_json: bool) -> None:
     """One obligation and its audit log."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         value = kernel.obligation(obligation_id)
         history = kernel.obligation_history(obligation_id)
     if as_json:
@@ -308,7 +309,7 @@ def generate(database: str, obligation_ids: tuple[int, ...], minimum: tuple[str,
 @JSON_OPTION
 def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
     """List fulfillments."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         rows = kernel.fulfillments(status=status)
     if as_json:
         click.echo(json.dumps([fulfillment_json(f) for f in rows]))
@@ -322,7 +323,7 @@ def list_fulfillments(database: str, status: str | None, as_json: bool) -> None:
 @JSON_OPTION
 def show_fulfillment(database: str, fulfillment_id: int, as_json: bool) -> None:
     """One fulfillment and its payouts."""
-    with reading(database) as kernel:
+    with inspecting(database) as kernel:
         value = kernel.fulfillment(fulfillment_id)
     if as_json:
         click.echo(json.dumps(fulfillment_json(value)))

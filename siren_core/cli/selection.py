@@ -31,7 +31,7 @@ class Selection:
     def given(self) -> bool:
         return any(value is not None for value in attrs.astuple(self))
 
-    def find(self, kernel: Kernel) -> list[Obligation]:
+    def find(self, kernel: Kernel) -> tuple[Obligation, ...]:
         return kernel.select_obligations(distributor=self.distributor, status=self.status,
                                          before=self.before, collaborator=self.collaborator)
 

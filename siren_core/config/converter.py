@@ -27,13 +27,15 @@ stored and shown (see :data:`SIREN_CALCULATORS` and the tables below it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
 from cattrs.errors import (
     ClassValidationError,
     ForbiddenExtraKeysError,
@@ -163,6 +165,46 @@ def _strings(value: Any, _type: Any = None) -> tuple[str, ...]:
         if problem:
             raise ValueError(f"holds {text!r}, which {problem}")
     return tuple(value)
+
+
+def _literal(value: Any, type_: Any) -> Any:
+    """One of a ``Literal``'s values, or an error listing them (cattrs' own says only that
+    the type is wrong)."""
+    choices = typing.get_args(type_)
+    if not any(value == choice and type(value) is type(choice) for choice in choices):
+        raise ValueError(f"is not one of {', '.join(map(str, choices))}")
+    return value
+
+
+def _is_sequence(type_: Any) -> bool:
+    """``list[X]``, ``tuple[X, ...]``, ``set[X]`` or ``frozenset[X]`` (``tuple[str, ...]``
+    has a hook of its own)."""
+    origin, args = typing.get_origin(type_), typing.get_args(type_)
+    return type_ != tuple[str, ...] and (
+        origin in (list, set, frozenset)
+        or (origin is tuple and len(args) == 2 and args[1] is Ellipsis))
+
+
+def _sequence(type_: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """cattrs' own hook for ``type_``, refusing anything but a list: cattrs would iterate
+    a string into its characters and a table into its keys (``""`` would become ``()``)."""
+    origin = typing.get_origin(type_)
+    if origin is tuple:
+        base = homogenous_tuple_structure_factory(type_, converter)
+    else:
+        item: Any = list[typing.get_args(type_)[0]]  # type: ignore[misc]
+        items = list_structure_factory(item, converter)
+        base = items if origin is list else lambda value, _hint: origin(items(value, list))
+
+    def structure_sequence(value: Any, hint: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValueError("is not a list")
+        return base(value, hint)
+    return structure_sequence
+
+
+def _is_literal(type_: Any) -> bool:
+    return bool(typing.get_origin(type_) == Literal)
 
 
 def _plain_values(data: Any) -> Any:
@@ -314,7 +356,9 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, _strict_int)
     converter.register_structure_hook(str, strict_str)
     converter.register_structure_hook(bool, _strict_bool)  # else bool falls to the int hook
+    converter.register_structure_hook_factory(_is_sequence, _sequence)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _strings)
+    converter.register_structure_hook_func(_is_literal, _literal)
     converter.register_structure_hook(
         PoolChoice, lambda v, _: PoolChoice(*_split_choice(v, "resolver")))
     converter.register_structure_hook(CalculatorChoice, lambda v, _: _calculator(v))

@@ -74,6 +74,8 @@ class Outcome:
 
 @attrs.frozen
 class Preview:
+    """What distributing the open period would yield now (``Kernel.preview``)."""
+
     distribution: Distribution
     window_end: datetime
     outcome: Outcome
@@ -84,7 +86,10 @@ class Preview:
 
 @attrs.frozen
 class HeartbeatReport:
+    """What one heartbeat did (``Kernel.heartbeat``)."""
+
     completed: tuple[Distribution, ...]
+    """The periods distributed and committed, oldest first."""
     failed: tuple[tuple[int, str, str], ...]
     """(distribution id, distributor id, error message) of periods rolled back."""
     approved_obligations: tuple[int, ...] = ()

@@ -81,7 +81,7 @@ class Rejection:
         return f"{self.field}: {shown(self.value)} {self.problem}"
 
 
-@attrs.define
+@attrs.frozen
 class BulkReport:
     """Counts of a bulk ingestion: every event is inserted, a duplicate, or rejected."""
 
@@ -94,13 +94,32 @@ class BulkReport:
     late: int = 0
     """Late credits and ``late_rejected`` skips written, summed as
     :attr:`~siren_core.domain.RecordResult.late` (events in a distributed period)."""
-    late_positions: list[int] = attrs.Factory(list)
+    late_positions: tuple[int, ...] = ()
     """The positions of the inserted events that were late at some distributor."""
-    rejected: list[Rejection] = attrs.Factory(list)
+    rejected: tuple[Rejection, ...] = ()
+    """The events refused, by position."""
 
     @property
     def total(self) -> int:
         return self.inserted + self.duplicates + len(self.rejected)
+
+
+@attrs.define
+class _Tally:
+    """A :class:`BulkReport` while the ingestion runs (its lists grow batch by batch)."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    credits: int = 0
+    skipped: int = 0
+    late: int = 0
+    late_positions: list[int] = attrs.Factory(list)
+    rejected: list[Rejection] = attrs.Factory(list)
+
+    def report(self) -> BulkReport:
+        return BulkReport(self.inserted, self.duplicates, self.credits, self.skipped,
+                          self.late, tuple(sorted(self.late_positions)),
+                          tuple(sorted(self.rejected, key=lambda r: r.position)))
 
 
 class _Item:
@@ -132,26 +151,24 @@ class BulkIngestor:
         """Record ``(position, event)`` pairs; an event may be an ``InvalidInput`` to reject."""
         if batch_size < 1:
             raise InvalidInput("batch_size", batch_size, "must be at least 1")
-        report = BulkReport()
+        report = _Tally()
         for batch in _batches(numbered, batch_size):
             with _collector_paused():
                 announce = self._ingest_batch(batch, report)
             self._bus.dispatch_all(announce)
             if progress is not None:
                 progress(len(batch))
-        report.rejected.sort(key=lambda rejection: rejection.position)
-        report.late_positions.sort()
-        return report
+        return report.report()
 
     def _ingest_batch(self, batch: list[tuple[int, Any]],
-                      report: BulkReport) -> list[MetricsTriggered]:
+                      report: _Tally) -> list[MetricsTriggered]:
         """Parse and write one batch; its parsed events are freed on return, before the
         collector is back (else its first run would take them all for survivors)."""
         return self._write_batch(self._parse(batch, report), report)
 
     # -- validation (nothing written) ---------------------------------------------------
 
-    def _parse(self, batch: list[tuple[int, Any]], report: BulkReport) -> list[_Item]:
+    def _parse(self, batch: list[tuple[int, Any]], report: _Tally) -> list[_Item]:
         """Validate a batch; duplicates within it are counted (earlier batches are in the
         store by then, and found there)."""
         items = []
@@ -196,7 +213,7 @@ class BulkIngestor:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write_batch(self, items: list[_Item], report: BulkReport) -> list[MetricsTriggered]:
+    def _write_batch(self, items: list[_Item], report: _Tally) -> list[MetricsTriggered]:
         """Write one batch: its events and as many refunds as fit in the lock budget in one
         transaction, the remaining refunds in further transactions (see
         :data:`_LOCK_BUDGET_S`)."""
@@ -209,13 +226,13 @@ class BulkIngestor:
             announce += written
         return announce
 
-    def _write_retrying(self, items: list[_Item], report: BulkReport
+    def _write_retrying(self, items: list[_Item], report: _Tally
                         ) -> tuple[list[MetricsTriggered], list[_Item]]:
         """Write one transaction, retried when a concurrent writer recorded one of its keys
         first (or, on PostgreSQL, the two deadlocked): the keys are then found in the
         store and counted as duplicates or conflicts. Returns the refunds left over."""
         for attempt in range(1, _ATTEMPTS + 1):
-            outcome = BulkReport()
+            outcome = _Tally()
             try:
                 with unit_of_work(self._engine) as conn:
                     announce, left = self._write(conn, items, outcome)
@@ -237,7 +254,7 @@ class BulkIngestor:
             return announce, left
         raise AssertionError("unreachable")
 
-    def _write(self, conn: Connection, items: list[_Item], report: BulkReport
+    def _write(self, conn: Connection, items: list[_Item], report: _Tally
                ) -> tuple[list[MetricsTriggered], list[_Item]]:
         deadline = time.monotonic() + _LOCK_BUDGET_S
         fresh = self._not_recorded(conn, items, report)
@@ -251,7 +268,7 @@ class BulkIngestor:
         return announce, []
 
     def _not_recorded(self, conn: Connection, items: list[_Item],
-                      report: BulkReport) -> list[_Item]:
+                      report: _Tally) -> list[_Item]:
         by_kind: dict[str, list[str]] = {}
         for item in items:
             if item.kind != REFUND:  # refunds check their key as they are written
@@ -269,7 +286,7 @@ class BulkIngestor:
         return fresh
 
     def _write_events(self, conn: Connection, items: list[_Item],
-                      report: BulkReport) -> list[MetricsTriggered]:
+                      report: _Tally) -> list[MetricsTriggered]:
         if not items:
             return []
         wanted = {metric.collaborator for item in items for metric in _metrics(item)
@@ -331,7 +348,7 @@ class BulkIngestor:
                                  metrics=_metrics(item)) for item in written]
 
     def _write_refund(self, conn: Connection, item: _Item,
-                      report: BulkReport) -> list[MetricsTriggered]:
+                      report: _Tally) -> list[MetricsTriggered]:
         assert isinstance(item.parsed, ParsedRefund)
         try:
             result, metric = self._ingestor.refunds.write(conn, item.parsed)

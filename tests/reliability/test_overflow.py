@@ -45,7 +45,7 @@ def test_configured_numbers_are_bounded(kernel: Kernel, spec: dict[str, Any],
     with pytest.raises(InvalidInput) as raised:
         kernel.create_distributor(spec)
     assert raised.value.field == field
-    assert kernel.distributors() == []
+    assert kernel.distributors() == ()
 
 
 def test_amounts_of_obligations_and_minimums_are_bounded(kernel: Kernel) -> None:
@@ -56,7 +56,7 @@ def test_amounts_of_obligations_and_minimums_are_bounded(kernel: Kernel) -> None
     with pytest.raises(InvalidInput) as raised:
         kernel.generate_fulfillment(minimum={"USD": STORABLE_MAX})
     assert raised.value.field == "minimum.USD"
-    assert kernel.obligations() == []
+    assert kernel.obligations() == ()
 
 
 def test_a_manual_quantity_is_bounded(kernel: Kernel) -> None:

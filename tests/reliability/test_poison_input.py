@@ -244,7 +244,7 @@ def test_siren_apply_refuses_a_json_configuration_with_a_key_twice(database_url:
     toml.write_text('[[collaborators]]\nid = "ann"\nname = "Ann"\nname = "Bob"\n')
     _refused_in_one_line(_invoke("apply", str(toml), "--database", database_url))
     with Kernel(database_url) as kernel:
-        assert kernel.collaborators() == []
+        assert kernel.collaborators() == ()
 
 
 def test_siren_simulate_refuses_an_event_line_with_a_key_twice(tmp_path: Path) -> None:

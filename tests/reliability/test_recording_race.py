@@ -120,7 +120,7 @@ def _bulk_writer(kernel: Kernel, race: Race) -> None:
         batch = [{"type": "sale", **race.sale(rng, f"b-{n}")}
                  for n in range(first, first + BULK_BATCH)]
         report = kernel.record_many(batch)
-        assert (report.inserted, report.rejected) == (BULK_BATCH, []), report
+        assert (report.inserted, report.rejected) == (BULK_BATCH, ()), report
 
 
 def _run(make_kernel: Callable[..., Kernel]) -> tuple[Kernel, Race, int]:

@@ -85,7 +85,7 @@ def test_bad_tiers_are_refused_naming_the_field(kernel: Kernel) -> None:
         kernel.create_distributor(distributor(tiers=[]))
     with pytest.raises(InvalidInput, match=r"calculator\.tiers\[0\]\.weight"):
         kernel.create_distributor(distributor(tiers=[{"min_score": 0, "weight": -1}]))
-    assert kernel.distributions() == []
+    assert kernel.distributions() == ()
 
 
 def test_coupons_to_tiered_allocations_and_webhook_lines(
