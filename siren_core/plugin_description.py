@@ -34,13 +34,15 @@ from siren_core.plugins import (
 
 QUALIFIERS = {"trigger": "trigger_strategies", "credit": "credit_rules",
               "pool": "pool_resolvers", "calculator": "allocation_calculators",
-              "structure": "group_structures", "compiler": "transaction_compilers"}
+              "structure": "group_structures", "compiler": "transaction_compilers",
+              "rates": "exchange_rate_providers"}
 """The kind an id may be qualified with in ``siren plugins schema KIND:ID`` → the kind."""
 QUALIFIER_OF = {kind: short for short, kind in QUALIFIERS.items()}
 KIND_NAMES = {"trigger_strategies": "trigger strategy", "credit_rules": "credit rule",
               "pool_resolvers": "pool resolver", "allocation_calculators": "calculator",
               "group_structures": "group structure",
-              "transaction_compilers": "transaction compiler"}
+              "transaction_compilers": "transaction compiler",
+              "exchange_rate_providers": "exchange-rate provider"}
 _CHOOSER = {"credit_rules": "rule", "pool_resolvers": "resolver",
             "allocation_calculators": "id"}
 """The key of a distributor's table that names the plugin (``credit = { rule = ... }``)."""

@@ -266,7 +266,7 @@ def test_rates_are_checked_naming_the_field(kernel: Kernel) -> None:
             kernel.set_exchange_rate(base, quote, rate, since=since)
         assert (error.value.field, error.value.value) == (field, value)
     assert "decimal string" in _problem(kernel, 1.085)
-    assert kernel.exchange_rates() == []
+    assert kernel.exchange_rates() == ()
 
 
 def _problem(kernel: Kernel, rate: Any) -> str:

@@ -365,8 +365,9 @@ def colliding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     ``siren-tiers-b`` (``tiers_b``), each providing a calculator ``tiered``."""
     folder = tmp_path / "site-packages"
     for letter in "ab":
-        install_distribution(folder, f"siren-tiers-{letter}", {f"tiers_{letter}": f"siren_ops_{letter}"},
-                 {f"siren_ops_{letter}": TIERED_PLUGIN.replace("{who}", letter)})
+        install_distribution(folder, f"siren-tiers-{letter}",
+                             {f"tiers_{letter}": f"siren_ops_{letter}"},
+                             {f"siren_ops_{letter}": TIERED_PLUGIN.replace("{who}", letter)})
     for variable in ("SIREN_DISABLE_PLUGINS", "SIREN_LOAD_PLUGINS", "SIREN_STRICT_PLUGINS"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.syspath_prepend(str(folder))

@@ -200,7 +200,7 @@ def test_a_typo_in_unallocated_is_refused_naming_it(make_kernel: Callable[..., K
         kernel.create_distributor(monthly(unallocated="carry-forward"))
     assert (error.value.field, error.value.value) == ("unallocated", "carry-forward")
     assert "forfeit, carry_forward" in str(error.value)
-    assert kernel.distributors() == []
+    assert kernel.distributors() == ()
 
 
 DISTRIBUTOR = """

@@ -51,7 +51,10 @@ def _positive(_instance: object, _attribute: object, value: Decimal) -> None:
 
 @attrs.frozen
 class Recent:
-    half_life_days: Decimal = attrs.field(default=Decimal(7), validator=_positive)
+    # the schema says "greater than 0" as the validator does: for a number and for text
+    half_life_days: Decimal = attrs.field(default=Decimal(7), validator=_positive, metadata={
+        "json_schema": {"exclusiveMinimum": 0,
+                        "pattern": r"^(?!0+(?:\.0+)?$)[0-9]+(?:\.[0-9]+)?$"}})
 
 
 class Decay:

@@ -29,7 +29,8 @@ def _at_least_one(_instance: object, _attribute: object, value: int) -> None:
 
 @attrs.frozen
 class Streak:
-    min_days: int = attrs.field(default=3, validator=_at_least_one)
+    min_days: int = attrs.field(default=3, validator=_at_least_one,
+                                metadata={"json_schema": {"minimum": 1}})
 
 
 def active_days(context: AllocationContext) -> dict[str, int]:
