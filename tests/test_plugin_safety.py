@@ -181,8 +181,9 @@ def test_the_siren_command_exits_2_in_one_line_on_an_unknown_name(tmp_path: Path
     assert ran.returncode == 2, ran.stderr
     assert ran.stderr.strip().splitlines() == [
         "error: SIREN_DISABLE_PLUGINS: 'top_scroe' is not the name of an installed plugin "
-        "(known: equal_share, fixed_credit, fixed_pool, groups, manual, proportional, "
-        "revenue_percentage, sale, top_score, transaction_compilers, visit)"]
+        "(known: balanced, equal_share, fixed_credit, fixed_pool, groups, manual, "
+        "proportional, recent, revenue_percentage, sale, streak, top_score, "
+        "transaction_compilers, visit)"]
     checked = subprocess.run([str(siren), "plugins", "check"], capture_output=True,
                              text=True, env=env, timeout=120)
     assert checked.returncode == 1 and "top_scroe" in checked.stdout
