@@ -88,7 +88,13 @@ from siren_core.obligations.fulfillment import FulfillmentService
 from siren_core.obligations.lifecycle import ObligationService
 from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
-from siren_core.store import IntegrityError, distribution_queries, operations_queries, queries
+from siren_core.store import (
+    IntegrityError,
+    distribution_queries,
+    operations_queries,
+    queries,
+    service_queries,
+)
 from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import check_instant
 
@@ -234,6 +240,12 @@ class Kernel:
     def collaborators(self) -> list[Collaborator]:
         with store.unit_of_work(self.engine, write=False) as conn:
             return queries.list_collaborators(conn)
+
+    def collaborator_api_ids(self) -> dict[str, int]:
+        """external id → the stable integer id that names a collaborator over HTTP
+        (``api_id``, Siren's ``collaboratorId``; given once, never reused)."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            return service_queries.collaborator_api_ids(conn)
 
     # -- distributors ----------------------------------------------------------------
 

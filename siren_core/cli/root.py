@@ -20,6 +20,7 @@ from siren_core.cli import (
     listings,
     obligations,
     plugins,
+    serve,
 )
 from siren_core.cli.common import DATABASE_KEY
 from siren_core.errors import SirenError
@@ -76,7 +77,7 @@ def short_help_everywhere(command: click.Command) -> None:
 
 
 for module in (plugins, demo, distributions, listings, config, db, doctor, export, ingest,
-               obligations):
+               obligations, serve):
     module.register(cli)
 short_help_everywhere(cli)
 

@@ -1,0 +1,181 @@
+"""Events in: Siren's sale, refund, site visit and custom events, recorded through the
+kernel. Every event is idempotent under the SDK's retries: its idempotency key is
+derived from the request (a sale's ``(source, externalId)``), and a retry is recorded at
+the time of the first recording, so that it repeats the same content (``duplicate``)
+while other content under the same key is a conflict (409).
+
+Attribution: a site visit opens an *opportunity* for its collaborator; a sale's
+``trackingId`` names one. A sale whose ``trackingId`` names none is recorded with no
+collaborator (``unattributed``): it credits no one and still counts as revenue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, unquote
+
+import attrs
+
+from siren_core import store
+from siren_core.domain import RecordResult
+from siren_core.errors import Conflict, InvalidInput, NotFound
+from siren_core.kernel import Kernel
+from siren_core.service.models import RefundEvent, SaleEvent, SaleItem, SiteVisitedEvent
+from siren_core.store import queries
+from siren_core.store import service_queries as sq
+
+REFUND = "refund"
+
+
+@attrs.frozen
+class Answer:
+    """A route's answer body and the opportunity (``X-Siren-OID``) it names, if any."""
+
+    body: dict[str, Any]
+    opportunity: int | None = None
+
+
+def sale_key(source: str, external_id: str | int) -> str:
+    """The source event key of a sale: ``source`` quoted (no ``:`` left), ``:``, the
+    external id as text; one key per ``(source, externalId)``."""
+    return f"{quote(source, safe='')}:{external_id}"
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    """``(source, externalId)`` of a key :func:`sale_key` made (other keys: no source)."""
+    source, colon, external = key.partition(":")
+    return (unquote(source), external) if colon else (None, key)
+
+
+def _record_once(kernel: Kernel, kind: str, key: str,
+                 event: Callable[[datetime], Mapping[str, Any]]) -> tuple[RecordResult, int]:
+    """Record ``event(at)`` as ``(kind, key)`` at the time of its first recording (now, the
+    first time), and its store id. A first recording racing another one with another
+    time is settled by trying once more at the time the winner stored."""
+    for attempt in (1, 2):
+        with store.unit_of_work(kernel.engine, write=False) as conn:
+            first = sq.source_event_time(conn, kind, key)
+        try:
+            result = kernel.record(kind, event(first or kernel.clock()))
+            break
+        except Conflict:
+            if first is not None or attempt == 2:
+                raise
+    with store.unit_of_work(kernel.engine, write=False) as conn:
+        found = queries.find_source_event(conn, kind, key)
+    assert found is not None
+    return result, found[0]
+
+
+def _reason(result: RecordResult) -> str | None:
+    reasons = sorted({skip.reason for skip in result.skipped})
+    return ", ".join(reasons) or None
+
+
+def _lines(items: list[SaleItem]) -> list[dict[str, Any]]:
+    lines = []
+    for item in items:
+        line: dict[str, Any] = {"kind": "product", "amount": str(item.amount * item.quantity)}
+        if item.externalId is not None:
+            line["sku"] = str(item.externalId)
+        lines.append(line)
+    return lines
+
+
+def _plain(amount: Decimal) -> str:
+    return format(amount, "f")
+
+
+def record_sale(kernel: Kernel, sale: SaleEvent, default_currency: str) -> Answer:
+    collaborator = None
+    if sale.trackingId is not None:
+        with store.unit_of_work(kernel.engine, write=False) as conn:
+            collaborator = sq.opportunity_collaborator(conn, sale.trackingId)
+    key = sale_key(sale.source, sale.externalId)
+
+    def event(at: datetime) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": key, "at": at, "amount": _plain(sale.total),
+                                "currency": sale.currency or default_currency}
+        if collaborator is not None:
+            body["collaborator"] = collaborator
+        if sale.items:
+            body["lines"] = _lines(sale.items)
+        return body
+
+    result, transaction = _record_once(kernel, "sale", key, event)
+    opportunity = sale.trackingId if collaborator is not None else None
+    status, message = _sale_status(result, collaborator)
+    body = {"status": status, "created": not result.duplicate, "transactionId": transaction,
+            "conversions": [], "message": message}
+    if status in ("recorded", "unattributed") and (reason := _reason(result) or (
+            "no_opportunity" if collaborator is None else None)):
+        body["reason"] = reason
+    return Answer(body, opportunity)
+
+
+def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, str]:
+    if result.duplicate:
+        return "duplicate", "this sale was recorded before; nothing new was recorded"
+    if collaborator is None:
+        return "unattributed", ("the sale was recorded without a collaborator: it counts "
+                                "as revenue and credits no one")
+    if result.credits:
+        return "created", f"the sale was recorded and credited {result.credits} time(s)"
+    return "recorded", "the sale was recorded; no active reward credited it"
+
+
+def record_refund(kernel: Kernel, refund: RefundEvent) -> Answer:
+    key = sale_key(refund.source, refund.externalId)
+    with store.unit_of_work(kernel.engine, write=False) as conn:
+        if queries.find_source_event(conn, "sale", key) is None:
+            raise NotFound("sale", f"{refund.source}/{refund.externalId}")
+    result, transaction = _record_once(
+        kernel, REFUND, key, lambda at: {"id": key, "at": at, "sale": key})
+    status = "duplicate" if result.duplicate else "created"
+    message = ("this refund was recorded before; nothing new was recorded" if
+               result.duplicate else "the sale was refunded")
+    return Answer({"status": status, "created": not result.duplicate,
+                   "transactionId": transaction, "conversions": [], "message": message})
+
+
+def record_visit(kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
+    with store.unit_of_work(kernel.engine, write=False) as conn:
+        found = sq.collaborator_by_api_id(conn, visit.collaboratorId)
+    if found is None or found[1] != "active":
+        reason = "collaborator_not_found" if found is None else "collaborator_not_active"
+        return Answer({"status": "not_attributed", "attributed": False, "opportunityId": None,
+                       "message": "nothing was recorded: the collaborator is missing or not "
+                       "active", "reason": reason})
+    with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
+        key = queries.collaborator_keys(conn, [found[0]])[found[0]][0]
+        opportunity = sq.insert_opportunity(conn, key, visit.userId, kernel.clock())
+        result = kernel.record("visit", {"id": f"opportunity-{opportunity}",
+                                         "at": kernel.clock(), "collaborator": found[0]})
+    body: dict[str, Any] = {"attributed": True, "opportunityId": opportunity}
+    if result.credits:
+        body.update(status="attributed", message="the visit opened an opportunity and "
+                    "credited the collaborator")
+    else:
+        body.update(status="recorded", message="the visit opened an opportunity; no active "
+                    "reward uses visits", reason=_reason(result) or "no_reward")
+    return Answer(body, opportunity)
+
+
+def record_custom(kernel: Kernel, slug: str, payload: dict[str, Any]) -> Answer:
+    """A third-party trigger strategy's event, the body passed through (``at`` defaults to
+    the time of the first recording)."""
+    key = payload.get("id")
+    if not isinstance(key, str):
+        raise InvalidInput(f"{slug}.id", key, "is required: a non-empty string")
+    result, transaction = _record_once(kernel, slug, key,
+                                       lambda at: {"at": at, **payload})
+    status = "duplicate" if result.duplicate else (
+        "created" if result.credits else "recorded")
+    body = {"status": status, "created": not result.duplicate, "transactionId": transaction,
+            "conversions": [], "message": f"{slug} event {status}"}
+    if status == "recorded" and (reason := _reason(result)):
+        body["reason"] = reason
+    return Answer(body)
