@@ -30,7 +30,7 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 def event_scopes(slug: str) -> list[str]:
     """The scopes that open ``POST /event/{slug}``."""
-    return ["event:*", f"event:{slug}", "*"]
+    return [f"event:{slug}", "event:*", "*"]
 
 
 def _window(now: datetime) -> datetime:
