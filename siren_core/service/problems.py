@@ -4,6 +4,7 @@ translation of the engine's errors into them. Never a traceback in a body."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -78,11 +79,20 @@ def from_invalid_input(exc: InvalidInput, kind: str) -> ApiProblem:
     return invalid_field(field, f"{field} {exc.problem}")
 
 
+_WHERE = {"body", "query", "path", "header"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TAGS = {"str", "int", "decimal", "float", "bool", "list", "dict", "none"}
+
+
 def _pydantic_field(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """``items[0].amount`` from pydantic's location, without the tags it adds for the
+    members of a union (``constrained-str``, ``int``…)."""
     text = ""
-    for part in parts:
-        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part not in _WHERE and part not in _TAGS and _NAME.fullmatch(str(part)):
+            text += f".{part}" if text else str(part)
     return text or "body"
 
 
@@ -90,9 +100,11 @@ _TYPES = {"missing": "REQUIRED", "extra_forbidden": "UNKNOWN_FIELD"}
 
 
 def from_pydantic(errors: Sequence[Mapping[str, Any]]) -> ApiProblem:
-    failures = []
+    failures: list[dict[str, Any]] = []
     for error in errors:
         field = _pydantic_field(error.get("loc", ()))
+        if any(f["field"] == field for f in failures):  # each member of a union refused it
+            continue
         kind = _TYPES.get(str(error.get("type")), "INVALID")
         message = (f"{field} is required." if kind == "REQUIRED" else
                    f"{field} is not a known field." if kind == "UNKNOWN_FIELD" else
