@@ -31,7 +31,7 @@ _COUNT: dict[int | str, dict[str, Any]] = {200: {"headers": {COUNT_HEADER: {
 
 Number = Annotated[int, Query(ge=1, le=INT64_MAX, description="Page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="First row")]
-ApiId = Annotated[int | None, Query(ge=1, le=INT64_MAX)]
+ApiId = Annotated[int | None, Query(ge=1, le=sq.KEY_MAX)]
 Status = Annotated[str | None, Query(max_length=64)]
 ObligationsKey = Annotated[ApiKeyRow, Depends(requires("ledger:obligations:read"))]
 PayoutsKey = Annotated[ApiKeyRow, Depends(requires("ledger:payouts:read"))]
@@ -122,7 +122,7 @@ def obligation(request: Request, _key: ObligationsKey, id: int) -> dict[str, Any
 
 
 def _row_id(id: int, kind: str) -> int:
-    if not 1 <= id <= INT64_MAX:
+    if not 1 <= id <= sq.KEY_MAX:
         raise NotFound(kind, id)
     return id
 

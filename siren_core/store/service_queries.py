@@ -16,6 +16,10 @@ from sqlalchemy.engine import Connection
 from siren_core.store import tables
 from siren_core.store.queries import _inserted_key, collaborator, source_event
 
+KEY_MAX = 2**31 - 1
+"""The largest store id (``INTEGER`` primary keys): a larger id names no row, and is not
+sent to PostgreSQL, which would refuse it as out of range."""
+
 api_key = tables.table(tables.ApiKey)
 opportunity = tables.table(tables.Opportunity)
 
@@ -92,6 +96,8 @@ def insert_opportunity(conn: Connection, collaborator_key: int, user_id: int | N
 
 def opportunity_collaborator(conn: Connection, opportunity_id: int) -> str | None:
     """The external id of the collaborator an opportunity attributes to, or ``None``."""
+    if not 1 <= opportunity_id <= KEY_MAX:
+        return None
     query = (sa.select(collaborator.c.external_id)
              .join(opportunity, opportunity.c.collaborator_id == collaborator.c.id)
              .where(opportunity.c.id == opportunity_id))
@@ -100,6 +106,8 @@ def opportunity_collaborator(conn: Connection, opportunity_id: int) -> str | Non
 
 def collaborator_by_api_id(conn: Connection, api_id: int) -> tuple[str, str] | None:
     """(external id, status) of the collaborator whose API id is ``api_id``."""
+    if not 1 <= api_id <= KEY_MAX:
+        return None
     row = conn.execute(sa.select(collaborator.c.external_id, collaborator.c.status)
                        .where(collaborator.c.id == api_id)).first()
     return None if row is None else (row[0], row[1])
@@ -150,6 +158,8 @@ def _transactions(kind: str | None, collaborator_key: int | None) -> sa.Select[A
 def transactions_page(conn: Connection, *, kind: str | None, collaborator_key: int | None,
                       limit: int, offset: int) -> tuple[list[TransactionRow], int]:
     """One page of source events, oldest first, and how many match in all."""
+    if collaborator_key is not None and not 1 <= collaborator_key <= KEY_MAX:
+        return [], 0
     query = _transactions(kind, collaborator_key)
     total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     rows = conn.execute(query.order_by(source_event.c.id).limit(limit).offset(offset))
@@ -157,6 +167,8 @@ def transactions_page(conn: Connection, *, kind: str | None, collaborator_key: i
 
 
 def transaction(conn: Connection, id: int) -> TransactionRow | None:
+    if not 1 <= id <= KEY_MAX:
+        return None
     row = conn.execute(_transactions(None, None).where(source_event.c.id == id)).first()
     return None if row is None else TransactionRow(*row)
 
