@@ -9,18 +9,16 @@ The rate limit counts requests per key in fixed windows of one minute, in the st
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from math import ceil
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from siren_core import store
 from siren_core.kernel import Kernel
-from siren_core.service.keys import KeyRefused, authenticate
+from siren_core.service.keys import KeyRefused, admit
 from siren_core.service.problems import ApiProblem
-from siren_core.store import service_queries as sq
 from siren_core.store.service_queries import ApiKeyRow
 
 WINDOW = timedelta(minutes=1)
@@ -33,31 +31,22 @@ def event_scopes(slug: str) -> list[str]:
     return [f"event:{slug}", "event:*", "*"]
 
 
-def _window(now: datetime) -> datetime:
-    return now.replace(second=0, microsecond=0)
-
-
-def _count(kernel: Kernel, key: ApiKeyRow, limit: int) -> None:
-    now = kernel.clock()
-    start = _window(now)
-    with store.unit_of_work(kernel.engine) as conn:
-        counted = sq.count_request(conn, key.id, start, now)
-    if counted > limit:
-        wait = max(1, ceil((start + WINDOW - now).total_seconds()))
-        raise ApiProblem(429, f"rate limit of {limit} requests a minute reached; retry in "
-                         f"{wait} s", code="rate_limited", headers={"Retry-After": str(wait)})
-
-
 def caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiKeyRow:
     """The request's active key, counted against its rate limit (or 401 / 429)."""
     kernel: Kernel = request.app.state.kernel
+    limit: int = request.app.state.settings.rate_limit
+    now = kernel.clock()
+    start = now.replace(second=0, microsecond=0)
     try:
-        key = authenticate(kernel, credentials.credentials if credentials else None)
+        key, counted = admit(kernel, credentials.credentials if credentials else None, start)
     except KeyRefused as exc:
         raise ApiProblem(401, str(exc), code="invalid_api_key",
                          headers={"WWW-Authenticate": "Bearer"}) from None
     request.state.key_prefix = key.prefix
-    _count(kernel, key, request.app.state.settings.rate_limit)
+    if counted > limit:
+        wait = max(1, ceil((start + WINDOW - now).total_seconds()))
+        raise ApiProblem(429, f"rate limit of {limit} requests a minute reached; retry in "
+                         f"{wait} s", code="rate_limited", headers={"Retry-After": str(wait)})
     return key
 
 

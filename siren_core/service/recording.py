@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import attrs
@@ -24,10 +24,11 @@ from siren_core.domain import RecordResult
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.kernel import Kernel
 from siren_core.service.models import RefundEvent, SaleEvent, SaleItem, SiteVisitedEvent
-from siren_core.store import queries
+from siren_core.store import Connection, queries
 from siren_core.store import service_queries as sq
 
 REFUND = "refund"
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -50,22 +51,27 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (unquote(source), external) if colon else (None, key)
 
 
-def _record_once(kernel: Kernel, kind: str, key: str,
-                 event: Callable[[datetime], Mapping[str, Any]]) -> tuple[RecordResult, int]:
-    """Record ``event(at)`` as ``(kind, key)`` at the time of its first recording (now, the
-    first time), and its store id. A first recording racing another one with another
-    time is settled by trying once more at the time the winner stored."""
+def in_one_transaction(kernel: Kernel, work: Callable[[Connection], T]) -> T:
+    """``work(conn)`` as one transaction (the kernel's operations inside join it). A
+    conflict is tried once more: a concurrent first recording of the same key may have
+    won with another time, which the second attempt reads (a real conflict stays one)."""
     for attempt in (1, 2):
-        with store.unit_of_work(kernel.engine, write=False) as conn:
-            first = sq.source_event_time(conn, kind, key)
         try:
-            result = kernel.record(kind, event(first or kernel.clock()))
-            break
+            with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
+                return work(conn)
         except Conflict:
-            if first is not None or attempt == 2:
+            if attempt == 2:
                 raise
-    with store.unit_of_work(kernel.engine, write=False) as conn:
-        found = queries.find_source_event(conn, kind, key)
+    raise AssertionError("unreachable")
+
+
+def record_once(conn: Connection, kernel: Kernel, kind: str, key: str,
+                event: Callable[[datetime], Mapping[str, Any]]) -> tuple[RecordResult, int]:
+    """Record ``event(at)`` as ``(kind, key)`` at the time of its first recording (now,
+    the first time); the result and the source event's store id."""
+    at = sq.source_event_time(conn, kind, key) or kernel.clock()
+    result = kernel.record(kind, event(at))
+    found = queries.find_source_event(conn, kind, key)
     assert found is not None
     return result, found[0]
 
@@ -89,31 +95,34 @@ def _plain(amount: Decimal) -> str:
     return format(amount, "f")
 
 
+def _sale_event(sale: SaleEvent, key: str, collaborator: str | None,
+                default_currency: str, at: datetime) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": key, "at": at, "amount": _plain(sale.total),
+                            "currency": sale.currency or default_currency}
+    if collaborator is not None:
+        body["collaborator"] = collaborator
+    if sale.items:
+        body["lines"] = _lines(sale.items)
+    return body
+
+
 def record_sale(kernel: Kernel, sale: SaleEvent, default_currency: str) -> Answer:
-    collaborator = None
-    if sale.trackingId is not None:
-        with store.unit_of_work(kernel.engine, write=False) as conn:
-            collaborator = sq.opportunity_collaborator(conn, sale.trackingId)
     key = sale_key(sale.source, sale.externalId)
 
-    def event(at: datetime) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": key, "at": at, "amount": _plain(sale.total),
-                                "currency": sale.currency or default_currency}
-        if collaborator is not None:
-            body["collaborator"] = collaborator
-        if sale.items:
-            body["lines"] = _lines(sale.items)
-        return body
+    def work(conn: Connection) -> Answer:
+        collaborator = None if sale.trackingId is None else sq.opportunity_collaborator(
+            conn, sale.trackingId)
+        result, transaction = record_once(conn, kernel, "sale", key, lambda at: _sale_event(
+            sale, key, collaborator, default_currency, at))
+        status, message = _sale_status(result, collaborator)
+        body = {"status": status, "created": not result.duplicate,
+                "transactionId": transaction, "conversions": [], "message": message}
+        if status in ("recorded", "unattributed") and (reason := _reason(result) or (
+                "no_opportunity" if collaborator is None else None)):
+            body["reason"] = reason
+        return Answer(body, sale.trackingId if collaborator is not None else None)
 
-    result, transaction = _record_once(kernel, "sale", key, event)
-    opportunity = sale.trackingId if collaborator is not None else None
-    status, message = _sale_status(result, collaborator)
-    body = {"status": status, "created": not result.duplicate, "transactionId": transaction,
-            "conversions": [], "message": message}
-    if status in ("recorded", "unattributed") and (reason := _reason(result) or (
-            "no_opportunity" if collaborator is None else None)):
-        body["reason"] = reason
-    return Answer(body, opportunity)
+    return in_one_transaction(kernel, work)
 
 
 def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, str]:
@@ -129,16 +138,19 @@ def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, s
 
 def record_refund(kernel: Kernel, refund: RefundEvent) -> Answer:
     key = sale_key(refund.source, refund.externalId)
-    with store.unit_of_work(kernel.engine, write=False) as conn:
+
+    def work(conn: Connection) -> Answer:
         if queries.find_source_event(conn, "sale", key) is None:
             raise NotFound("sale", f"{refund.source}/{refund.externalId}")
-    result, transaction = _record_once(
-        kernel, REFUND, key, lambda at: {"id": key, "at": at, "sale": key})
-    status = "duplicate" if result.duplicate else "created"
-    message = ("this refund was recorded before; nothing new was recorded" if
-               result.duplicate else "the sale was refunded")
-    return Answer({"status": status, "created": not result.duplicate,
-                   "transactionId": transaction, "conversions": [], "message": message})
+        result, transaction = record_once(conn, kernel, REFUND, key,
+                                          lambda at: {"id": key, "at": at, "sale": key})
+        status = "duplicate" if result.duplicate else "created"
+        message = ("this refund was recorded before; nothing new was recorded" if
+                   result.duplicate else "the sale was refunded")
+        return Answer({"status": status, "created": not result.duplicate,
+                       "transactionId": transaction, "conversions": [], "message": message})
+
+    return in_one_transaction(kernel, work)
 
 
 def record_visit(kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
@@ -170,12 +182,17 @@ def record_custom(kernel: Kernel, slug: str, payload: dict[str, Any]) -> Answer:
     key = payload.get("id")
     if not isinstance(key, str):
         raise InvalidInput(f"{slug}.id", key, "is required: a non-empty string")
-    result, transaction = _record_once(kernel, slug, key,
-                                       lambda at: {"at": at, **payload})
-    status = "duplicate" if result.duplicate else (
-        "created" if result.credits else "recorded")
-    body = {"status": status, "created": not result.duplicate, "transactionId": transaction,
-            "conversions": [], "message": f"{slug} event {status}"}
-    if status == "recorded" and (reason := _reason(result)):
-        body["reason"] = reason
-    return Answer(body)
+
+    def work(conn: Connection) -> Answer:
+        result, transaction = record_once(conn, kernel, slug, key,
+                                          lambda at: {"at": at, **payload})
+        status = "duplicate" if result.duplicate else (
+            "created" if result.credits else "recorded")
+        body = {"status": status, "created": not result.duplicate,
+                "transactionId": transaction, "conversions": [],
+                "message": f"{slug} event {status}"}
+        if status == "recorded" and (reason := _reason(result)):
+            body["reason"] = reason
+        return Answer(body)
+
+    return in_one_transaction(kernel, work)
