@@ -13,6 +13,7 @@ the store, so several processes on several hosts serve one PostgreSQL store.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -63,6 +64,7 @@ def create_api(kernel: Kernel, settings: Settings | None = None) -> FastAPI:
     api = FastAPI(title="siren-core", version=__version__, openapi_url="/openapi.json",
                   docs_url="/docs", redoc_url=None, responses=_ERRORS)
     api.state.kernel = kernel
+    api.state.sqlite_writer = threading.Lock() if store.is_sqlite(kernel.engine) else None
     api.state.settings = settings or Settings()
     problems.install(api)
     api.include_router(events.router)

@@ -4,6 +4,7 @@ code of its own)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from siren_core.errors import SirenError
 from siren_core.kernel import Kernel
 from siren_core.service import recording
-from siren_core.service.auth import AnyKey, check_scope, event_scopes, requires
+from siren_core.service.auth import Admission, AnyAdmission, admits, event_scopes
 from siren_core.service.bodies import json_object, parsed
 from siren_core.service.models import (
     EventAnswer,
@@ -25,13 +26,12 @@ from siren_core.service.models import (
     VisitAnswer,
 )
 from siren_core.service.problems import ApiProblem, engine_problem
-from siren_core.store.service_queries import ApiKeyRow
 
 router = APIRouter(prefix="/event", tags=["events"])
 FIXED = ("sale", "refund", "site-visited")
-SaleKey = Annotated[ApiKeyRow, Depends(requires(*event_scopes("sale")))]
-RefundKey = Annotated[ApiKeyRow, Depends(requires(*event_scopes("refund")))]
-VisitKey = Annotated[ApiKeyRow, Depends(requires(*event_scopes("site-visited")))]
+SaleKey = Annotated[Admission, Depends(admits(*event_scopes("sale")))]
+RefundKey = Annotated[Admission, Depends(admits(*event_scopes("refund")))]
+VisitKey = Annotated[Admission, Depends(admits(*event_scopes("site-visited")))]
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -64,11 +64,28 @@ async def _answer(request: Request, kind: str, work: Callable[[Kernel], recordin
                   status: int = 200) -> JSONResponse:
     kernel: Kernel = request.app.state.kernel
     try:
-        answer = await run_in_threadpool(work, kernel)
+        answer = await run_in_threadpool(_one_writer(request, work), kernel)
     except SirenError as exc:
         raise engine_problem(exc, kind) from None
     headers = {} if answer.opportunity is None else {"X-Siren-OID": str(answer.opportunity)}
     return JSONResponse(answer.body, status_code=status, headers=headers)
+
+
+def _one_writer(request: Request, work: Callable[[Kernel], recording.Answer]
+                ) -> Callable[[Kernel], recording.Answer]:
+    """On SQLite, the process's events are written one at a time: SQLite serializes
+    writers anyway, and a lock the threads queue on answers in turn where the database's
+    busy handler would let them sleep and retry (long tails). PostgreSQL writes in
+    parallel."""
+    lock: threading.Lock | None = request.app.state.sqlite_writer
+
+    def serialized(kernel: Kernel) -> recording.Answer:
+        if lock is None:
+            return work(kernel)
+        with lock:
+            return work(kernel)
+
+    return serialized
 
 
 _OID = {"X-Siren-OID": {"description": "The opportunity the event is attributed to",
@@ -77,28 +94,30 @@ _OID = {"X-Siren-OID": {"description": "The opportunity the event is attributed 
 
 @router.post("/sale", response_model=EventAnswer, openapi_extra=_body(SaleEvent),
              responses={200: {"headers": _OID}})
-async def sale(request: Request, _key: SaleKey) -> JSONResponse:
+async def sale(request: Request, admitted: SaleKey) -> JSONResponse:
     """Record a sale, attributed through ``trackingId`` (an opportunity)."""
     body = await parsed(request, SaleEvent)
     currency = request.app.state.settings.currency
     return await _answer(request, "sale",
-                         lambda kernel: recording.record_sale(kernel, body, currency))
+                         lambda kernel: recording.record_sale(kernel, admitted.count, body,
+                                                              currency))
 
 
 @router.post("/refund", response_model=EventAnswer, openapi_extra=_body(RefundEvent))
-async def refund(request: Request, _key: RefundKey) -> JSONResponse:
+async def refund(request: Request, admitted: RefundKey) -> JSONResponse:
     """Reverse the sale recorded with this ``(source, externalId)``; 404 when none was."""
     body = await parsed(request, RefundEvent)
     return await _answer(request, "refund",
-                         lambda kernel: recording.record_refund(kernel, body))
+                         lambda kernel: recording.record_refund(kernel, admitted.count, body))
 
 
 @router.post("/site-visited", response_model=VisitAnswer,
              openapi_extra=_body(SiteVisitedEvent), responses={200: {"headers": _OID}})
-async def site_visited(request: Request, _key: VisitKey) -> JSONResponse:
+async def site_visited(request: Request, admitted: VisitKey) -> JSONResponse:
     """A referred visit: opens an opportunity for an active collaborator."""
     body = await parsed(request, SiteVisitedEvent)
-    return await _answer(request, "visit", lambda kernel: recording.record_visit(kernel, body))
+    return await _answer(request, "visit",
+                         lambda kernel: recording.record_visit(kernel, admitted.count, body))
 
 
 _ANY_OBJECT = {"requestBody": {"required": True, "content": {"application/json": {
@@ -106,13 +125,13 @@ _ANY_OBJECT = {"requestBody": {"required": True, "content": {"application/json":
 
 
 @router.post("/{slug}", response_model=EventAnswer, openapi_extra=_ANY_OBJECT)
-async def custom(slug: str, request: Request, key: AnyKey) -> JSONResponse:
+async def custom(slug: str, request: Request, admitted: AnyAdmission) -> JSONResponse:
     """An event of any installed trigger strategy, its body passed through (``id``
     required, ``at`` defaults to now); 404 for a slug no strategy has."""
     kernel: Kernel = request.app.state.kernel
     if slug in FIXED or slug not in kernel.registry.trigger_strategies:
         raise ApiProblem(404, f"no event type {slug!r} is installed", code="not_found")
-    check_scope(key, event_scopes(slug))
+    admitted.check(event_scopes(slug))
     payload = await json_object(request)
-    return await _answer(request, slug,
-                         lambda kernel: recording.record_custom(kernel, slug, payload))
+    return await _answer(request, slug, lambda kernel: recording.record_custom(
+        kernel, admitted.count, slug, payload))

@@ -106,24 +106,22 @@ def key_status(key: ApiKeyRow, now: datetime) -> str:
     return "active"
 
 
-def admit(kernel: Kernel, raw: str | None, window_start: datetime) -> tuple[ApiKeyRow, int]:
-    """The active key ``raw`` is, and the requests counted in its rate-limit window with
-    this one (one transaction); or :class:`KeyRefused` saying why (never the key)."""
+def admit(kernel: Kernel, raw: str | None) -> ApiKeyRow:
+    """The active key ``raw`` is, or :class:`KeyRefused` saying why (never the key)."""
     if not raw:
         raise KeyRefused("an API key is required (Authorization: Bearer sk_live_…)")
     if not _KEY.fullmatch(raw):
         raise KeyRefused("the API key is not valid")
-    now = kernel.clock()
-    with store.unit_of_work(kernel.engine) as conn:
+    with store.unit_of_work(kernel.engine, write=False) as conn:
         key = sq.api_key_by_prefix(conn, raw[:PREFIX_LENGTH])
-        # compared even when no key has the prefix, so that timing tells nothing
-        stored = key.key_hash if key is not None else _NO_KEY
-        if not hmac.compare_digest(key_hash(raw), stored) or key is None:
-            raise KeyRefused("the API key is not valid")
-        status = key_status(key, now)
-        if status != "active":
-            raise KeyRefused(f"the API key is {status}")
-        return key, sq.count_request(conn, key.id, window_start, now)
+    # compared even when no key has the prefix, so that timing tells nothing
+    stored = key.key_hash if key is not None else _NO_KEY
+    if not hmac.compare_digest(key_hash(raw), stored) or key is None:
+        raise KeyRefused("the API key is not valid")
+    status = key_status(key, kernel.clock())
+    if status != "active":
+        raise KeyRefused(f"the API key is {status}")
+    return key
 
 
 _NO_KEY = key_hash(KEY_START + "0" * 43)

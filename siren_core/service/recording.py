@@ -51,13 +51,20 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (unquote(source), external) if colon else (None, key)
 
 
-def in_one_transaction(kernel: Kernel, work: Callable[[Connection], T]) -> T:
-    """``work(conn)`` as one transaction (the kernel's operations inside join it). A
-    conflict is tried once more: a concurrent first recording of the same key may have
-    won with another time, which the second attempt reads (a real conflict stays one)."""
+Before = Callable[[Connection], None]
+"""What an event route does first in the event's transaction (count the request against
+its key's rate limit: ``Admission.count``)."""
+
+
+def in_one_transaction(kernel: Kernel, before: Before, work: Callable[[Connection], T]) -> T:
+    """``before(conn)``, then ``work(conn)``, as one transaction (the kernel's operations
+    inside join it). A conflict is tried once more: a concurrent first recording of the
+    same key may have won with another time, which the second attempt reads (a real
+    conflict stays one)."""
     for attempt in (1, 2):
         try:
             with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
+                before(conn)
                 return work(conn)
         except Conflict:
             if attempt == 2:
@@ -106,7 +113,8 @@ def _sale_event(sale: SaleEvent, key: str, collaborator: str | None,
     return body
 
 
-def record_sale(kernel: Kernel, sale: SaleEvent, default_currency: str) -> Answer:
+def record_sale(kernel: Kernel, before: Before, sale: SaleEvent,
+                default_currency: str) -> Answer:
     key = sale_key(sale.source, sale.externalId)
 
     def work(conn: Connection) -> Answer:
@@ -122,7 +130,7 @@ def record_sale(kernel: Kernel, sale: SaleEvent, default_currency: str) -> Answe
             body["reason"] = reason
         return Answer(body, sale.trackingId if collaborator is not None else None)
 
-    return in_one_transaction(kernel, work)
+    return in_one_transaction(kernel, before, work)
 
 
 def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, str]:
@@ -136,7 +144,7 @@ def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, s
     return "recorded", "the sale was recorded; no active reward credited it"
 
 
-def record_refund(kernel: Kernel, refund: RefundEvent) -> Answer:
+def record_refund(kernel: Kernel, before: Before, refund: RefundEvent) -> Answer:
     key = sale_key(refund.source, refund.externalId)
 
     def work(conn: Connection) -> Answer:
@@ -150,22 +158,24 @@ def record_refund(kernel: Kernel, refund: RefundEvent) -> Answer:
         return Answer({"status": status, "created": not result.duplicate,
                        "transactionId": transaction, "conversions": [], "message": message})
 
-    return in_one_transaction(kernel, work)
+    return in_one_transaction(kernel, before, work)
 
 
-def record_visit(kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
-    with store.unit_of_work(kernel.engine, write=False) as conn:
-        found = sq.collaborator_by_api_id(conn, visit.collaboratorId)
+def record_visit(kernel: Kernel, before: Before, visit: SiteVisitedEvent) -> Answer:
+    return in_one_transaction(kernel, before, lambda conn: _visit(conn, kernel, visit))
+
+
+def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
+    found = sq.collaborator_by_api_id(conn, visit.collaboratorId)
     if found is None or found[1] != "active":
         reason = "collaborator_not_found" if found is None else "collaborator_not_active"
         return Answer({"status": "not_attributed", "attributed": False, "opportunityId": None,
                        "message": "nothing was recorded: the collaborator is missing or not "
                        "active", "reason": reason})
-    with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
-        key = queries.collaborator_keys(conn, [found[0]])[found[0]][0]
-        opportunity = sq.insert_opportunity(conn, key, visit.userId, kernel.clock())
-        result = kernel.record("visit", {"id": f"opportunity-{opportunity}",
-                                         "at": kernel.clock(), "collaborator": found[0]})
+    key = queries.collaborator_keys(conn, [found[0]])[found[0]][0]
+    opportunity = sq.insert_opportunity(conn, key, visit.userId, kernel.clock())
+    result = kernel.record("visit", {"id": f"opportunity-{opportunity}",
+                                     "at": kernel.clock(), "collaborator": found[0]})
     body: dict[str, Any] = {"attributed": True, "opportunityId": opportunity}
     if result.credits:
         body.update(status="attributed", message="the visit opened an opportunity and "
@@ -176,7 +186,8 @@ def record_visit(kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
     return Answer(body, opportunity)
 
 
-def record_custom(kernel: Kernel, slug: str, payload: dict[str, Any]) -> Answer:
+def record_custom(kernel: Kernel, before: Before, slug: str,
+                  payload: dict[str, Any]) -> Answer:
     """A third-party trigger strategy's event, the body passed through (``at`` defaults to
     the time of the first recording)."""
     key = payload.get("id")
@@ -195,4 +206,4 @@ def record_custom(kernel: Kernel, slug: str, payload: dict[str, Any]) -> Answer:
             body["reason"] = reason
         return Answer(body)
 
-    return in_one_transaction(kernel, work)
+    return in_one_transaction(kernel, before, work)
