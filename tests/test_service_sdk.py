@@ -128,6 +128,10 @@ def test_every_error_class_the_sdk_maps(server: tuple[Server, Kernel],
         with pytest.raises(siren.BadRequestError) as bad:
             sdk.events.sale(source="stripe", external_id="x", total=-1, tracking_id=1)
         assert [e["field"] for e in bad.value.field_errors] == ["total"]
+        with pytest.raises(siren.ApiKeyNotAcceptedError):
+            sdk.api_keys.create(scopes=["event:*"])
+        with pytest.raises(siren.ApiKeyNotAcceptedError):
+            sdk.api_keys.list()
     with client(running, "sk_live_" + "x" * 43) as sdk, pytest.raises(
             siren.AuthenticationError):
         sdk.events.sale(source="s", external_id="1", total=1, tracking_id=1)

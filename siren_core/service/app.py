@@ -86,7 +86,25 @@ def create_api(kernel: Kernel, settings: Settings | None = None) -> FastAPI:
                                        code="store_unavailable").response()
         return JSONResponse({"status": "ready"})
 
+    _api_key_routes(api)
     return api
+
+
+def _api_key_routes(api: FastAPI) -> None:
+    """Siren's ``/api-keys`` routes take an administrator's session, never a key; siren-core
+    has no sessions (keys are minted with ``siren keys create``), so every call is a 401
+    ``api_key_not_accepted``, as Siren answers a key."""
+
+    def refuse() -> JSONResponse:
+        return problems.ApiProblem(
+            401, "API keys are managed with `siren keys` on the command line; this route "
+            "takes no API key", code="api_key_not_accepted").response()
+
+    responses: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}}
+    api.add_api_route("/api-keys", refuse, methods=["GET", "POST"], tags=["api keys"],
+                      responses=responses, summary="Refused: keys are minted by siren keys")
+    api.add_api_route("/api-keys/{id}", refuse, methods=["DELETE"], tags=["api keys"],
+                      responses=responses, summary="Refused: keys are revoked by siren keys")
 
 
 def _ping(kernel: Kernel) -> None:
