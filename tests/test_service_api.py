@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -191,3 +193,13 @@ def test_ledger_pages_and_filters(api: tuple[TestClient, Kernel, dict[str, str]]
                   "collaboratorId=12345"):
         answer = client.get(f"{API}/obligations?{query}", headers=auth)
         assert (answer.status_code, answer.json()) == (200, [])
+
+
+def test_the_command_line_starts_without_the_web_framework() -> None:
+    """``siren serve`` imports FastAPI and uvicorn inside the command: no other command
+    pays for them at start-up."""
+    probe = ("import sys, siren_core.cli.root; print(sorted(m for m in "
+             "('fastapi', 'starlette', 'uvicorn') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
