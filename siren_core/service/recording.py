@@ -51,21 +51,24 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (unquote(source), external) if colon else (None, key)
 
 
-Before = Callable[[Connection], None]
-"""What an event route does first in the event's transaction (count the request against
-its key's rate limit: ``Admission.count``)."""
+Count = Callable[[Connection], None]
+"""Counts the request against its key's rate limit in the event's transaction, raising
+when it is over (``Admission.count``)."""
 
 
-def in_one_transaction(kernel: Kernel, before: Before, work: Callable[[Connection], T]) -> T:
-    """``before(conn)``, then ``work(conn)``, as one transaction (the kernel's operations
-    inside join it). A conflict is tried once more: a concurrent first recording of the
-    same key may have won with another time, which the second attempt reads (a real
-    conflict stays one)."""
+def in_one_transaction(kernel: Kernel, count: Count, work: Callable[[Connection], T]) -> T:
+    """``work(conn)``, then ``count(conn)``, as one transaction (the kernel's operations
+    inside join it): a request over its rate limit records nothing, and the key's row is
+    locked (PostgreSQL) only from the count to the commit, so that concurrent events of
+    one key do not wait for each other's recording. A conflict is tried once more: a
+    concurrent first recording of the same key may have won with another time, which the
+    second attempt reads (a real conflict stays one)."""
     for attempt in (1, 2):
         try:
             with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
-                before(conn)
-                return work(conn)
+                answer = work(conn)
+                count(conn)
+                return answer
         except Conflict:
             if attempt == 2:
                 raise
@@ -113,7 +116,7 @@ def _sale_event(sale: SaleEvent, key: str, collaborator: str | None,
     return body
 
 
-def record_sale(kernel: Kernel, before: Before, sale: SaleEvent,
+def record_sale(kernel: Kernel, count: Count, sale: SaleEvent,
                 default_currency: str) -> Answer:
     key = sale_key(sale.source, sale.externalId)
 
@@ -130,7 +133,7 @@ def record_sale(kernel: Kernel, before: Before, sale: SaleEvent,
             body["reason"] = reason
         return Answer(body, sale.trackingId if collaborator is not None else None)
 
-    return in_one_transaction(kernel, before, work)
+    return in_one_transaction(kernel, count, work)
 
 
 def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, str]:
@@ -144,7 +147,7 @@ def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, s
     return "recorded", "the sale was recorded; no active reward credited it"
 
 
-def record_refund(kernel: Kernel, before: Before, refund: RefundEvent) -> Answer:
+def record_refund(kernel: Kernel, count: Count, refund: RefundEvent) -> Answer:
     key = sale_key(refund.source, refund.externalId)
 
     def work(conn: Connection) -> Answer:
@@ -158,11 +161,11 @@ def record_refund(kernel: Kernel, before: Before, refund: RefundEvent) -> Answer
         return Answer({"status": status, "created": not result.duplicate,
                        "transactionId": transaction, "conversions": [], "message": message})
 
-    return in_one_transaction(kernel, before, work)
+    return in_one_transaction(kernel, count, work)
 
 
-def record_visit(kernel: Kernel, before: Before, visit: SiteVisitedEvent) -> Answer:
-    return in_one_transaction(kernel, before, lambda conn: _visit(conn, kernel, visit))
+def record_visit(kernel: Kernel, count: Count, visit: SiteVisitedEvent) -> Answer:
+    return in_one_transaction(kernel, count, lambda conn: _visit(conn, kernel, visit))
 
 
 def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
@@ -186,7 +189,7 @@ def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
     return Answer(body, opportunity)
 
 
-def record_custom(kernel: Kernel, before: Before, slug: str,
+def record_custom(kernel: Kernel, count: Count, slug: str,
                   payload: dict[str, Any]) -> Answer:
     """A third-party trigger strategy's event, the body passed through (``at`` defaults to
     the time of the first recording)."""
@@ -206,4 +209,4 @@ def record_custom(kernel: Kernel, before: Before, slug: str,
             body["reason"] = reason
         return Answer(body)
 
-    return in_one_transaction(kernel, before, work)
+    return in_one_transaction(kernel, count, work)
