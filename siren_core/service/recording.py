@@ -20,8 +20,8 @@ from urllib.parse import quote, unquote
 import attrs
 
 from siren_core import store
-from siren_core.domain import RecordResult
-from siren_core.errors import Conflict, InvalidInput, NotFound
+from siren_core.domain import NAME_LENGTH, RecordResult, check_identifier, check_text
+from siren_core.errors import Conflict, NotFound
 from siren_core.kernel import Kernel
 from siren_core.service.models import RefundEvent, SaleEvent, SaleItem, SiteVisitedEvent
 from siren_core.store import Connection, queries
@@ -39,10 +39,13 @@ class Answer:
     opportunity: int | None = None
 
 
-def sale_key(source: str, external_id: str | int) -> str:
-    """The source event key of a sale: ``source`` quoted (no ``:`` left), ``:``, the
-    external id as text; one key per ``(source, externalId)``."""
-    return f"{quote(source, safe='')}:{external_id}"
+def sale_key(source: str, external_id: str | int, kind: str = "sale") -> str:
+    """The source event key of a sale (and of its refund, ``kind``): ``source`` quoted
+    (no ``:`` left), ``:``, the external id as text; one key per ``(source, externalId)``.
+    Both are checked as the store keeps text (no NUL, no lone surrogate) before the key
+    is looked up anywhere."""
+    check_text("source", source, NAME_LENGTH, required=True)
+    return check_identifier(f"{kind}.id", f"{quote(source, safe='')}:{external_id}")
 
 
 def split_key(key: str) -> tuple[str | None, str]:
@@ -148,7 +151,7 @@ def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, s
 
 
 def record_refund(kernel: Kernel, count: Count, refund: RefundEvent) -> Answer:
-    key = sale_key(refund.source, refund.externalId)
+    key = sale_key(refund.source, refund.externalId, REFUND)
 
     def work(conn: Connection) -> Answer:
         if queries.find_source_event(conn, "sale", key) is None:
@@ -193,9 +196,7 @@ def record_custom(kernel: Kernel, count: Count, slug: str,
                   payload: dict[str, Any]) -> Answer:
     """A third-party trigger strategy's event, the body passed through (``at`` defaults to
     the time of the first recording)."""
-    key = payload.get("id")
-    if not isinstance(key, str):
-        raise InvalidInput(f"{slug}.id", key, "is required: a non-empty string")
+    key = check_identifier(f"{slug}.id", payload.get("id"))
 
     def work(conn: Connection) -> Answer:
         result, transaction = record_once(conn, kernel, slug, key,
