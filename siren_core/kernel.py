@@ -99,6 +99,7 @@ from siren_core.store import (
     exchange_queries,
     operations_queries,
     queries,
+    service_queries,
 )
 from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import check_instant
@@ -258,6 +259,12 @@ class Kernel:
     def collaborators(self) -> tuple[Collaborator, ...]:
         with store.unit_of_work(self.engine, write=False) as conn:
             return tuple(queries.list_collaborators(conn))
+
+    def collaborator_api_ids(self) -> dict[str, int]:
+        """external id → the stable integer id that names a collaborator over HTTP
+        (``api_id``, Siren's ``collaboratorId``; given once, never reused)."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            return service_queries.collaborator_api_ids(conn)
 
     # -- distributors ----------------------------------------------------------------
 

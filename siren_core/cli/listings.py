@@ -96,12 +96,15 @@ def credits(database: str, collaborator: str, distributor: str | None, zone: tzi
               "(active, inactive, deleted).")
 @JSON_OPTION
 def collaborators(database: str, status: str | None, as_json: bool) -> None:
-    """List collaborators: id, name, email and status."""
+    """List collaborators: id, name, email and status (--json adds api_id, the integer id
+    that names a collaborator over HTTP, as siren serve's collaboratorId)."""
     with inspecting(database) as kernel:
         rows = [c for c in kernel.collaborators() if status is None or c.status == status]
+        api_ids = kernel.collaborator_api_ids()
     if as_json:
         click.echo(json.dumps({"collaborators": [
-            {"id": c.id, "name": c.name, "email": c.email, "status": c.status} for c in rows]}))
+            {"id": c.id, "api_id": api_ids[c.id], "name": c.name, "email": c.email,
+             "status": c.status} for c in rows]}))
         return
     table = Table("id", "name", "email", "status", title="Collaborators")
     for c in rows:

@@ -423,3 +423,35 @@ class ProgramCollaborator(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id")
     collaborator_id: int = Field(foreign_key="collaborator.id")
+
+
+# -- the HTTP service (siren serve, see docs/service.md) ----------------------------------
+
+class ApiKey(SQLModel, table=True):
+    """An API key of ``siren serve``: only a SHA-256 of the key is kept, beside the visible
+    ``prefix`` it is looked up by. ``window_start``/``window_count`` are the per-key rate
+    limit's current window, counted in the store so that every server process shares it."""
+
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=32, unique=True)
+    key_hash: str = Field(max_length=64)
+    scopes: list[str] = _json()
+    label: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _when()
+    expires_at: datetime | None = _when(default=None)
+    revoked_at: datetime | None = _when(default=None)
+    last_used_at: datetime | None = _when(default=None)
+    window_start: datetime | None = _when(default=None)
+    window_count: int = 0
+
+
+class Opportunity(SQLModel, table=True):
+    """An attribution record: a referred visit of ``collaborator_id`` (and, optionally, the
+    application's user). A sale's ``trackingId`` names one, and so its collaborator."""
+
+    __tablename__ = "opportunity"
+    id: int | None = Field(default=None, primary_key=True)
+    collaborator_id: int = Field(foreign_key="collaborator.id", index=True)
+    user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = _when()

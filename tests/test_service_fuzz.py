@@ -1,0 +1,70 @@
+"""schemathesis against ``/siren/v1/openapi.json``: every operation, with a key holding
+every scope and without one, a bounded number of generated requests each; no answer is a
+5xx and every answer conforms to the published schema (status, headers, body)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from siren_core import Kernel
+from siren_core.service.app import Settings, create_app
+from siren_core.service.keys import SCOPES, create_key
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+
+
+@pytest.fixture
+def served(kernel: Kernel) -> Iterator[tuple[Any, str]]:
+    kernel.create_collaborator("alice")
+    key = create_key(kernel, SCOPES).raw
+    yield create_app(kernel, Settings(rate_limit=1_000_000)), key
+
+
+def api_schema(app: Any) -> Any:
+    return schemathesis.openapi.from_asgi("/siren/v1/openapi.json", app)
+
+
+def fuzz(app: Any, headers: dict[str, str], examples: int) -> int:
+    """Run ``examples`` generated requests against every operation; how many operations."""
+    operations = [result.ok() for result in api_schema(app).get_all_operations()]
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=examples, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=CHECKS,
+                                   base_url="http://testserver/siren/v1")
+
+        run()
+    return len(operations)
+
+
+def test_the_schema_is_openapi_3_1_and_covers_every_route(served: tuple[Any, str]) -> None:
+    raw = api_schema(served[0]).raw_schema
+    assert raw["openapi"].startswith("3.1")
+    assert {"/event/sale", "/event/refund", "/event/site-visited", "/event/{slug}",
+            "/obligations", "/obligations/{id}", "/payouts", "/payouts/{id}",
+            "/transactions", "/transactions/{id}", "/conversions", "/conversions/{id}",
+            "/health", "/ready", "/api-keys", "/api-keys/{id}"} <= set(raw["paths"])
+
+
+def test_no_operation_fails_or_breaks_its_schema_with_a_key(served: tuple[Any, str]) -> None:
+    app, key = served
+    assert fuzz(app, {"Authorization": f"Bearer {key}"}, examples=15) == 17
+
+
+def test_no_operation_fails_or_breaks_its_schema_without_a_key(
+        served: tuple[Any, str]) -> None:
+    assert fuzz(served[0], {}, examples=5) == 17
