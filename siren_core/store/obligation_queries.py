@@ -24,6 +24,7 @@ from siren_core.store.queries import (
     allocation,
     collaborator,
     distribution,
+    distributor,
     obligation,
     sums_by,
 )
@@ -126,6 +127,14 @@ def lock_obligations(conn: Connection, ids: Sequence[int]) -> dict[int, StateRow
                         .where(obligation.c.id.in_(chunk)).order_by(obligation.c.id))
         states.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
     return states
+
+
+def hold_periods(conn: Connection) -> dict[int, int]:
+    """store id → hold days of every distributor that has a hold period (whatever its
+    status): one indexed query, however many distributors have none."""
+    query = sa.select(distributor.c.id, distributor.c.hold_days).where(
+        distributor.c.hold_days.is_not(None))
+    return {row[0]: row[1] for row in conn.execute(query)}
 
 
 def held_obligations(conn: Connection, distributor_key: int, cutoff: datetime) -> list[int]:

@@ -142,7 +142,7 @@ def insert_distributor(conn: Connection, external_id: str, name: str, units: str
                        config: Mapping[str, Any], now: datetime) -> int:
     result = conn.execute(distributor.insert().values(
         external_id=external_id, name=name, units=units, status=status, config=dict(config),
-        config_version=1, created_at=now, updated_at=now))
+        config_version=1, hold_days=config.get("hold_days"), created_at=now, updated_at=now))
     key = _inserted_key(result)
     conn.execute(distributor_config.insert().values(
         distributor_id=key, version=1, config=dict(config), created_at=now))
@@ -155,7 +155,8 @@ def update_distributor(conn: Connection, key: int, name: str, status: str,
     version = cast(int, conn.execute(
         sa.select(distributor.c.config_version).where(distributor.c.id == key)).scalar_one()) + 1
     conn.execute(distributor.update().where(distributor.c.id == key).values(
-        name=name, status=status, config=dict(config), config_version=version, updated_at=now))
+        name=name, status=status, config=dict(config), config_version=version,
+        hold_days=config.get("hold_days"), updated_at=now))
     conn.execute(distributor_config.insert().values(
         distributor_id=key, version=version, config=dict(config), created_at=now))
     return version
