@@ -323,9 +323,8 @@ class DistributionRunner:
         distribution_queries.insert_allocations(conn, distribution_id, [
             (collaborator, score, amount) for collaborator, _name, score, amount
             in outcome.allocations])
-        issued = distribution_queries.issue_obligations_for(
-            conn, distribution_id, distributor.currency.code, now)
-        obligation_queries.audit_distribution_issue(conn, distribution_id, issued, now)
+        distribution_queries.issue_obligations_for(conn, distribution_id,
+                                                   distributor.currency.code, now)
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,

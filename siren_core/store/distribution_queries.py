@@ -17,14 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siren_core import domain
-from siren_core.store import queries, tables
+from siren_core.store import queries
 from siren_core.store.engine import is_sqlite
 from siren_core.store.queries import (
     allocation,
     collaborator,
     distribution,
     distributor,
-    obligation,
     score_credit,
     sqlite_overflowed,
     sums_by,
@@ -42,22 +41,33 @@ def _window(distributor_key: int, start: datetime, end: datetime
             c.c.effective_at < end]
 
 
-def period_scores(conn: Connection, distributor_key: int, start: datetime,
-                  end: datetime) -> list[ScoreRow]:
-    """Every collaborator's net points in ``[start, end)``, above zero only.
-
-    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
+def _scores_statement() -> sa.Select[Any]:
     c = score_credit
     points = sa.func.sum(c.c.points)
+    window = [c.c.distributor_id == sa.bindparam("distributor"),
+              c.c.effective_at >= sa.bindparam("start", type_=UTCDateTime),
+              c.c.effective_at < sa.bindparam("end", type_=UTCDateTime)]
     totals = (sa.select(c.c.collaborator_id, points.label("points"))
-              .where(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
+              .where(*window, c.c.collaborator_id.is_not(None))
               .group_by(c.c.collaborator_id).having(points > 0).subquery())
-    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
-                       totals.c.points)
-             .join(totals, totals.c.collaborator_id == collaborator.c.id)
-             .order_by(collaborator.c.external_id))
+    return (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
+                      totals.c.points)
+            .join(totals, totals.c.collaborator_id == collaborator.c.id)
+            .order_by(collaborator.c.external_id))
+
+
+_SCORES = _scores_statement()
+
+
+def period_scores(conn: Connection, distributor_key: int, start: datetime,
+                  end: datetime) -> list[ScoreRow]:
+    """Every collaborator's net points in ``[start, end)``, above zero only: one
+    statement, built once, read from the covering ``ix_score_credit_window``.
+
+    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
     try:
-        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
+            _SCORES, {"distributor": distributor_key, "start": start, "end": end})]
     except sa.exc.OperationalError as exc:
         if not sqlite_overflowed(exc):
             raise
@@ -104,21 +114,45 @@ def late_credits(conn: Connection, distributor_key: int, start: datetime,
     return int(conn.execute(query).scalar_one())
 
 
+_ISSUE = (
+    "INSERT INTO obligation (collaborator_id, amount, units, status, award_type, source,"
+    " source_id, created_at, updated_at) SELECT collaborator_id, amount, :units, 'pending',"
+    " 'distribution', 'allocation', id, :now, :now FROM allocation"
+    " WHERE distribution_id = :distribution")
+_AUDIT = ("INSERT INTO obligation_audit (obligation_id, from_status, to_status, actor, reason,"
+          " at) SELECT {id}, NULL, 'pending', :actor, 'issued for an allocation', :now"
+          " FROM {source}")
+
+
+def _issue_statements() -> dict[str, list[sa.TextClause]]:
+    def typed(text: str) -> sa.TextClause:
+        return sa.text(text).bindparams(sa.bindparam("now", type_=UTCDateTime))
+    return {
+        # One statement: the audit rows come straight from the inserted obligations (no
+        # join back to the allocations, which PostgreSQL planned as a nested loop over the
+        # whole obligation table when its statistics said "empty").
+        "postgresql": [typed(f"WITH issued AS ({_ISSUE} RETURNING id) "
+                             + _AUDIT.format(id="id", source="issued"))],
+        # CROSS JOIN fixes the loop order: this distribution's allocations, then each one's
+        # obligation by the unique (source, source_id) index.
+        "sqlite": [typed(_ISSUE), typed(_AUDIT.format(id="o.id", source=(
+            "allocation a CROSS JOIN obligation o ON o.source = 'allocation'"
+            " AND o.source_id = a.id WHERE a.distribution_id = :distribution")))],
+    }
+
+
+_ISSUE_STATEMENTS = _issue_statements()
+
+
 def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
-                          now: datetime) -> list[int]:
-    """One pending obligation per allocation of the distribution, in one statement; their
-    ids (``RETURNING``, so that nothing has to find them again with a join)."""
-    a = allocation
-    select = sa.select(
-        a.c.collaborator_id, a.c.amount, sa.literal(units), sa.literal("pending"),
-        sa.literal("distribution"), sa.literal("allocation"), a.c.id,
-        sa.literal(now, tables.UTCDateTime), sa.literal(now, tables.UTCDateTime),
-    ).where(a.c.distribution_id == distribution_id)
-    columns = ["collaborator_id", "amount", "units", "status", "award_type", "source",
-               "source_id", "created_at", "updated_at"]
-    result = conn.execute(obligation.insert().from_select(columns, select)
-                          .returning(obligation.c.id))
-    return [row[0] for row in result]
+                          now: datetime) -> None:
+    """One pending obligation per allocation of the distribution and its ``issued`` audit
+    entry, set-based inside the database (statements built once; nothing comes back to
+    Python)."""
+    values = {"units": units, "now": now, "distribution": distribution_id,
+              "actor": f"distribution #{distribution_id}"}
+    for statement in _ISSUE_STATEMENTS["sqlite" if is_sqlite(conn) else "postgresql"]:
+        conn.execute(statement, values)
 
 
 def list_allocations(conn: Connection, distribution_id: int | None = None

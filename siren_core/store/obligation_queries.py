@@ -181,19 +181,6 @@ def move_obligations(conn: Connection, ids: Sequence[int], before: str, after: s
         conn.execute(o.update().where(chosen).values(status=after, updated_at=now))
 
 
-def audit_distribution_issue(conn: Connection, distribution_id: int, obligation_ids: list[int],
-                             now: datetime) -> None:
-    """One ``issued`` audit entry per obligation the distribution issued, in one bulk
-    insert. (No join back to the allocations: on a table whose statistics say "empty",
-    PostgreSQL can plan such a join as a nested loop that grows with the table.)"""
-    if not obligation_ids:
-        return
-    actor = f"distribution #{distribution_id}"
-    conn.execute(audit.insert(), [
-        {"obligation_id": key, "from_status": None, "to_status": "pending", "actor": actor,
-         "reason": "issued for an allocation", "at": now} for key in obligation_ids])
-
-
 def history(conn: Connection, obligation_id: int) -> list[domain.ObligationChange]:
     a = audit
     query = (sa.select(a.c.id, a.c.obligation_id, a.c.from_status, a.c.to_status, a.c.actor,
