@@ -100,7 +100,9 @@ def _rows(raw: Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str, 
           distributor: int, now: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     sources, credits = [], []
     for offset, event in enumerate(batch):
-        body = {k: v for k, v in event.items() if k != "type"}
+        # The engine's canonical text: the time as ``str(datetime)``, the empty lines.
+        body = {**{k: v for k, v in event.items() if k != "type"},
+                "at": str(datetime.fromisoformat(event["at"])), "lines": []}
         payload = json.dumps(body, sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(payload.encode()).hexdigest()
         at = raw.time(datetime.fromisoformat(event["at"]))
