@@ -69,7 +69,8 @@ class Driver:
 
     def commit(self, cursor: Any) -> None:
         if self.sqlite:
-            cursor.execute("COMMIT")
+            if self.connection.in_transaction:
+                cursor.execute("COMMIT")
         else:
             self.connection.commit()
 
@@ -120,16 +121,17 @@ AUDIT = ("INSERT INTO obligation_audit (obligation_id, from_status, to_status, a
          " at) SELECT {id}, NULL, 'pending', ?, 'issued for an allocation', ? FROM {source}")
 
 
-def raw_period(db: Driver, distribution: int, now: datetime) -> None:
-    """Distribute one open period by hand, in one transaction."""
+def raw_period(db: Driver, distribution: int, pool: int, now: datetime) -> None:
+    """Distribute one open period by hand, in one transaction (``pool``: the fixed pool
+    of the distributor's configuration)."""
     cursor = db.begin()
     cursor.execute(db.sql(
-        "SELECT distributor_id, period_index, period_start, period_end, units, pool"
+        "SELECT distributor_id, period_index, period_start, period_end, units"
         " FROM distribution WHERE id = ? AND status = 'open'"
         + ("" if db.sqlite else " FOR UPDATE")), (distribution,))
-    owner, index, start, end, units, pool = cursor.fetchone()
+    owner, index, start, end, units = cursor.fetchone()
     cursor.execute(db.sql(SCORES), (owner, start, end))
-    rows = largest_remainder(int(pool), [(key, name, int(points))
+    rows = largest_remainder(pool, [(key, name, int(points))
                                          for key, name, points in cursor.fetchall()])
     db.bulk(cursor, "allocation", ["distribution_id", "collaborator_id", "score", "amount"],
             [(distribution, key, points, amount) for key, points, amount in rows])
@@ -197,14 +199,14 @@ def undo(db: Driver, distributor: int) -> None:
     db.commit(cursor)
 
 
-def scratch_period(db: Driver, distributor: int, pool: int) -> int:
+def scratch_period(db: Driver, distributor: int) -> int:
     """An open copy of the distributor's first period for the raw side; its id."""
     cursor = db.begin()
     cursor.execute(db.sql(
         "INSERT INTO distribution (distributor_id, period_index, period_start, period_end,"
-        " units, status, pool) SELECT distributor_id, ?, period_start, period_end, units,"
-        " 'open', ? FROM distribution WHERE distributor_id = ? AND period_index = 0"),
-        (SCRATCH, pool, distributor))
+        " units, status) SELECT distributor_id, ?, period_start, period_end, units,"
+        " 'open' FROM distribution WHERE distributor_id = ? AND period_index = 0"),
+        (SCRATCH, distributor))
     cursor.execute(db.sql("SELECT id FROM distribution WHERE distributor_id = ? AND"
                           " period_index = ?"), (distributor, SCRATCH))
     found = int(cursor.fetchone()[0])
@@ -232,10 +234,10 @@ def child(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
     """One timed period in this (fresh) process."""
     if side == "raw":
         db = Driver(url)
-        scratch = scratch_period(db, distributor, pool)
+        scratch = scratch_period(db, distributor)
         before = _maxrss_mb()
         began = time.perf_counter()
-        raw_period(db, scratch, FEBRUARY)
+        raw_period(db, scratch, pool, FEBRUARY)
         seconds = time.perf_counter() - began
         after = _maxrss_mb()
         rows = written(db, scratch)
@@ -291,9 +293,9 @@ def alternate(url: str, distributor: int, pool: int, rounds: int
     raws, engines = [], []
     with Kernel(url, clock=lambda: FEBRUARY) as kernel:
         for _ in range(rounds):
-            scratch = scratch_period(db, distributor, pool)
+            scratch = scratch_period(db, distributor)
             began = time.perf_counter()
-            raw_period(db, scratch, FEBRUARY)
+            raw_period(db, scratch, pool, FEBRUARY)
             raws.append(time.perf_counter() - began)
             rows = written(db, scratch)
             undo(db, distributor)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from benchmarks import distribute, ingest, period
 
@@ -84,20 +83,6 @@ def periods(url: str, store: str, sizes: Sizes) -> list[Row]:
     return rows
 
 
-def _stored(url: str) -> list[tuple[Any, ...]]:
-    """Every recorded sale and its credit, comparable between two ingestions."""
-    db = period.Driver(url)
-    cursor = db.connection.cursor()
-    cursor.execute(
-        "SELECT e.kind, e.key, e.occurred_at, e.collaborator_id, e.amount, e.currency,"
-        " e.digest, e.payload, c.distributor_id, c.collaborator_id, c.metric_type, c.rule,"
-        " c.layer, c.points, c.revenue, c.effective_at, c.late FROM source_event e"
-        " JOIN score_credit c ON c.source_event_id = e.id ORDER BY e.key")
-    found = [tuple(row) for row in cursor.fetchall()]
-    db.connection.close()
-    return found
-
-
 def bulk(url: str, store: str, sizes: Sizes) -> list[Row]:
     collaborators, batch = 5_000, 10_000
     engines, raws, reference = [], [], None
@@ -111,7 +96,7 @@ def bulk(url: str, store: str, sizes: Sizes) -> list[Row]:
                 seconds = run(kernel, sizes.events, collaborators, batch)
             kernel.close()
             (engines if side == "engine" else raws).append(seconds)
-            stored = _stored(url)
+            stored = ingest.stored_sales(url)
             if reference is None:
                 reference = stored
             elif stored != reference:
@@ -124,7 +109,7 @@ def bulk(url: str, store: str, sizes: Sizes) -> list[Row]:
 
 
 def idle(url: str, store: str, sizes: Sizes) -> list[Row]:
-    key, _pool = period.prepare(url, 1_000, 100)
+    period.prepare(url, 1_000, 100)
     from siren_core import Kernel
 
     with Kernel(url, clock=lambda: period.FEBRUARY) as kernel:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -54,6 +55,22 @@ def test_shared_engagement_pool_pays_500_each(kernel: Kernel) -> None:
     [done] = kernel.heartbeat(at("2026-02-01")).completed
     assert (done.revenue, done.pool) == (5_000_000, 500_000)
     assert paid(kernel) == dict.fromkeys(names, 50_000)
+
+
+def test_the_reported_periods_are_the_stored_ones(kernel: Kernel) -> None:
+    """The heartbeat builds its report from what it wrote instead of reading it back: it
+    must equal the stored rows, a paying period, one that paid no one and a caught-up
+    one alike, with a clock in another time zone."""
+    sellers(kernel, "ana", "ben")
+    kernel.create_distributor(monthly(pool=revenue_pool("10")))
+    sales(kernel, "ana", 2, "30.00", "ana")
+    sales(kernel, "ben", 1, "10.00", "ben")
+    paris = timezone(timedelta(hours=1))
+    report = kernel.heartbeat(datetime(2026, 3, 1, 12, tzinfo=paris))
+    assert [d.reason for d in report.completed] == [None, "zero_pool"]
+    assert report.completed == tuple(kernel.distributions(status="completed"))
+    assert [d.completed_at for d in report.completed] == [at("2026-03-01T11:00:00")] * 2
+    assert all(d.completed_at.tzinfo is UTC for d in report.completed if d.completed_at)
 
 
 def test_performance_weighted_pool_pays_3000_1800_1200(kernel: Kernel) -> None:

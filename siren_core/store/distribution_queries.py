@@ -222,6 +222,26 @@ def due_distributions(conn: Connection, now: datetime) -> list[tuple[int, int]]:
     return [(int(row[0]), int(row[1])) for row in conn.execute(_DUE, {"now": now})]
 
 
+def _claim_statements() -> dict[tuple[bool, bool], sa.Select[Any]]:
+    """The claim, built once: (with excluded distributors, locking rows) → statement."""
+    d, r = distribution, distributor
+    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
+                       d.c.period_end)
+             .join(r, r.c.id == d.c.distributor_id)
+             .where(d.c.status == "open",
+                    d.c.period_end <= sa.bindparam("now", type_=UTCDateTime),
+                    r.c.status == "active")
+             .order_by(d.c.period_end, d.c.id).limit(1))
+    without = query.where(d.c.distributor_id.not_in(sa.bindparam("excluded", expanding=True)))
+    return {(excluding, locking): (statement.with_for_update(of=d, skip_locked=True)
+                                   if locking else statement)
+            for excluding, statement in ((False, query), (True, without))
+            for locking in (False, True)}
+
+
+_CLAIMS = _claim_statements()
+
+
 def claim_next(conn: Connection, now: datetime,
                excluded: set[int]) -> queries.ClaimedRow | None:
     """Claim the oldest due period no other transaction holds (its distributor not in
@@ -231,17 +251,8 @@ def claim_next(conn: Connection, now: datetime,
     the next free period, like a job queue, instead of queueing behind each other. On
     SQLite the write transaction already holds the database lock.
     """
-    d, r = distribution, distributor
-    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
-                       d.c.period_end)
-             .join(r, r.c.id == d.c.distributor_id)
-             .where(d.c.status == "open", d.c.period_end <= now, r.c.status == "active")
-             .order_by(d.c.period_end, d.c.id).limit(1))
-    if excluded:
-        query = query.where(d.c.distributor_id.not_in(sorted(excluded)))
-    if not is_sqlite(conn):
-        query = query.with_for_update(of=d, skip_locked=True)
-    row = conn.execute(query).first()
+    statement = _CLAIMS[bool(excluded), not is_sqlite(conn)]
+    row = conn.execute(statement, {"now": now, "excluded": sorted(excluded)}).first()
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 

@@ -187,10 +187,13 @@ def distributor_versions(conn: Connection) -> dict[int, tuple[int, str]]:
     return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
 
 
+_VERSION = sa.select(distributor.c.config_version, distributor.c.status).where(
+    distributor.c.id == sa.bindparam("key"))
+
+
 def distributor_version(conn: Connection, key: int) -> tuple[int, str] | None:
     """(config version, status) of one distributor: a primary-key look-up."""
-    row = conn.execute(sa.select(distributor.c.config_version, distributor.c.status)
-                       .where(distributor.c.id == key)).first()
+    row = conn.execute(_VERSION, {"key": key}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -201,12 +204,15 @@ def set_distributor_status(conn: Connection, key: int, status: str, now: datetim
 
 # -- distributions ---------------------------------------------------------------------
 
+_OPEN_PERIOD = distribution.insert().values(status="open")
+
+
 def insert_distribution(conn: Connection, distributor_key: int, index: int, start: datetime,
                         end: datetime, units: str) -> int:
     """Open a period; ``units`` is the distributor's currency, kept by the period for good."""
-    result = conn.execute(distribution.insert().values(
-        distributor_id=distributor_key, period_index=index, period_start=start,
-        period_end=end, units=units, status="open"))
+    result = conn.execute(_OPEN_PERIOD, {
+        "distributor_id": distributor_key, "period_index": index, "period_start": start,
+        "period_end": end, "units": units})
     return _inserted_key(result)
 
 
@@ -287,12 +293,16 @@ def claim_distribution(conn: Connection, distribution_id: int) -> ClaimedRow | N
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
+_CLOSE_PERIOD = distribution.update().where(distribution.c.id == sa.bindparam("key"))
+
+
 def complete_distribution(conn: Connection, distribution_id: int, *, status: str,
                           pool: int | None, revenue: int | None, reason: str | None,
                           config_version: int, calculator: str | None, now: datetime) -> None:
-    conn.execute(distribution.update().where(distribution.c.id == distribution_id).values(
-        status=status, pool=pool, revenue=revenue, reason=reason,
-        config_version=config_version, calculator=calculator, completed_at=now))
+    conn.execute(_CLOSE_PERIOD, {
+        "key": distribution_id, "status": status, "pool": pool, "revenue": revenue,
+        "reason": reason, "config_version": config_version, "calculator": calculator,
+        "completed_at": now})
 
 
 def _distribution_query() -> sa.Select[Any]:
