@@ -21,24 +21,40 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from benchmarks import cascades, catchup, distribute, ingest, obligations, report, workers
+from benchmarks import (
+    cascades,
+    catchup,
+    distribute,
+    ingest,
+    many,
+    obligations,
+    period,
+    record,
+    report,
+    workers,
+)
 
 QUICK: dict[str, list[str]] = {
     "ingest": ["--events", "100000", "--collaborators", "5000", "--repeat", "1"],
     "distribute": ["--rows", "100000", "--collaborators", "10000", "--rounds", "2"],
-    "catchup": ["--rows", "120000", "--collaborators", "10000"],
+    "catchup": ["--rows", "10000", "--collaborators", "1000"],
+    "period": ["--rows", "100000", "--collaborators", "10000"],
+    "record": ["--events", "300"],
+    "many": ["--distributors", "200"],
     "cascades": ["--members", "10000", "--depth", "200", "--events", "5"],
     "obligations": ["--collaborators", "500", "--per", "10"],
     "workers": ["--distributors", "200", "--workers", "1,2,4"],
 }
 FULL: dict[str, list[str]] = {
     "ingest": [], "distribute": [], "catchup": [], "cascades": [], "obligations": [],
+    "period": ["--rows", "1000000", "--collaborators", "100000"], "record": [], "many": [],
     "workers": ["--distributors", "1000", "--workers", "1,2,4,8"],
 }
 MAINS: dict[str, Callable[[list[str]], object]] = {
     "ingest": ingest.main, "distribute": distribute.main, "catchup": catchup.main,
     "cascades": cascades.main, "obligations": obligations.main,
-    "workers": workers.main,
+    "workers": workers.main, "period": period.main, "record": record.main,
+    "many": many.main,
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 
 import click
@@ -11,7 +10,7 @@ from rich.table import Table
 
 from siren_core.cli.common import JSON_OPTION, console
 from siren_core.plugin_check import check_plugins
-from siren_core.plugins import PluginSettings, describe_plugins, make_plugin_manager, trace_log
+from siren_core.plugins import describe_plugins, make_plugin_manager
 
 
 @click.group(invoke_without_command=True)
@@ -58,16 +57,6 @@ def check(as_json: bool) -> None:
         out.print(f"{len(result.plugins)} plugins checked: {verdict}")
     if not result.ok:
         sys.exit(1)
-
-
-def log_traces_to_stderr() -> None:
-    """With ``SIREN_TRACE_PLUGINS`` on, print the hook-call trace on standard error."""
-    if not PluginSettings.from_environment().trace or trace_log.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("siren trace: %(message)s"))
-    trace_log.addHandler(handler)
-    trace_log.setLevel(logging.INFO)
 
 
 def register(cli: click.Group) -> None:
