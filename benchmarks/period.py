@@ -31,9 +31,11 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 FEBRUARY = datetime(2026, 2, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = 9999  # the raw side's period index: beside the engine's, never in its way
 
 
@@ -260,7 +262,7 @@ def child(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
 def fresh_round(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-m", "benchmarks.period", "--child", side,
                           "--database", url, "--distributor", str(distributor),
-                          "--pool", str(pool)], capture_output=True, text=True)
+                          "--pool", str(pool)], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise RuntimeError(f"the {side} round failed:\n{out.stderr}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -254,14 +254,20 @@ _OPEN_PERIOD_ATTEMPTS = 20
 """Each retry follows a period closed by a committed heartbeat: a few are plenty."""
 
 
-def _open_starts(conn: Connection, keys: Sequence[int], *,
-                 lock: bool) -> dict[int, tuple[datetime, str]]:
+def _open_starts_statements() -> dict[bool, sa.Select[Any]]:
     d = distribution.c
     query = sa.select(d.distributor_id, d.period_start, d.units).where(
-        d.distributor_id.in_(keys), d.status == "open")
-    if lock and not is_sqlite(conn):
-        query = query.with_for_update(read=True)
-    return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+        d.distributor_id.in_(sa.bindparam("keys", expanding=True)), d.status == "open")
+    return {False: query, True: query.with_for_update(read=True)}
+
+
+_OPEN_STARTS = _open_starts_statements()
+
+
+def _open_starts(conn: Connection, keys: Sequence[int], *,
+                 lock: bool) -> dict[int, tuple[datetime, str]]:
+    statement = _OPEN_STARTS[lock and not is_sqlite(conn)]
+    return {row[0]: (row[1], row[2]) for row in conn.execute(statement, {"keys": list(keys)})}
 
 
 def _have_open_period(conn: Connection, keys: Sequence[int]) -> bool:
@@ -337,11 +343,13 @@ def list_distributions(conn: Connection, *, distributor_id: str | None = None,
 
 # -- metrics ---------------------------------------------------------------------------
 
+_FIND_EVENT = sa.select(source_event.c.id, source_event.c.digest).where(
+    source_event.c.kind == sa.bindparam("kind"), source_event.c.key == sa.bindparam("key"))
+
+
 def find_source_event(conn: Connection, kind: str, key: str) -> tuple[int, str] | None:
     """(store id, digest) of an already recorded source event."""
-    query = sa.select(source_event.c.id, source_event.c.digest).where(
-        source_event.c.kind == kind, source_event.c.key == key)
-    row = conn.execute(query).first()
+    row = conn.execute(_FIND_EVENT, {"kind": kind, "key": key}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -367,8 +375,8 @@ def insert_source_event_once(conn: Connection, row: Mapping[str, Any]) -> int | 
     read the first event (committed, visible to its next statement) instead of failing
     with a unique violation.
     """
-    statement = _insert_ignoring_conflict(conn, source_event, ["kind", "key"]).values(**row)
-    found = conn.execute(statement.returning(source_event.c.id)).first()
+    statement = _RECORD_ONCE["sqlite" if is_sqlite(conn) else "postgresql"]
+    found = conn.execute(statement, dict(row)).first()
     return None if found is None else int(found[0])
 
 
@@ -377,6 +385,14 @@ def _insert_ignoring_conflict(conn: Connection, table: sa.Table,
     if is_sqlite(conn):
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=unique)
     return postgresql_insert(table).on_conflict_do_nothing(index_elements=unique)
+
+
+_RECORD_ONCE = {  # built once: a single recording runs it for every event
+    "sqlite": sqlite_insert(source_event).on_conflict_do_nothing(
+        index_elements=["kind", "key"]).returning(source_event.c.id),
+    "postgresql": postgresql_insert(source_event).on_conflict_do_nothing(
+        index_elements=["kind", "key"]).returning(source_event.c.id),
+}
 
 
 def insert_credits(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
