@@ -328,9 +328,9 @@ class DistributionRunner:
         """Write the period's outcome and open the next period; the period as written
         (nothing is read back: the open period's units are always its distributor's)."""
         distribution_id, key, index, start, end = claimed
-        distribution_queries.insert_allocations(conn, distribution_id, [
+        distribution_queries.insert_allocations(conn, distribution_id, (
             (collaborator, score, amount) for collaborator, _name, score, amount
-            in outcome.allocations])
+            in outcome.allocations))
         distribution_queries.issue_obligations_for(conn, distribution_id,
                                                    distributor.currency.code, now)
         queries.complete_distribution(

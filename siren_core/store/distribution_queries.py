@@ -2,14 +2,15 @@
 revenue (``GROUP BY``, exact past 64 bits), its allocations and obligations, the due list.
 
 Allocations are written in one driver-level bulk operation of plain tuples (``COPY`` on
-PostgreSQL, ``executemany`` on SQLite: no per-row dictionaries or SQLAlchemy parameter
-processing), inside the unit of work's transaction, and read back as ``(collaborator store
-id → allocation id)`` only, since the runner already holds everything else in memory.
+PostgreSQL, multi-row ``INSERT`` on SQLite: no per-row dictionaries or SQLAlchemy parameter
+processing), inside the unit of work's transaction; obligations and their audit entries
+are written set-based inside the database. Nothing is read back unless a listener wants
+the allocation ids. The statements that run for every period are built once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from siren_core import domain
 from siren_core.store import queries
 from siren_core.store.engine import is_sqlite
+from siren_core.store.metrics_queries import insert_tuples
 from siren_core.store.queries import (
     allocation,
     collaborator,
@@ -67,7 +69,7 @@ def period_scores(conn: Connection, distributor_key: int, start: datetime,
     A total may exceed 2**63 - 1 (the caller refuses to store it)."""
     try:
         return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
-            _SCORES, {"distributor": distributor_key, "start": start, "end": end})]
+            _SCORES, {"distributor": distributor_key, "start": start, "end": end}).all()]
     except sa.exc.OperationalError as exc:
         if not sqlite_overflowed(exc):
             raise
@@ -173,27 +175,12 @@ def list_allocations(conn: Connection, distribution_id: int | None = None
         for r in conn.execute(query)]
 
 
-def _placeholders(conn: Connection, count: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * count)
-
-
 def insert_allocations(conn: Connection, distribution_id: int,
-                       rows: Sequence[tuple[int, int, int]]) -> None:
-    """Allocations as (collaborator store id, score, amount), in one bulk operation."""
-    if not rows:
-        return
-    columns = "distribution_id, collaborator_id, score, amount"
-    driver: Any = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql" and hasattr(driver, "cursor"):
-        with driver.cursor() as cursor, cursor.copy(
-                f"COPY {allocation.name} ({columns}) FROM STDIN") as copy:
-            for key, score, amount in rows:
-                copy.write_row((distribution_id, key, score, amount))
-        return
-    statement = f"INSERT INTO {allocation.name} ({columns}) VALUES ({_placeholders(conn, 4)})"
-    conn.exec_driver_sql(statement, [(distribution_id, key, score, amount)
-                                     for key, score, amount in rows])
+                       rows: Iterable[tuple[int, int, int]]) -> None:
+    """Allocations as (collaborator store id, score, amount), in one bulk operation
+    (``COPY`` on PostgreSQL, multi-row ``INSERT`` on SQLite)."""
+    insert_tuples(conn, allocation, ["distribution_id", "collaborator_id", "score", "amount"],
+                  [(distribution_id, key, score, amount) for key, score, amount in rows])
 
 
 def allocation_ids(conn: Connection, distribution_id: int) -> dict[int, int]:
