@@ -181,10 +181,12 @@ def distributor_rows(conn: Connection, *, external_id: str | None = None,
     return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
 
 
+_VERSIONS = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
+
+
 def distributor_versions(conn: Connection) -> dict[int, tuple[int, str]]:
     """store id → (config version, status) of every distributor: a cheap cache check."""
-    query = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
-    return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+    return {row[0]: (row[1], row[2]) for row in conn.execute(_VERSIONS).all()}
 
 
 _VERSION = sa.select(distributor.c.config_version, distributor.c.status).where(
