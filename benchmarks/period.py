@@ -84,15 +84,21 @@ class Driver:
                 for row in rows:
                     copy.write_row(row)
             return
-        marks = f"({', '.join('?' for _ in columns)})"
-        into = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        whole = len(rows) - len(rows) % per
-        cursor.executemany(into + ", ".join([marks] * per),
-                           [[value for row in rows[start:start + per] for value in row]
-                            for start in range(0, whole, per)])
-        if whole < len(rows):
-            cursor.execute(into + ", ".join([marks] * (len(rows) - whole)),
-                           [value for row in rows[whole:] for value in row])
+        multirow(cursor, "?", table, columns, rows, per)
+
+
+def multirow(cursor: Any, mark: str, table: str, columns: list[str],
+             rows: list[tuple[Any, ...]], per: int = 200) -> None:
+    """``INSERT`` of ``per`` rows a statement (``executemany``), the rest in one more."""
+    marks = f"({', '.join(mark for _ in columns)})"
+    into = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    whole = len(rows) - len(rows) % per
+    cursor.executemany(into + ", ".join([marks] * per),
+                       [[value for row in rows[start:start + per] for value in row]
+                        for start in range(0, whole, per)])
+    if whole < len(rows):
+        cursor.execute(into + ", ".join([marks] * (len(rows) - whole)),
+                       [value for row in rows[whole:] for value in row])
 
 
 def largest_remainder(pool: int, scores: list[tuple[int, str, int]]) -> list[tuple[int, int, int]]:

@@ -239,7 +239,11 @@ def report(quick: bool, postgres: str | None, command: str) -> list[Row]:
         for store, url in stores(postgres, folder):
             for measure in measures + ([two_workers] if store == "PostgreSQL" else []):
                 print(f"== {store}: {measure.__name__}", flush=True)
-                found = measure(url, store, sizes)
+                try:
+                    found = measure(url, store, sizes)
+                except Exception as exc:  # the others still run; the page says so
+                    found = [Row(measure.__name__, store, f"failed: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0][:200]}", None, "—", False)]
                 for row in found:
                     print(f"   {row.measure}: {row.figure}", flush=True)
                 rows.extend(found)
