@@ -1,5 +1,9 @@
 """Run every benchmark: ``python -m benchmarks [--full] [--database URL] [--only NAME…]``.
 
+``python -m benchmarks --report [--quick] [--postgres URL]`` measures the targets of
+issue 18 instead and rewrites the figures of ``docs/performance.md`` (see
+:mod:`benchmarks.report`).
+
 Quick sizes by default (a minute or two on a laptop); ``--full`` uses the sizes the
 figures in ``docs/performance.md`` were measured with (1,000,000 events or credits,
 100,000 collaborators). Each benchmark prints the engine's figure, its raw-SQL baseline,
@@ -17,24 +21,40 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from benchmarks import cascades, catchup, distribute, ingest, obligations, workers
+from benchmarks import (
+    cascades,
+    catchup,
+    distribute,
+    ingest,
+    many,
+    obligations,
+    period,
+    record,
+    report,
+    workers,
+)
 
 QUICK: dict[str, list[str]] = {
     "ingest": ["--events", "100000", "--collaborators", "5000", "--repeat", "1"],
     "distribute": ["--rows", "100000", "--collaborators", "10000", "--rounds", "2"],
-    "catchup": ["--rows", "120000", "--collaborators", "10000"],
+    "catchup": ["--rows", "10000", "--collaborators", "1000"],
+    "period": ["--rows", "100000", "--collaborators", "10000"],
+    "record": ["--events", "300"],
+    "many": ["--distributors", "200"],
     "cascades": ["--members", "10000", "--depth", "200", "--events", "5"],
     "obligations": ["--collaborators", "500", "--per", "10"],
     "workers": ["--distributors", "200", "--workers", "1,2,4"],
 }
 FULL: dict[str, list[str]] = {
     "ingest": [], "distribute": [], "catchup": [], "cascades": [], "obligations": [],
+    "period": ["--rows", "1000000", "--collaborators", "100000"], "record": [], "many": [],
     "workers": ["--distributors", "1000", "--workers", "1,2,4,8"],
 }
 MAINS: dict[str, Callable[[list[str]], object]] = {
     "ingest": ingest.main, "distribute": distribute.main, "catchup": catchup.main,
     "cascades": cascades.main, "obligations": obligations.main,
-    "workers": workers.main,
+    "workers": workers.main, "period": period.main, "record": record.main,
+    "many": many.main,
 }
 
 
@@ -52,7 +72,16 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the documented sizes")
     parser.add_argument("--database", help="run on this database (emptied!)")
     parser.add_argument("--only", nargs="*", choices=sorted(MAINS), help="just these")
+    parser.add_argument("--report", action="store_true",
+                        help="measure the targets, rewrite docs/performance.md's figures")
+    parser.add_argument("--quick", action="store_true", help="with --report: small sizes")
+    parser.add_argument("--postgres", help="with --report: this PostgreSQL too (emptied!)")
     args = parser.parse_args()
+    if args.report:
+        command = "python -m benchmarks --report" + (" --quick" if args.quick else "") + (
+            " --postgres URL" if args.postgres else "")
+        report.report(args.quick, args.postgres, command)
+        return
     sizes = FULL if args.full else QUICK
     print(f"machine: {machine(args.database)}")
     for name in args.only or list(MAINS):

@@ -42,6 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from benchmarks.period import Driver
 from benchmarks.raw import Raw
 from siren_core import Kernel, store
 from siren_core.store.tables import metadata
@@ -96,14 +97,19 @@ CREDIT_COLUMNS = ["distributor_id", "source_event_id", "collaborator_id", "metri
                   "rule", "layer", "points", "revenue", "effective_at", "late"]
 
 
-def _rows(raw: Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str, int],
-          distributor: int, now: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, Any]],
+                   first_id: int, keys: dict[str, int], distributor: int, now: Any
+                   ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``source_event`` and ``score_credit`` rows the engine stores for ``batch``
+    (``store_time``: a time in the store's format)."""
     sources, credits = [], []
     for offset, event in enumerate(batch):
-        body = {k: v for k, v in event.items() if k != "type"}
+        # The engine's canonical text: the time as ``str(datetime)``, the empty lines.
+        body = {**{k: v for k, v in event.items() if k != "type"},
+                "at": str(datetime.fromisoformat(event["at"])), "lines": []}
         payload = json.dumps(body, sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(payload.encode()).hexdigest()
-        at = raw.time(datetime.fromisoformat(event["at"]))
+        at = store_time(datetime.fromisoformat(event["at"]))
         amount = int(event["amount"].replace(".", ""))
         collaborator = keys[event["collaborator"]]
         source_id = first_id + offset
@@ -112,6 +118,21 @@ def _rows(raw: Raw, batch: list[dict[str, Any]], first_id: int, keys: dict[str, 
         credits.append((distributor, source_id, collaborator, "sale", "fixed", 0, 10, amount,
                         at, False))
     return sources, credits
+
+
+def stored_sales(url: str) -> list[tuple[Any, ...]]:
+    """Every recorded sale and its credit (not their ids or recording times): what two
+    ingestions of the same events must agree on."""
+    db = Driver(url)
+    cursor = db.connection.cursor()
+    cursor.execute(
+        "SELECT e.kind, e.key, e.occurred_at, e.collaborator_id, e.amount, e.currency,"
+        " e.digest, e.payload, c.distributor_id, c.collaborator_id, c.metric_type, c.rule,"
+        " c.layer, c.points, c.revenue, c.effective_at, c.late FROM source_event e"
+        " JOIN score_credit c ON c.source_event_id = e.id ORDER BY e.key")
+    found = [tuple(row) for row in cursor.fetchall()]
+    db.connection.close()
+    return found
 
 
 def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int, *,
@@ -132,7 +153,7 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
     while batch := list(islice(stream, batch_size)):
         if raw.sqlite:
             cursor.execute("BEGIN IMMEDIATE")
-        sources, credits = _rows(raw, batch, next_id, keys, distributor, now)
+        sources, credits = canonical_rows(raw.time, batch, next_id, keys, distributor, now)
         write(cursor, "source_event", SOURCE_COLUMNS, sources)
         write(cursor, "score_credit", CREDIT_COLUMNS, credits)
         if raw.sqlite:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.period import multirow
 from siren_core import Kernel, store
 
 
@@ -37,14 +38,8 @@ class Raw:
 
     def multirow(self, cursor: Any, table: str, columns: list[str],
                  rows: list[tuple[Any, ...]], per: int = 200) -> None:
-        """``executemany`` of an ``INSERT`` of ``per`` rows at a time (the rest one by one)."""
-        marks = f"({', '.join(self.mark for _ in columns)})"
-        into = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        whole = len(rows) - len(rows) % per
-        cursor.executemany(into + ", ".join([marks] * per),
-                           [[value for row in rows[start:start + per] for value in row]
-                            for start in range(0, whole, per)])
-        self.insert(cursor, table, columns, rows[whole:])
+        """``executemany`` of an ``INSERT`` of ``per`` rows at a time (the rest at once)."""
+        multirow(cursor, self.mark, table, columns, rows, per)
 
     def fastest(self, cursor: Any, table: str, columns: list[str],
                 rows: list[tuple[Any, ...]]) -> None:

@@ -82,7 +82,7 @@ def run(url: str, workers: int) -> tuple[float, list[int]]:
     return max(r["done"] for r in results) - go, [r["completed"] for r in results]
 
 
-def _plot(path: str, figures: dict[int, float]) -> None:
+def plot(path: str, figures: dict[int, float]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{figures[workers] / figures[min(figures)]:.2f}× one worker; "
               f"periods per worker {sorted(split, reverse=True)}")
     if args.plot:
-        _plot(args.plot, figures)
+        plot(args.plot, figures)
         print(f"plot written to {args.plot}")
 
 

@@ -262,14 +262,6 @@ class Catalog:
         when one cannot be configured)."""
         return self._usable(conn)
 
-    def specs(self, conn: Connection) -> dict[int, DistributorSpec]:
-        """store id → spec of every distributor, configurable or not (the heartbeat's
-        hold periods need no plugin)."""
-        self._refresh(conn)
-        found = {key: d.spec for key, d in self._by_key.items()}
-        found.update({key: spec for key, (spec, *_why) in self._broken.items() if spec})
-        return found
-
     def get(self, conn: Connection, key: int) -> ConfiguredDistributor:
         if not self._versions:  # first use: load every distributor at once
             self._refresh(conn)

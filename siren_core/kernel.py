@@ -166,7 +166,7 @@ class Kernel:
                                           self.events, clock)
         self._bulk = BulkIngestor(self.engine, self.registry, self._catalog, self._ingestor,
                                   self.events, clock)
-        self._obligations = ObligationService(self.engine, self.events, clock, self._catalog)
+        self._obligations = ObligationService(self.engine, self.events, clock)
         self._fulfillment = FulfillmentService(self.engine, self.events, clock)
         self._groups = GroupService(self.engine, self.registry, self.converter, self.events,
                                     clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -53,6 +54,22 @@ def test_shared_engagement_pool_pays_500_each(kernel: Kernel) -> None:
     [done] = kernel.heartbeat(at("2026-02-01")).completed
     assert (done.revenue, done.pool) == (5_000_000, 500_000)
     assert paid(kernel) == dict.fromkeys(names, 50_000)
+
+
+def test_the_reported_periods_are_the_stored_ones(kernel: Kernel) -> None:
+    """The heartbeat builds its report from what it wrote instead of reading it back: it
+    must equal the stored rows, a paying period, one that paid no one and a caught-up
+    one alike, with a clock in another time zone."""
+    sellers(kernel, "ana", "ben")
+    kernel.create_distributor(monthly(pool=revenue_pool("10")))
+    sales(kernel, "ana", 2, "30.00", "ana")
+    sales(kernel, "ben", 1, "10.00", "ben")
+    paris = timezone(timedelta(hours=1))
+    report = kernel.heartbeat(datetime(2026, 3, 1, 12, tzinfo=paris))
+    assert [d.reason for d in report.completed] == [None, "zero_pool"]
+    assert report.completed == tuple(kernel.distributions(status="completed"))
+    assert [d.completed_at for d in report.completed] == [at("2026-03-01T11:00:00")] * 2
+    assert all(d.completed_at.tzinfo is UTC for d in report.completed if d.completed_at)
 
 
 def test_performance_weighted_pool_pays_3000_1800_1200(kernel: Kernel) -> None:
@@ -482,3 +499,35 @@ def test_a_period_held_by_an_ingestion_is_waited_for_not_left_behind(
     worker.join()
     [report] = reports
     assert [d.distributor for d in report.completed] == ["free", "monthly-bonus"]
+
+
+def test_a_sqlite_period_reads_its_rows_through_indexes(tmp_path: Any) -> None:
+    """Every statement of a distributing heartbeat searches an index, none scans a growing
+    table; the scores come from the covering window index alone, the audit entries from
+    this distribution's allocations (the CROSS JOIN fixes that loop order)."""
+    kernel = Kernel(f"sqlite:///{tmp_path / 'plans.db'}")
+    sellers(kernel, "ana", "ben")
+    kernel.create_distributor(monthly(pool=revenue_pool("10")))
+    sales(kernel, "ana", 2, "30.00", "ana")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if statement.startswith(("SELECT", "INSERT INTO obligation")):
+            statements.append((statement, parameters))
+
+    sa.event.listen(kernel.engine, "before_cursor_execute", seen)
+    kernel.heartbeat(at("2026-02-01"))
+    sa.event.remove(kernel.engine, "before_cursor_execute", seen)
+    with kernel.engine.connect() as conn:
+        plans = {statement: " / ".join(row[3] for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {statement}", parameters))
+            for statement, parameters in statements}
+    kernel.close()
+    growing = ("score_credit", "obligation", "allocation", "obligation_audit", "source_event")
+    for statement, plan in plans.items():
+        steps = plan.split(" / ")
+        assert not any(step.startswith(f"SCAN {table}") for step in steps
+                       for table in growing), (statement, plan)
+    assert any("COVERING INDEX ix_score_credit_window" in plan for plan in plans.values())
+    [audit] = [plan for statement, plan in plans.items() if "obligation_audit" in statement]
+    assert audit.startswith("SEARCH a USING COVERING INDEX"), audit

@@ -90,6 +90,28 @@ def test_a_store_of_the_previous_schema_is_upgraded_keeping_its_data(database_ur
         assert obligation.payout_id is None
 
 
+def test_the_upgrade_copies_each_hold_period_out_of_its_configuration(
+        database_url: str) -> None:
+    """Revision 0005 keeps ``hold_days`` beside the configuration: an old store's held
+    obligations are still approved once their hold period ends."""
+    engine = store.open_engine(database_url)
+    _old_store(engine)
+    with engine.begin() as connection:
+        config = connection.execute(sa.text("SELECT config FROM distributor")).scalar_one()
+        held = {**(json.loads(config) if isinstance(config, str) else config), "hold_days": 3}
+        connection.execute(sa.text("UPDATE distributor SET config = :c"),
+                           {"c": json.dumps(held)})
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT hold_days FROM distributor")).all() == [(3,)]
+    engine.dispose()
+    with Kernel(database_url) as kernel:
+        kernel.heartbeat(datetime(2026, 2, 1, tzinfo=UTC))
+        assert kernel.heartbeat(datetime(2026, 2, 3, tzinfo=UTC)).approved_obligations == ()
+        (approved,) = kernel.heartbeat(datetime(2026, 2, 4, tzinfo=UTC)).approved_obligations
+        assert kernel.obligation(approved).status == "approved"
+
+
 def test_events_recorded_before_credit_accounting_are_not_held_to_it(
         database_url: str) -> None:
     """Revision 0003 introduced credit_skip: an organic sale recorded before it (no credit,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Any
 
@@ -18,9 +17,7 @@ from siren_core.plugin_description import QUALIFIER_OF, describe_plugins, find_s
 from siren_core.plugins import (
     Collision,
     PluginRegistry,
-    PluginSettings,
     make_plugin_manager,
-    trace_log,
 )
 
 
@@ -106,16 +103,6 @@ def check(as_json: bool) -> None:
         out.print(f"{len(result.plugins)} plugins checked: {verdict}")
     if not result.ok:
         sys.exit(1)
-
-
-def log_traces_to_stderr() -> None:
-    """With ``SIREN_TRACE_PLUGINS`` on, print the hook-call trace on standard error."""
-    if not PluginSettings.from_environment().trace or trace_log.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("siren trace: %(message)s"))
-    trace_log.addHandler(handler)
-    trace_log.setLevel(logging.INFO)
 
 
 def register(cli: click.Group) -> None:

@@ -1,32 +1,29 @@
 """The ``siren`` command: the root group, error handling, and every command module's
-registration (one module per command group in this package)."""
+registration (one module per command group in this package).
+
+The command modules are imported on first use: ``siren --help`` lists them from
+``command_index`` (generated from the commands by ``python -m siren_core.cli.docgen``, and
+checked by ``--check``), and ``siren NAME`` imports only the module that registers NAME.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
+import sys
 from typing import Any
 
 import click
 
 from siren_core import __version__
-from siren_core.cli import (
-    config,
-    db,
-    demo,
-    distributions,
-    doctor,
-    export,
-    ingest,
-    listings,
-    obligations,
-    plugins,
-    rates,
-    serve,
-)
-from siren_core.cli.common import DATABASE_KEY
+from siren_core.cli.command_index import COMMANDS
 from siren_core.errors import SirenError
-from siren_core.plugins import make_plugin_manager
-from siren_core.store import DatabaseError, masked, one_line
+
+COMMAND_MODULES = tuple(f"siren_core.cli.{name}" for name in (
+    "plugins", "demo", "distributions", "listings", "config", "db", "doctor", "export",
+    "ingest", "obligations", "rates", "serve"))
+"""Every module with a ``register(cli)``, in registration order."""
 
 
 class _SirenGroup(click.Group):
@@ -37,7 +34,46 @@ class _SirenGroup(click.Group):
     reported in one line with exit code 70 (set ``SIREN_DEBUG=1`` to see the traceback).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loaded: set[str] = set()
+
+    def load(self, module: str) -> None:
+        """Import a command module and register its commands (once)."""
+        if module not in self.loaded:
+            self.loaded.add(module)
+            importlib.import_module(module).register(self)
+            short_help_everywhere(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            entry = COMMANDS.get(cmd_name)
+            for module in [entry[0]] if entry else COMMAND_MODULES:  # stale index: all
+                self.load(module)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands' short help, without importing the commands not loaded yet (a
+        stand-in with the indexed help gives the same line)."""
+        stand_ins = {name: click.Command(name, help=text, short_help=short, hidden=hidden)
+                     for name, (_module, text, short, hidden) in COMMANDS.items()
+                     if name not in self.commands}
+        commands = [(name, self.commands.get(name) or stand_ins[name])
+                    for name in self.list_commands(ctx)]
+        rows = [(name, command) for name, command in commands if not command.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _command in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit))
+                                    for name, command in rows])
+
     def invoke(self, ctx: click.Context) -> Any:
+        from siren_core.cli.common import DATABASE_KEY
+        from siren_core.store import DatabaseError, masked, one_line
+
         try:
             return super().invoke(ctx)
         except SirenError as exc:
@@ -77,15 +113,23 @@ def short_help_everywhere(command: click.Command) -> None:
             short_help_everywhere(child)
 
 
-for module in (plugins, demo, distributions, listings, config, db, doctor, export, ingest,
-               obligations, rates, serve):
-    module.register(cli)
-short_help_everywhere(cli)
+def log_traces_to_stderr() -> None:
+    """With ``SIREN_TRACE_PLUGINS`` on, print the hook-call trace on standard error."""
+    from siren_core.plugins import PluginSettings, trace_log
+
+    if not PluginSettings.from_environment().trace or trace_log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("siren trace: %(message)s"))
+    trace_log.addHandler(handler)
+    trace_log.setLevel(logging.INFO)
 
 
 def main() -> None:
     """Entry point of the ``siren`` executable; plugins may add commands."""
-    plugins.log_traces_to_stderr()
+    from siren_core.plugins import make_plugin_manager
+
+    log_traces_to_stderr()
     try:
         pm, _report = make_plugin_manager()
     except SirenError:  # e.g. an unknown name in SIREN_DISABLE_PLUGINS: the command

@@ -26,14 +26,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import attrs
 
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.distribution.context import allocation_context
-from siren_core.domain import DISTRIBUTOR_STATUSES, STORABLE_MAX, Allocation, Distribution
+from siren_core.domain import (
+    DISTRIBUTOR_STATUSES,
+    STORABLE_MAX,
+    Allocation,
+    Distribution,
+    Obligation,
+)
 from siren_core.errors import InvalidInput, NotFound, PluginError, SirenError, Unstorable
 from siren_core.events import (
     AllocationCompleted,
@@ -300,13 +306,13 @@ class DistributionRunner:
                     claimed = distribution_queries.claim_next(conn, now, beat.excluded)
                     if claimed is None:
                         return progressed
-                    outcome = self._distribute_claimed(conn, claimed, now, beat)
+                    done = self._distribute_claimed(conn, claimed, now, beat)
             except SirenError as exc:  # the period rolled back and stays due
                 assert claimed is not None
                 self._failed(beat, claimed, exc)
                 continue
-            if outcome is not None:
-                beat.completed.append(self._announce(claimed[0], outcome))
+            if done is not None:
+                beat.completed.append(self._announce(*done))
                 progressed = True
 
     def _one(self, beat: _Beat, now: datetime, distribution_id: int) -> bool:
@@ -317,14 +323,14 @@ class DistributionRunner:
                 claimed = queries.claim_distribution(conn, distribution_id)
                 if claimed is None or claimed[4] > now:
                     return False
-                outcome = self._distribute_claimed(conn, claimed, now, beat)
+                done = self._distribute_claimed(conn, claimed, now, beat)
         except SirenError as exc:
             assert claimed is not None
             self._failed(beat, claimed, exc)
             return False
-        if outcome is None:
+        if done is None:
             return False
-        beat.completed.append(self._announce(distribution_id, outcome))
+        beat.completed.append(self._announce(*done))
         return True
 
     def _failed(self, beat: _Beat, claimed: queries.ClaimedRow, error: SirenError) -> None:
@@ -336,7 +342,7 @@ class DistributionRunner:
         beat.fail(claimed, found.distributor if found else "?", error)
 
     def _distribute_claimed(self, conn: Connection, claimed: queries.ClaimedRow,
-                            now: datetime, beat: _Beat) -> Outcome | None:
+                            now: datetime, beat: _Beat) -> tuple[Distribution, Outcome] | None:
         """Distribute a claimed period in ``conn``'s transaction, unless its distributor is
         paused, failed earlier in this heartbeat or reached its catch-up limit."""
         if claimed[1] in beat.excluded:
@@ -349,9 +355,9 @@ class DistributionRunner:
             return None
         outcome = self._outcome(conn, distributor, claimed[3], claimed[4],
                                 distribution_queries.carried_in(conn, claimed[0]))
-        self._write(conn, distributor, claimed, outcome, now)
+        distribution = self._write(conn, distributor, claimed, outcome, now)
         beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
-        return outcome
+        return distribution, outcome
 
     def _outcome(self, conn: Connection, distributor: ConfiguredDistributor, start: datetime,
                  end: datetime, carried_in: int) -> Outcome:
@@ -364,14 +370,15 @@ class DistributionRunner:
                        fail_closed=problem[0] if problem else None, carried_in=carried_in)
 
     def _write(self, conn: Connection, distributor: ConfiguredDistributor,
-               claimed: queries.ClaimedRow, outcome: Outcome, now: datetime) -> None:
-        distribution_id, key, index, _start, end = claimed
-        distribution_queries.insert_allocations(conn, distribution_id, [
+               claimed: queries.ClaimedRow, outcome: Outcome, now: datetime) -> Distribution:
+        """Write the period's outcome and open the next period; the period as written
+        (nothing is read back: the open period's units are always its distributor's)."""
+        distribution_id, key, index, start, end = claimed
+        distribution_queries.insert_allocations(conn, distribution_id, (
             (collaborator, score, amount) for collaborator, _name, score, amount
-            in outcome.allocations])
-        issued = distribution_queries.issue_obligations_for(
-            conn, distribution_id, distributor.currency.code, now)
-        obligation_queries.audit_distribution_issue(conn, distribution_id, issued, now)
+            in outcome.allocations))
+        distribution_queries.issue_obligations_for(conn, distribution_id,
+                                                   distributor.currency.code, now)
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,
@@ -379,19 +386,23 @@ class DistributionRunner:
         queries.insert_distribution(conn, key, index + 1, end,
                                     next_period_end(distributor.spec.schedule, end),
                                     distributor.currency.code, carried_in=outcome.carried_out)
+        return Distribution(
+            id=distribution_id, distributor=distributor.spec.id, period_index=index,
+            period_start=start, period_end=end, status="completed",
+            units=distributor.currency.code, pool=outcome.pool, revenue=outcome.revenue,
+            reason=outcome.reason, config_version=distributor.version,
+            calculator=distributor.calculator.id, completed_at=now.astimezone(UTC),
+            carried_in=outcome.carried_in, carried_out=outcome.carried_out)
 
-    def _announce(self, distribution_id: int, outcome: Outcome) -> Distribution:
-        """Fire the events of a committed period; nothing is read back if no one listens."""
-        listening = self._bus.listening
-        with unit_of_work(self._engine, write=False) as conn:
-            distribution = queries.get_distribution(conn, distribution_id)
-            assert distribution is not None
-            if not listening or not outcome.allocations:
-                ids: dict[int, int] = {}
-                obligations = []
-            else:
-                ids = distribution_queries.allocation_ids(conn, distribution_id)
-                obligations = obligation_queries.distribution_obligations(conn, distribution_id)
+    def _announce(self, distribution: Distribution, outcome: Outcome) -> Distribution:
+        """Fire the events of a committed period; nothing is read back if no one listens
+        (and only the allocation ids and obligations for those who do)."""
+        ids: dict[int, int] = {}
+        obligations: list[Obligation] = []
+        if self._bus.listening and outcome.allocations:
+            with unit_of_work(self._engine, write=False) as conn:
+                ids = distribution_queries.allocation_ids(conn, distribution.id)
+                obligations = obligation_queries.distribution_obligations(conn, distribution.id)
         self._bus.dispatch(DistributionCompleted(distribution=distribution))
         for allocation in _allocations(distribution, outcome, ids):
             self._bus.dispatch(AllocationCompleted(allocation=allocation))

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from siren_core.catalog import Catalog
 from siren_core.domain import (
     MAX_AMOUNT,
     Obligation,
@@ -106,12 +105,10 @@ def announce_status_changes(engine: Engine, bus: EventBus, keys: Sequence[int],
 class ObligationService:
     """The obligation lifecycle over one engine; events go to ``bus`` after each commit."""
 
-    def __init__(self, engine: Engine, bus: EventBus, clock: Callable[[], datetime],
-                 catalog: Catalog) -> None:
+    def __init__(self, engine: Engine, bus: EventBus, clock: Callable[[], datetime]) -> None:
         self._engine = engine
         self._bus = bus
         self._clock = clock
-        self._catalog = catalog
 
     # -- reading -----------------------------------------------------------------------
 
@@ -275,8 +272,7 @@ class ObligationService:
     def approve_held(self, now: datetime) -> tuple[int, ...]:
         """Approve pending distribution obligations whose distributor's hold period ended."""
         with unit_of_work(self._engine, write=False) as conn:
-            holds = {key: spec.hold_days for key, spec in self._catalog.specs(conn).items()
-                     if spec.hold_days is not None}
+            holds = oq.hold_periods(conn)
         if not holds:
             return ()
         keys = retrying(self._engine, lambda: self._approve_held(holds, now))

@@ -2,14 +2,15 @@
 revenue (``GROUP BY``, exact past 64 bits), its allocations and obligations, the due list.
 
 Allocations are written in one driver-level bulk operation of plain tuples (``COPY`` on
-PostgreSQL, ``executemany`` on SQLite: no per-row dictionaries or SQLAlchemy parameter
-processing), inside the unit of work's transaction, and read back as ``(collaborator store
-id → allocation id)`` only, since the runner already holds everything else in memory.
+PostgreSQL, multi-row ``INSERT`` on SQLite: no per-row dictionaries or SQLAlchemy parameter
+processing), inside the unit of work's transaction; obligations and their audit entries
+are written set-based inside the database. Nothing is read back unless a listener wants
+the allocation ids. The statements that run for every period are built once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,14 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siren_core import domain
-from siren_core.store import queries, tables
+from siren_core.store import queries
 from siren_core.store.engine import is_sqlite
+from siren_core.store.metrics_queries import insert_tuples
 from siren_core.store.queries import (
     allocation,
     collaborator,
     distribution,
     distributor,
-    obligation,
     score_credit,
     sqlite_overflowed,
     sums_by,
@@ -42,22 +43,33 @@ def _window(distributor_key: int, start: datetime, end: datetime
             c.c.effective_at < end]
 
 
-def period_scores(conn: Connection, distributor_key: int, start: datetime,
-                  end: datetime) -> list[ScoreRow]:
-    """Every collaborator's net points in ``[start, end)``, above zero only.
-
-    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
+def _scores_statement() -> sa.Select[Any]:
     c = score_credit
     points = sa.func.sum(c.c.points)
+    window = [c.c.distributor_id == sa.bindparam("distributor"),
+              c.c.effective_at >= sa.bindparam("start", type_=UTCDateTime),
+              c.c.effective_at < sa.bindparam("end", type_=UTCDateTime)]
     totals = (sa.select(c.c.collaborator_id, points.label("points"))
-              .where(*_window(distributor_key, start, end), c.c.collaborator_id.is_not(None))
+              .where(*window, c.c.collaborator_id.is_not(None))
               .group_by(c.c.collaborator_id).having(points > 0).subquery())
-    query = (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
-                       totals.c.points)
-             .join(totals, totals.c.collaborator_id == collaborator.c.id)
-             .order_by(collaborator.c.external_id))
+    return (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
+                      totals.c.points)
+            .join(totals, totals.c.collaborator_id == collaborator.c.id)
+            .order_by(collaborator.c.external_id))
+
+
+_SCORES = _scores_statement()
+
+
+def period_scores(conn: Connection, distributor_key: int, start: datetime,
+                  end: datetime) -> list[ScoreRow]:
+    """Every collaborator's net points in ``[start, end)``, above zero only: one
+    statement, built once, read from the covering ``ix_score_credit_window``.
+
+    A total may exceed 2**63 - 1 (the caller refuses to store it)."""
     try:
-        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(query)]
+        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
+            _SCORES, {"distributor": distributor_key, "start": start, "end": end}).all()]
     except sa.exc.OperationalError as exc:
         if not sqlite_overflowed(exc):
             raise
@@ -104,21 +116,45 @@ def late_credits(conn: Connection, distributor_key: int, start: datetime,
     return int(conn.execute(query).scalar_one())
 
 
+_ISSUE = (
+    "INSERT INTO obligation (collaborator_id, amount, units, status, award_type, source,"
+    " source_id, created_at, updated_at) SELECT collaborator_id, amount, :units, 'pending',"
+    " 'distribution', 'allocation', id, :now, :now FROM allocation"
+    " WHERE distribution_id = :distribution")
+_AUDIT = ("INSERT INTO obligation_audit (obligation_id, from_status, to_status, actor, reason,"
+          " at) SELECT {id}, NULL, 'pending', :actor, 'issued for an allocation', :now"
+          " FROM {source}")
+
+
+def _issue_statements() -> dict[str, list[sa.TextClause]]:
+    def typed(text: str) -> sa.TextClause:
+        return sa.text(text).bindparams(sa.bindparam("now", type_=UTCDateTime))
+    return {
+        # One statement: the audit rows come straight from the inserted obligations (no
+        # join back to the allocations, which PostgreSQL planned as a nested loop over the
+        # whole obligation table when its statistics said "empty").
+        "postgresql": [typed(f"WITH issued AS ({_ISSUE} RETURNING id) "
+                             + _AUDIT.format(id="id", source="issued"))],
+        # CROSS JOIN fixes the loop order: this distribution's allocations, then each one's
+        # obligation by the unique (source, source_id) index.
+        "sqlite": [typed(_ISSUE), typed(_AUDIT.format(id="o.id", source=(
+            "allocation a CROSS JOIN obligation o ON o.source = 'allocation'"
+            " AND o.source_id = a.id WHERE a.distribution_id = :distribution")))],
+    }
+
+
+_ISSUE_STATEMENTS = _issue_statements()
+
+
 def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
-                          now: datetime) -> list[int]:
-    """One pending obligation per allocation of the distribution, in one statement; their
-    ids (``RETURNING``, so that nothing has to find them again with a join)."""
-    a = allocation
-    select = sa.select(
-        a.c.collaborator_id, a.c.amount, sa.literal(units), sa.literal("pending"),
-        sa.literal("distribution"), sa.literal("allocation"), a.c.id,
-        sa.literal(now, tables.UTCDateTime), sa.literal(now, tables.UTCDateTime),
-    ).where(a.c.distribution_id == distribution_id)
-    columns = ["collaborator_id", "amount", "units", "status", "award_type", "source",
-               "source_id", "created_at", "updated_at"]
-    result = conn.execute(obligation.insert().from_select(columns, select)
-                          .returning(obligation.c.id))
-    return [row[0] for row in result]
+                          now: datetime) -> None:
+    """One pending obligation per allocation of the distribution and its ``issued`` audit
+    entry, set-based inside the database (statements built once; nothing comes back to
+    Python)."""
+    values = {"units": units, "now": now, "distribution": distribution_id,
+              "actor": f"distribution #{distribution_id}"}
+    for statement in _ISSUE_STATEMENTS["sqlite" if is_sqlite(conn) else "postgresql"]:
+        conn.execute(statement, values)
 
 
 def list_allocations(conn: Connection, distribution_id: int | None = None
@@ -139,27 +175,12 @@ def list_allocations(conn: Connection, distribution_id: int | None = None
         for r in conn.execute(query)]
 
 
-def _placeholders(conn: Connection, count: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * count)
-
-
 def insert_allocations(conn: Connection, distribution_id: int,
-                       rows: Sequence[tuple[int, int, int]]) -> None:
-    """Allocations as (collaborator store id, score, amount), in one bulk operation."""
-    if not rows:
-        return
-    columns = "distribution_id, collaborator_id, score, amount"
-    driver: Any = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql" and hasattr(driver, "cursor"):
-        with driver.cursor() as cursor, cursor.copy(
-                f"COPY {allocation.name} ({columns}) FROM STDIN") as copy:
-            for key, score, amount in rows:
-                copy.write_row((distribution_id, key, score, amount))
-        return
-    statement = f"INSERT INTO {allocation.name} ({columns}) VALUES ({_placeholders(conn, 4)})"
-    conn.exec_driver_sql(statement, [(distribution_id, key, score, amount)
-                                     for key, score, amount in rows])
+                       rows: Iterable[tuple[int, int, int]]) -> None:
+    """Allocations as (collaborator store id, score, amount), in one bulk operation
+    (``COPY`` on PostgreSQL, multi-row ``INSERT`` on SQLite)."""
+    insert_tuples(conn, allocation, ["distribution_id", "collaborator_id", "score", "amount"],
+                  [(distribution_id, key, score, amount) for key, score, amount in rows])
 
 
 def allocation_ids(conn: Connection, distribution_id: int) -> dict[int, int]:
@@ -188,6 +209,26 @@ def due_distributions(conn: Connection, now: datetime) -> list[tuple[int, int]]:
     return [(int(row[0]), int(row[1])) for row in conn.execute(_DUE, {"now": now})]
 
 
+def _claim_statements() -> dict[tuple[bool, bool], sa.Select[Any]]:
+    """The claim, built once: (with excluded distributors, locking rows) → statement."""
+    d, r = distribution, distributor
+    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
+                       d.c.period_end)
+             .join(r, r.c.id == d.c.distributor_id)
+             .where(d.c.status == "open",
+                    d.c.period_end <= sa.bindparam("now", type_=UTCDateTime),
+                    r.c.status == "active")
+             .order_by(d.c.period_end, d.c.id).limit(1))
+    without = query.where(d.c.distributor_id.not_in(sa.bindparam("excluded", expanding=True)))
+    return {(excluding, locking): (statement.with_for_update(of=d, skip_locked=True)
+                                   if locking else statement)
+            for excluding, statement in ((False, query), (True, without))
+            for locking in (False, True)}
+
+
+_CLAIMS = _claim_statements()
+
+
 def claim_next(conn: Connection, now: datetime,
                excluded: set[int]) -> queries.ClaimedRow | None:
     """Claim the oldest due period no other transaction holds (its distributor not in
@@ -197,17 +238,8 @@ def claim_next(conn: Connection, now: datetime,
     the next free period, like a job queue, instead of queueing behind each other. On
     SQLite the write transaction already holds the database lock.
     """
-    d, r = distribution, distributor
-    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
-                       d.c.period_end)
-             .join(r, r.c.id == d.c.distributor_id)
-             .where(d.c.status == "open", d.c.period_end <= now, r.c.status == "active")
-             .order_by(d.c.period_end, d.c.id).limit(1))
-    if excluded:
-        query = query.where(d.c.distributor_id.not_in(sorted(excluded)))
-    if not is_sqlite(conn):
-        query = query.with_for_update(of=d, skip_locked=True)
-    row = conn.execute(query).first()
+    statement = _CLAIMS[bool(excluded), not is_sqlite(conn)]
+    row = conn.execute(statement, {"now": now, "excluded": sorted(excluded)}).first()
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 

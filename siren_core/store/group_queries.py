@@ -165,12 +165,19 @@ def bound_group(conn: Connection, owner_type: str, owner_key: int) -> GroupRow |
     return None if row is None else _to_group(row)
 
 
+def _bindings_statement() -> sa.Select[Any]:
+    return (_group_columns().add_columns(binding.c.owner_id)
+            .join(binding, binding.c.group_id == group.c.id)
+            .where(binding.c.owner_type == "distributor"))
+
+
+_BINDINGS = _bindings_statement()
+
+
 def distributor_bindings(conn: Connection) -> dict[int, GroupRow]:
-    """distributor store id → its bound group (possibly deleted), for every binding."""
-    query = (_group_columns().add_columns(binding.c.owner_id)
-             .join(binding, binding.c.group_id == group.c.id)
-             .where(binding.c.owner_type == "distributor"))
-    return {row[7]: _to_group(row) for row in conn.execute(query)}
+    """distributor store id → its bound group (possibly deleted), for every binding (one
+    statement, built once: every recording asks)."""
+    return {row[7]: _to_group(row) for row in conn.execute(_BINDINGS)}
 
 
 def set_binding(conn: Connection, owner_type: str, owner_key: int, group_key: int | None,

@@ -176,7 +176,16 @@ def insert_many(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     if not rows:
         return
     columns = list(rows[0])
-    values = list(map(_row_builder(conn, table, tuple(columns)), rows))
+    insert_tuples(conn, table, columns, list(map(_row_builder(conn, table, tuple(columns)),
+                                                 rows)))
+
+
+def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str],
+                  values: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples of stored values (``columns`` order, bind processors
+    already applied) by the database's fastest path, as :func:`insert_many` does."""
+    if not values:
+        return
     quote = conn.dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
@@ -221,7 +230,7 @@ def _row_builder(conn: Connection, table: sa.Table, columns: tuple[str, ...]
     return _BUILDERS[key]
 
 
-def _copy(conn: Connection, target: str, values: list[tuple[Any, ...]]) -> None:
+def _copy(conn: Connection, target: str, values: Sequence[tuple[Any, ...]]) -> None:
     """``COPY target FROM STDIN`` in the connection's transaction; a database error is
     raised as SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would."""
     statement = f"COPY {target} FROM STDIN"

@@ -24,6 +24,7 @@ from siren_core.store.queries import (
     allocation,
     collaborator,
     distribution,
+    distributor,
     obligation,
     sums_by,
 )
@@ -128,6 +129,14 @@ def lock_obligations(conn: Connection, ids: Sequence[int]) -> dict[int, StateRow
     return states
 
 
+def hold_periods(conn: Connection) -> dict[int, int]:
+    """store id → hold days of every distributor that has a hold period (whatever its
+    status): one indexed query, however many distributors have none."""
+    query = sa.select(distributor.c.id, distributor.c.hold_days).where(
+        distributor.c.hold_days.is_not(None))
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
 def held_obligations(conn: Connection, distributor_key: int, cutoff: datetime) -> list[int]:
     """Pending obligations of a distributor's distributions issued at or before ``cutoff``
     (not locked: the caller locks those of every distributor in one ascending pass)."""
@@ -170,19 +179,6 @@ def move_obligations(conn: Connection, ids: Sequence[int], before: str, after: s
         conn.execute(audit.insert().from_select(
             ["obligation_id", "from_status", "to_status", "actor", "reason", "at"], select))
         conn.execute(o.update().where(chosen).values(status=after, updated_at=now))
-
-
-def audit_distribution_issue(conn: Connection, distribution_id: int, obligation_ids: list[int],
-                             now: datetime) -> None:
-    """One ``issued`` audit entry per obligation the distribution issued, in one bulk
-    insert. (No join back to the allocations: on a table whose statistics say "empty",
-    PostgreSQL can plan such a join as a nested loop that grows with the table.)"""
-    if not obligation_ids:
-        return
-    actor = f"distribution #{distribution_id}"
-    conn.execute(audit.insert(), [
-        {"obligation_id": key, "from_status": None, "to_status": "pending", "actor": actor,
-         "reason": "issued for an allocation", "at": now} for key in obligation_ids])
 
 
 def history(conn: Connection, obligation_id: int) -> list[domain.ObligationChange]:

@@ -142,7 +142,7 @@ def insert_distributor(conn: Connection, external_id: str, name: str, units: str
                        config: Mapping[str, Any], now: datetime) -> int:
     result = conn.execute(distributor.insert().values(
         external_id=external_id, name=name, units=units, status=status, config=dict(config),
-        config_version=1, created_at=now, updated_at=now))
+        config_version=1, hold_days=config.get("hold_days"), created_at=now, updated_at=now))
     key = _inserted_key(result)
     conn.execute(distributor_config.insert().values(
         distributor_id=key, version=1, config=dict(config), created_at=now))
@@ -155,7 +155,8 @@ def update_distributor(conn: Connection, key: int, name: str, status: str,
     version = cast(int, conn.execute(
         sa.select(distributor.c.config_version).where(distributor.c.id == key)).scalar_one()) + 1
     conn.execute(distributor.update().where(distributor.c.id == key).values(
-        name=name, status=status, config=dict(config), config_version=version, updated_at=now))
+        name=name, status=status, config=dict(config), config_version=version,
+        hold_days=config.get("hold_days"), updated_at=now))
     conn.execute(distributor_config.insert().values(
         distributor_id=key, version=version, config=dict(config), created_at=now))
     return version
@@ -180,16 +181,21 @@ def distributor_rows(conn: Connection, *, external_id: str | None = None,
     return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
 
 
+_VERSIONS = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
+
+
 def distributor_versions(conn: Connection) -> dict[int, tuple[int, str]]:
     """store id → (config version, status) of every distributor: a cheap cache check."""
-    query = sa.select(distributor.c.id, distributor.c.config_version, distributor.c.status)
-    return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+    return {row[0]: (row[1], row[2]) for row in conn.execute(_VERSIONS).all()}
+
+
+_VERSION = sa.select(distributor.c.config_version, distributor.c.status).where(
+    distributor.c.id == sa.bindparam("key"))
 
 
 def distributor_version(conn: Connection, key: int) -> tuple[int, str] | None:
     """(config version, status) of one distributor: a primary-key look-up."""
-    row = conn.execute(sa.select(distributor.c.config_version, distributor.c.status)
-                       .where(distributor.c.id == key)).first()
+    row = conn.execute(_VERSION, {"key": key}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -200,13 +206,16 @@ def set_distributor_status(conn: Connection, key: int, status: str, now: datetim
 
 # -- distributions ---------------------------------------------------------------------
 
+_OPEN_PERIOD = distribution.insert().values(status="open")
+
+
 def insert_distribution(conn: Connection, distributor_key: int, index: int, start: datetime,
                         end: datetime, units: str, carried_in: int = 0) -> int:
     """Open a period; ``units`` is the distributor's currency, kept by the period for good;
     ``carried_in``, the pool the period before passed on (``unallocated``)."""
-    result = conn.execute(distribution.insert().values(
-        distributor_id=distributor_key, period_index=index, period_start=start,
-        period_end=end, units=units, status="open", carried_in=carried_in))
+    result = conn.execute(_OPEN_PERIOD, {
+        "distributor_id": distributor_key, "period_index": index, "period_start": start,
+        "period_end": end, "units": units, "carried_in": carried_in})
     return _inserted_key(result)
 
 
@@ -248,14 +257,20 @@ _OPEN_PERIOD_ATTEMPTS = 20
 """Each retry follows a period closed by a committed heartbeat: a few are plenty."""
 
 
-def _open_starts(conn: Connection, keys: Sequence[int], *,
-                 lock: bool) -> dict[int, tuple[datetime, str]]:
+def _open_starts_statements() -> dict[bool, sa.Select[Any]]:
     d = distribution.c
     query = sa.select(d.distributor_id, d.period_start, d.units).where(
-        d.distributor_id.in_(keys), d.status == "open")
-    if lock and not is_sqlite(conn):
-        query = query.with_for_update(read=True)
-    return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
+        d.distributor_id.in_(sa.bindparam("keys", expanding=True)), d.status == "open")
+    return {False: query, True: query.with_for_update(read=True)}
+
+
+_OPEN_STARTS = _open_starts_statements()
+
+
+def _open_starts(conn: Connection, keys: Sequence[int], *,
+                 lock: bool) -> dict[int, tuple[datetime, str]]:
+    statement = _OPEN_STARTS[lock and not is_sqlite(conn)]
+    return {row[0]: (row[1], row[2]) for row in conn.execute(statement, {"keys": list(keys)})}
 
 
 def _have_open_period(conn: Connection, keys: Sequence[int]) -> bool:
@@ -287,14 +302,17 @@ def claim_distribution(conn: Connection, distribution_id: int) -> ClaimedRow | N
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
+_CLOSE_PERIOD = distribution.update().where(distribution.c.id == sa.bindparam("key"))
+
+
 def complete_distribution(conn: Connection, distribution_id: int, *, status: str,
                           pool: int | None, revenue: int | None, reason: str | None,
                           config_version: int, calculator: str | None, now: datetime,
                           carried_out: int = 0) -> None:
-    conn.execute(distribution.update().where(distribution.c.id == distribution_id).values(
-        status=status, pool=pool, revenue=revenue, reason=reason,
-        config_version=config_version, calculator=calculator, completed_at=now,
-        carried_out=carried_out))
+    conn.execute(_CLOSE_PERIOD, {
+        "key": distribution_id, "status": status, "pool": pool, "revenue": revenue,
+        "reason": reason, "config_version": config_version, "calculator": calculator,
+        "completed_at": now, "carried_out": carried_out})
 
 
 def _distribution_query() -> sa.Select[Any]:
@@ -330,11 +348,13 @@ def list_distributions(conn: Connection, *, distributor_id: str | None = None,
 
 # -- metrics ---------------------------------------------------------------------------
 
+_FIND_EVENT = sa.select(source_event.c.id, source_event.c.digest).where(
+    source_event.c.kind == sa.bindparam("kind"), source_event.c.key == sa.bindparam("key"))
+
+
 def find_source_event(conn: Connection, kind: str, key: str) -> tuple[int, str] | None:
     """(store id, digest) of an already recorded source event."""
-    query = sa.select(source_event.c.id, source_event.c.digest).where(
-        source_event.c.kind == kind, source_event.c.key == key)
-    row = conn.execute(query).first()
+    row = conn.execute(_FIND_EVENT, {"kind": kind, "key": key}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -360,8 +380,8 @@ def insert_source_event_once(conn: Connection, row: Mapping[str, Any]) -> int | 
     read the first event (committed, visible to its next statement) instead of failing
     with a unique violation.
     """
-    statement = _insert_ignoring_conflict(conn, source_event, ["kind", "key"]).values(**row)
-    found = conn.execute(statement.returning(source_event.c.id)).first()
+    statement = _RECORD_ONCE["sqlite" if is_sqlite(conn) else "postgresql"]
+    found = conn.execute(statement, dict(row)).first()
     return None if found is None else int(found[0])
 
 
@@ -370,6 +390,14 @@ def _insert_ignoring_conflict(conn: Connection, table: sa.Table,
     if is_sqlite(conn):
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=unique)
     return postgresql_insert(table).on_conflict_do_nothing(index_elements=unique)
+
+
+_RECORD_ONCE = {  # built once: a single recording runs it for every event
+    "sqlite": sqlite_insert(source_event).on_conflict_do_nothing(
+        index_elements=["kind", "key"]).returning(source_event.c.id),
+    "postgresql": postgresql_insert(source_event).on_conflict_do_nothing(
+        index_elements=["kind", "key"]).returning(source_event.c.id),
+}
 
 
 def insert_credits(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -70,7 +70,11 @@ class Collaborator(SQLModel, table=True):
 
 
 class Distributor(SQLModel, table=True):
+    """``hold_days`` repeats the configuration's key (written with it) so that the
+    heartbeat finds the distributors with a hold period in one indexed query."""
+
     __tablename__ = "distributor"
+    __table_args__ = (sa.Index("ix_distributor_hold_days", "hold_days"),)
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(max_length=255, unique=True)
     name: str = Field(max_length=255)
@@ -78,6 +82,7 @@ class Distributor(SQLModel, table=True):
     status: str = Field(max_length=16, default="active")
     config: dict[str, Any] = _json()
     config_version: int = 1
+    hold_days: int | None = None
     created_at: datetime = _when()
     updated_at: datetime = _when()
 
@@ -155,7 +160,9 @@ class ScoreCredit(SQLModel, table=True):
 
     __tablename__ = "score_credit"
     __table_args__ = (
-        sa.Index("ix_score_credit_window", "distributor_id", "effective_at"),
+        # Covering: a period's score and revenue sums read the index alone.
+        sa.Index("ix_score_credit_window", "distributor_id", "effective_at",
+                 "collaborator_id", "points", "revenue"),
         sa.Index("ix_score_credit_source_event", "source_event_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

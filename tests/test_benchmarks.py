@@ -1,0 +1,48 @@
+"""The benchmarks' raw sides write exactly the engine's rows (correctness only, tiny sizes:
+nothing here measures or asserts a time). Each benchmark compares row for row itself and
+raises on a difference; these run them on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from benchmarks import catchup, ingest, many, period, record
+
+
+def test_a_raw_period_writes_the_engines_allocations_obligations_and_audit(
+        database_url: str) -> None:
+    key, pool = period.prepare(database_url, 3_000, 300)
+    raws, engines = period.alternate(database_url, key, pool, 1)
+    assert len(raws) == len(engines) == 1
+    raw, engine = period.memory(database_url, key, pool)  # a fresh process each
+    for side in (raw, engine):
+        assert side["seconds"] > 0 and side["maxrss_mb"] >= side["peak_mb"] >= 0
+
+
+def test_the_largest_remainder_split_sums_to_the_pool_with_the_calculators_ties() -> None:
+    scores = [(1, "b", 1), (2, "a", 1), (3, "c", 1)]
+    assert period.largest_remainder(100, scores) == [(1, 1, 33), (2, 1, 34), (3, 1, 33)]
+
+
+def test_raw_small_periods_equal_the_heartbeats(database_url: str) -> None:
+    engines, raws = many.alternate(database_url, 5, 1)
+    assert len(engines) == len(raws) == 1
+
+
+def test_a_raw_recording_stores_the_engines_rows(database_url: str) -> None:
+    engines, raws = record.alternate(database_url, 20, 1)
+    assert len(engines) == len(raws) == 1
+
+
+def test_the_fastest_raw_ingestion_stores_the_engines_rows(database_url: str) -> None:
+    with ingest.fresh(database_url, 50) as kernel:
+        ingest.run_engine(kernel, 300, 50, 100)
+    engine_rows = ingest.stored_sales(database_url)
+    with ingest.fresh(database_url, 50) as kernel:
+        ingest.run_baseline(kernel, 300, 50, 100, fastest=True)
+    assert ingest.stored_sales(database_url) == engine_rows
+    assert len(engine_rows) == 300
+
+
+def test_catch_up_runs_twelve_periods_of_the_single_periods_size(database_url: str) -> None:
+    keys = catchup.populate(database_url, 200, 50)
+    singles, catchups = catchup.alternate(database_url, keys, 1)
+    assert len(singles) == len(catchups) == 1
