@@ -21,6 +21,7 @@ from siren_core.cli import (
     obligations,
     plugins,
     serve,
+    webhooks,
 )
 from siren_core.cli.common import DATABASE_KEY
 from siren_core.errors import SirenError
@@ -77,7 +78,7 @@ def short_help_everywhere(command: click.Command) -> None:
 
 
 for module in (plugins, demo, distributions, listings, config, db, doctor, export, ingest,
-               obligations, serve):
+               obligations, serve, webhooks):
     module.register(cli)
 short_help_everywhere(cli)
 

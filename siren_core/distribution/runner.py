@@ -25,6 +25,7 @@ from datetime import datetime
 
 import attrs
 
+from siren_core import outbox
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.domain import DISTRIBUTOR_STATUSES, STORABLE_MAX, Allocation, Distribution
@@ -33,6 +34,7 @@ from siren_core.events import (
     AllocationCompleted,
     DistributionCompleted,
     DistributionHeartbeatInitialized,
+    Event,
     EventBus,
     ObligationIssued,
 )
@@ -196,6 +198,22 @@ def _allocations(distribution: Distribution, outcome: Outcome,
             config_version=distribution.config_version or 0)
 
 
+def period_events(conn: Connection, distribution_id: int, outcome: Outcome, *,
+                  read_back: bool) -> tuple[Distribution, list[Event]]:
+    """A distributed period and its events: completed, then each allocation and each
+    obligation (those two only when ``read_back``)."""
+    distribution = queries.get_distribution(conn, distribution_id)
+    assert distribution is not None
+    events: list[Event] = [DistributionCompleted(distribution=distribution)]
+    if read_back and outcome.allocations:
+        ids = distribution_queries.allocation_ids(conn, distribution_id)
+        events.extend(AllocationCompleted(allocation=allocation)
+                      for allocation in _allocations(distribution, outcome, ids))
+        events.extend(ObligationIssued(obligation=obligation) for obligation
+                      in obligation_queries.distribution_obligations(conn, distribution_id))
+    return distribution, events
+
+
 @attrs.define
 class _Beat:
     """What one heartbeat has done so far."""
@@ -304,6 +322,7 @@ class DistributionRunner:
             return None
         outcome = self._outcome(conn, distributor, claimed[3], claimed[4])
         self._write(conn, distributor, claimed, outcome, now)
+        outbox.record(conn, lambda: period_events(conn, claimed[0], outcome, read_back=True)[1])
         beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
         return outcome
 
@@ -336,21 +355,10 @@ class DistributionRunner:
 
     def _announce(self, distribution_id: int, outcome: Outcome) -> Distribution:
         """Fire the events of a committed period; nothing is read back if no one listens."""
-        listening = self._bus.listening
         with unit_of_work(self._engine, write=False) as conn:
-            distribution = queries.get_distribution(conn, distribution_id)
-            assert distribution is not None
-            if not listening or not outcome.allocations:
-                ids: dict[int, int] = {}
-                obligations = []
-            else:
-                ids = distribution_queries.allocation_ids(conn, distribution_id)
-                obligations = obligation_queries.distribution_obligations(conn, distribution_id)
-        self._bus.dispatch(DistributionCompleted(distribution=distribution))
-        for allocation in _allocations(distribution, outcome, ids):
-            self._bus.dispatch(AllocationCompleted(allocation=allocation))
-        for obligation in obligations:
-            self._bus.dispatch(ObligationIssued(obligation=obligation))
+            distribution, events = period_events(conn, distribution_id, outcome,
+                                                 read_back=self._bus.listening)
+        self._bus.dispatch_all(events)
         return distribution
 
     def set_distributor_status(self, distributor_id: str, status: str,

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from siren_core import __version__, store
 from siren_core.kernel import Kernel
-from siren_core.service import events, ledger, problems
+from siren_core.service import events, ledger, problems, webhooks
 from siren_core.service.access import AccessLog
 from siren_core.service.models import ErrorBody, Health
 from siren_core.store import service_queries as sq
@@ -69,6 +69,7 @@ def create_api(kernel: Kernel, settings: Settings | None = None) -> FastAPI:
     problems.install(api)
     api.include_router(events.router)
     api.include_router(ledger.router)
+    api.include_router(webhooks.router)
 
     @api.get("/health", response_model=Health, tags=["service"])
     async def health() -> dict[str, str]:
