@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
-from siren.webhooks import Webhooks
 from siren.errors import SignatureVerificationError
+from siren.webhooks import Webhooks
 
 
 @attrs.frozen
@@ -78,7 +78,7 @@ def receiving() -> Iterator[Receiver]:
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             status = receiver.handle(self.path.strip("/"), raw, self.headers)
             try:

@@ -67,15 +67,18 @@ class Policy:
     def from_environment(cls) -> Policy:
         """``SIREN_WEBHOOKS_MAX_ATTEMPTS``, ``_BACKOFF_S``, ``_BACKOFF_MAX_S``,
         ``_TIMEOUT_S`` and ``_LEASE_S`` (at least twice the time-out)."""
-        timeout = _env_number("SIREN_WEBHOOKS_TIMEOUT_S", cls.timeout_s, 0.1)
-        lease = _env_number("SIREN_WEBHOOKS_LEASE_S", max(cls.lease_s, timeout * 3), 0.1)
+        default = cls()
+        timeout = _env_number("SIREN_WEBHOOKS_TIMEOUT_S", default.timeout_s, 0.1)
+        lease = _env_number("SIREN_WEBHOOKS_LEASE_S", max(default.lease_s, timeout * 3), 0.1)
         if lease < 2 * timeout:
             raise InvalidInput("SIREN_WEBHOOKS_LEASE_S", lease,
                                f"must be at least twice the time-out ({timeout:g} s)")
         return cls(
-            max_attempts=int(_env_number("SIREN_WEBHOOKS_MAX_ATTEMPTS", cls.max_attempts, 1)),
-            backoff_s=_env_number("SIREN_WEBHOOKS_BACKOFF_S", cls.backoff_s, 0.0),
-            backoff_max_s=_env_number("SIREN_WEBHOOKS_BACKOFF_MAX_S", cls.backoff_max_s, 0.0),
+            max_attempts=int(_env_number("SIREN_WEBHOOKS_MAX_ATTEMPTS",
+                                         default.max_attempts, 1)),
+            backoff_s=_env_number("SIREN_WEBHOOKS_BACKOFF_S", default.backoff_s, 0.0),
+            backoff_max_s=_env_number("SIREN_WEBHOOKS_BACKOFF_MAX_S", default.backoff_max_s,
+                                      0.0),
             timeout_s=timeout, lease_s=lease)
 
     def delay(self, attempts: int) -> float:
