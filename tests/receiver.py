@@ -74,12 +74,15 @@ class Receiver:
 
 
 @contextmanager
-def receiving() -> Iterator[Receiver]:
+def receiving(*, delay_s: float = 0.0) -> Iterator[Receiver]:
+    """A running receiver (``delay_s``: how long it takes over each answer)."""
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if delay_s:
+                time.sleep(delay_s)
             status = receiver.handle(self.path.strip("/"), raw, self.headers)
             try:
                 self.send_response(status)
