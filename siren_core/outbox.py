@@ -87,21 +87,25 @@ SIREN_EVENTS: dict[str, str] = {
 """The Siren event names siren-core delivers."""
 
 
-def _own_events() -> dict[str, str]:
-    found: dict[str, str] = {}
-    pending = list(ev.Event.__subclasses__())
-    while pending:
-        kind = pending.pop()
-        pending.extend(kind.__subclasses__())
-        if kind in _SIREN_NAMES or kind in _NOT_DELIVERED or kind.event_id == "event":
-            continue
-        if kind is ev.CollaboratorStatusChanged:
-            continue
-        found[kind.event_id] = (kind.__doc__ or kind.event_id).strip().splitlines()[0]
-    return dict(sorted(found.items()))
+OWN_EVENTS: dict[str, str] = {
+    "obligation_status_changed": "an obligation was approved, rejected, cancelled or put "
+                                 "back to pending",
+    "payout_failed": "a payout failed; its obligations are approved again",
+    "collaborator_group_created": "a collaborator group was created",
+    "collaborator_group_renamed": "a group's name changed",
+    "collaborator_group_structure_changed": "a group's structure changed",
+    "collaborator_group_deleted": "a group was deleted",
+    "collaborator_added_to_collaborator_group": "a collaborator joined a group",
+    "collaborator_removed_from_collaborator_group": "a collaborator left a group",
+    "collaborator_group_member_metadata_changed": "a member's metadata changed",
+    "distributor_bound_to_collaborator_group": "a distributor was bound to a group",
+    "distributor_unbound_from_collaborator_group": "a distributor's binding was cleared",
+    "program_bound_to_collaborator_group": "a program was bound to a group",
+    "program_unbound_from_collaborator_group": "a program's binding was cleared",
+}
+"""siren-core's own events, delivered under their event ids."""
 
-
-CATALOG: dict[str, str] = {**SIREN_EVENTS, **_own_events()}
+CATALOG: dict[str, str] = {**SIREN_EVENTS, **OWN_EVENTS}
 """Every name a subscription can receive, with what it reports (``GET /webhooks/events``)."""
 
 

@@ -5,9 +5,11 @@ to a real receiver that verifies every delivery with the SDK's ``construct_event
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from receiver import Receiver, receiving
 
 from siren_core import Kernel, hookimpl, outbox
 from siren_core.errors import InvalidInput, NotFound
+from siren_core.events import CollaboratorStatusChanged, Event
 from siren_core.records import AllocationCalculator
 from siren_core.webhooks import subscriptions, targets
 from siren_core.webhooks.worker import Deliverer, Policy
@@ -327,3 +330,28 @@ def test_the_catalog_names_sirens_events_and_siren_cores_own() -> None:
             "collaborator_group_created", "distributor_bound_to_collaborator_group",
             "payout_failed"} <= set(outbox.CATALOG)
     assert "distribution_heartbeat_initialized" not in outbox.CATALOG
+
+
+def _event_classes() -> list[type[Event]]:
+    found, pending = [], list(Event.__subclasses__())
+    while pending:
+        kind = pending.pop()
+        pending.extend(kind.__subclasses__())
+        found.append(kind)
+    return found
+
+
+def test_every_event_class_is_delivered_under_a_catalogued_name_or_listed_as_not() -> None:
+    for kind in _event_classes():
+        if kind.__module__ != "siren_core.events" or kind in outbox._NOT_DELIVERED:
+            continue
+        names = ({"collaborator.updated", "collaborator.deactivated"}
+                 if kind is CollaboratorStatusChanged
+                 else {outbox._SIREN_NAMES.get(kind, kind.event_id)})
+        assert names <= set(outbox.CATALOG), kind
+
+
+def test_the_documented_catalog_is_the_catalog() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "webhooks.md").read_text()
+    documented = re.findall(r"^\| `([a-z_.]+)` \|", page, flags=re.MULTILINE)
+    assert documented == list(outbox.CATALOG)

@@ -450,7 +450,8 @@ class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         sa.UniqueConstraint("subscription_id", "event_id"),
-        sa.Index("ix_webhook_delivery_due", "status", "subscription_id", "event_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "event_id"),
+        sa.Index("ix_webhook_delivery_head", "subscription_id", "status", "event_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     subscription_id: int = Field(foreign_key="webhook_subscription.id")

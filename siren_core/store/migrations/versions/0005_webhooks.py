@@ -55,8 +55,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("subscription_id", "event_id"),
     )
-    op.create_index("ix_webhook_delivery_due", "webhook_delivery",
-                    ["status", "subscription_id", "event_id"])
+    op.create_index("ix_webhook_delivery_due", "webhook_delivery", ["status", "event_id"])
+    op.create_index("ix_webhook_delivery_head", "webhook_delivery",
+                    ["subscription_id", "status", "event_id"])
     op.create_table(
         "webhook_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -74,6 +75,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_webhook_attempt_delivery_id", table_name="webhook_attempt")
     op.drop_table("webhook_attempt")
+    op.drop_index("ix_webhook_delivery_head", table_name="webhook_delivery")
     op.drop_index("ix_webhook_delivery_due", table_name="webhook_delivery")
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_event")
