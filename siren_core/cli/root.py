@@ -19,6 +19,7 @@ from siren_core.cli import (
     ingest,
     listings,
     obligations,
+    operators,
     plugins,
     serve,
     webhooks,
@@ -78,7 +79,7 @@ def short_help_everywhere(command: click.Command) -> None:
 
 
 for module in (plugins, demo, distributions, listings, config, db, doctor, export, ingest,
-               obligations, serve, webhooks):
+               obligations, operators, serve, webhooks):
     module.register(cli)
 short_help_everywhere(cli)
 

@@ -474,3 +474,41 @@ class WebhookAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, max_length=LAST_ERROR_LENGTH)
     duration_ms: int = 0
+
+
+# -- operators of the admin API and the dashboard (docs/dashboard.md) ---------------------
+
+class Operator(SQLModel, table=True):
+    """A person who runs the engine over the web: ``password_hash`` is an Argon2id hash
+    (the password itself is never stored); a ``disabled`` operator opens nothing."""
+
+    __tablename__ = "operator"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=255)
+    status: str = Field(max_length=16, default="active")
+    created_at: datetime = _when()
+    disabled_at: datetime | None = _when(default=None)
+
+
+class OperatorSession(SQLModel, table=True):
+    """A logged-in operator: the cookie's token is kept only as a SHA-256; the session
+    ends at ``expires_at`` or when the operator logs out (``ended_at``)."""
+
+    __tablename__ = "operator_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    ended_at: datetime | None = _when(default=None)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A refused login, by the name it gave: the login rate limit counts these in the
+    store, so that every server process shares it."""
+
+    __tablename__ = "login_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    at: datetime = _when()

@@ -1,0 +1,7 @@
+"""Siren's admin resources (filled in below)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
