@@ -141,7 +141,7 @@ def _sdk(app_client: TestClient, headers: dict[str, str]) -> Siren:
     transport (the test client is an ``httpx.Client``)."""
     sdk = Siren("sk_live_" + "x" * 43, base_url=f"http://testserver{API}", max_retries=0)
     sdk._client._client.close()
-    app_client.base_url = f"http://testserver{API}"  # type: ignore[assignment]
+    app_client.base_url = f"http://testserver{API}"
     app_client.headers.update(headers)
     sdk._client._client = app_client
     return sdk
