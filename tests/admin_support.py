@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
 from siren_core import Kernel
 from siren_core.service import operators
 from siren_core.service.app import Settings, create_app
+
+from conftest import monthly, sale
 
 API = "/siren/v1"
 PASSWORD = "correct horse battery staple"
@@ -27,3 +30,22 @@ def admin_client(kernel: Kernel, name: str = "olive", *, create: bool = True,
         answer = client.post(f"{API}/auth/login", json={"name": name, "password": PASSWORD})
         assert answer.status_code == 200, answer.text
         yield client, answer.json()["csrfToken"]
+
+
+NOW = datetime(2026, 2, 10, 12, tzinfo=UTC)
+
+
+def january(kernel: Kernel) -> int:
+    """Three collaborators, a monthly bonus of 1000.00 scoring 10 points a sale, January's
+    sales (alice 2, bob 1; carol none), a sale in the open February, and January
+    distributed: its id."""
+    for who in ("alice", "bob", "carol"):
+        kernel.create_collaborator(who, name=who.title())
+    kernel.create_distributor(monthly("bonus", name="Monthly bonus",
+                                      description="Sales of the month"))
+    for n, (who, when) in enumerate([("alice", "2026-01-03"), ("alice", "2026-01-04"),
+                                     ("bob", "2026-01-05"), ("bob", "2026-02-03")]):
+        kernel.record("sale", sale(f"o-{n}", who, "30.00", f"{when}T10:00:00Z"))
+    done = kernel.heartbeat(NOW).completed
+    assert len(done) == 1
+    return done[0].id
