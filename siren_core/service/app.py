@@ -27,10 +27,12 @@ from siren_core import __version__, store
 from siren_core.kernel import Kernel
 from siren_core.service import admin, events, ledger, problems, webhooks
 from siren_core.service.access import AccessLog
+from siren_core.service.dashboard.app import create_dashboard
 from siren_core.service.models import ErrorBody, Health
 from siren_core.store import service_queries as sq
 
 BASE_PATH = "/siren/v1"
+DASHBOARD_PATH = "/dashboard"
 DATABASE_ENV = "SIREN_DATABASE_URL"
 RATE_LIMIT_ENV = "SIREN_SERVICE_RATE_LIMIT"
 CURRENCY_ENV = "SIREN_SERVICE_CURRENCY"
@@ -109,6 +111,7 @@ def create_app(kernel: Kernel, settings: Settings | None = None, *,
 
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     root.mount(BASE_PATH, create_api(kernel, settings))
+    root.mount(DASHBOARD_PATH, create_dashboard(kernel))
     problems.install(root)
     return AccessLog(root)
 
