@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from siren_core import Kernel
+from siren_core import Kernel, store
 from siren_core.service import operators
 from siren_core.service.app import Settings, create_app
+from siren_core.store import webhook_queries as wq
+from siren_core.webhooks import subscriptions
 
 from conftest import monthly, sale
 
@@ -49,3 +51,15 @@ def january(kernel: Kernel) -> int:
     done = kernel.heartbeat(NOW).completed
     assert len(done) == 1
     return done[0].id
+
+
+def failed_delivery(kernel: Kernel) -> int:
+    """A subscription with one dead (failed) delivery, as the worker leaves one whose
+    attempts ran out; its id. Needs ``SIREN_WEBHOOKS_ALLOW_PRIVATE=1``."""
+    made = subscriptions.create(kernel.engine, "http://127.0.0.1:9/hook", ["*"], "orders")
+    subscriptions.send_test(kernel.engine, made.subscription.id)
+    delivery = subscriptions.deliveries(kernel.engine)[0][0]
+    with store.unit_of_work(kernel.engine) as conn:
+        conn.execute(wq.delivery.update().where(wq.delivery.c.id == delivery.id)
+                     .values(status="failed", attempts=8))
+    return delivery.id

@@ -10,14 +10,13 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from admin_support import NOW, PASSWORD, january
+from admin_support import NOW, PASSWORD, failed_delivery, january
 from fastapi.testclient import TestClient
 
-from siren_core import Kernel, store
+from siren_core import Kernel
 from siren_core.service import operators
 from siren_core.service.app import create_app
 from siren_core.service.keys import create_key
-from siren_core.store import webhook_queries as wq
 from siren_core.webhooks import subscriptions
 
 D = "/dashboard"
@@ -106,16 +105,11 @@ def test_a_failed_delivery_is_sent_again(dashboard: tuple[TestClient, Kernel, in
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     client, kernel, _distribution = dashboard
     monkeypatch.setenv("SIREN_WEBHOOKS_ALLOW_PRIVATE", "1")
-    made = subscriptions.create(kernel.engine, "http://127.0.0.1:9/hook", ["*"], "test")
-    subscriptions.send_test(kernel.engine, made.subscription.id)
-    delivery = subscriptions.deliveries(kernel.engine)[0][0]
-    with store.unit_of_work(kernel.engine) as conn:  # as the worker leaves a dead one
-        conn.execute(wq.delivery.update().where(wq.delivery.c.id == delivery.id)
-                     .values(status="failed", attempts=8))
+    delivery = failed_delivery(kernel)
     csrf = _login(client)
     page = client.get(f"{D}/webhooks").text
     assert "Send again" in page
-    client.post(f"{D}/webhooks/deliveries/{delivery.id}/resend", data={"csrf_token": csrf})
+    client.post(f"{D}/webhooks/deliveries/{delivery}/resend", data={"csrf_token": csrf})
     assert subscriptions.deliveries(kernel.engine)[0][0].status == "pending"
 
 

@@ -10,7 +10,9 @@
     var width = Math.max(260, el.clientWidth || 600);
     var options = {
       width: width, height: 220, legend: { show: false },
-      scales: { x: { time: false, range: [-0.5, xs.length - 0.5] } },
+      scales: { x: { time: false, range: [-0.5, xs.length - 0.5] },
+                // bars start at zero, so that their heights compare
+                y: { range: function (_u, _min, max) { return [0, max > 0 ? max * 1.1 : 1]; } } },
       axes: [{ values: function (_u, ticks) { return ticks.map(function (t) { return data.labels[t] || ""; }); },
                splits: function () { return xs; } },
              { label: data.units }],
