@@ -210,6 +210,21 @@ def test_a_receiver_that_never_answers_is_dead_after_the_limit_and_can_be_resent
         subscriptions.resend(kernel.engine, 10**6)
 
 
+def test_a_backlog_behind_a_retried_head_does_not_hide_other_subscriptions(
+        kernel: Kernel, receiver: Receiver) -> None:
+    subscribe(kernel, receiver, "down", "collaborator.created")
+    receiver.answers["down"] = [500]
+    for number in range(50):
+        kernel.create_collaborator(f"c{number:02d}")
+    subscribe(kernel, receiver, "up", "collaborator.created")
+    kernel.create_collaborator("late")
+    clock = Clock()
+    worker = deliverer(kernel, clock)
+    worker.drain()
+    assert [r.data["collaborator"]["id"] for r in receiver.of("up")] == ["late"]
+    assert receiver.calls["down"] == 1  # its head waits for its retry; the rest behind it
+
+
 def test_per_subscription_order_holds_behind_a_retry(kernel: Kernel,
                                                      receiver: Receiver) -> None:
     subscribe(kernel, receiver, "ordered", "collaborator.created")
