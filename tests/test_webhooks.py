@@ -294,6 +294,9 @@ def test_a_wrong_secret_fails_the_sdks_verification(kernel: Kernel,
     ("http://[::1]/hook", "loopback, private or link-local"),
     ("http://[::ffff:192.168.0.1]/hook", "loopback, private or link-local"),
     ("http://localhost/hook", "loopback, private or link-local"),
+    ("http://[::1/hook", "is not a URL"),
+    ("http://exa\x00mple.com/", "NUL"),
+    ("http://no-such-host.invalid/hook", "does not resolve"),
 ])
 def test_targets_are_checked_at_subscription(kernel: Kernel, url: str, problem: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,6 +305,16 @@ def test_targets_are_checked_at_subscription(kernel: Kernel, url: str, problem: 
         subscriptions.create(kernel.engine, url, ["*"])
     assert caught.value.field == "targetUrl" and problem in str(caught.value)
     assert subscriptions.page(kernel.engine) == ([], 0)
+
+
+def test_event_names_and_descriptions_are_text_the_store_keeps(kernel: Kernel) -> None:
+    for events, description, field in ((["ok", "bad\x00"], None, "events[1]"),
+                                       ([], None, "events"),
+                                       (["*"], "x" * 1001, "description")):
+        with pytest.raises(InvalidInput) as caught:
+            subscriptions.create(kernel.engine, "https://example.com/", events, description,
+                                 allow_private=True)
+        assert caught.value.field == field
 
 
 def test_a_target_is_checked_again_at_delivery(kernel: Kernel, receiver: Receiver) -> None:
