@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from benchmarks import cascades, catchup, distribute, ingest, obligations, workers
+from benchmarks import cascades, catchup, distribute, ingest, obligations, webhooks, workers
 
 QUICK: dict[str, list[str]] = {
     "ingest": ["--events", "100000", "--collaborators", "5000", "--repeat", "1"],
@@ -26,15 +26,17 @@ QUICK: dict[str, list[str]] = {
     "cascades": ["--members", "10000", "--depth", "200", "--events", "5"],
     "obligations": ["--collaborators", "500", "--per", "10"],
     "workers": ["--distributors", "200", "--workers", "1,2,4"],
+    "webhooks": ["--events", "200", "--subscriptions", "4"],
 }
 FULL: dict[str, list[str]] = {
     "ingest": [], "distribute": [], "catchup": [], "cascades": [], "obligations": [],
     "workers": ["--distributors", "1000", "--workers", "1,2,4,8"],
+    "webhooks": [],
 }
 MAINS: dict[str, Callable[[list[str]], object]] = {
     "ingest": ingest.main, "distribute": distribute.main, "catchup": catchup.main,
     "cascades": cascades.main, "obligations": obligations.main,
-    "workers": workers.main,
+    "workers": workers.main, "webhooks": webhooks.main,
 }
 
 

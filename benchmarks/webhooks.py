@@ -2,7 +2,7 @@
 the time from commit to delivery.
 
     python -m benchmarks.webhooks [--database URL] [--events 1000] [--subscriptions 8]
-                                  [--workers 1,2] [--threads 4] [--rate 50]
+                                  [--workers 1,2] [--threads 4] [--rate 10]
 
 For each number of workers (``siren webhooks deliver --threads N`` processes):
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subscriptions", type=int, default=8)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--rate", type=float, default=50.0,
+    parser.add_argument("--rate", type=float, default=10.0,
                         help="events per second committed while latency is measured")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:

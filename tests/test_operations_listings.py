@@ -53,6 +53,8 @@ def _table(*args: str) -> Result:
 
 def test_collaborators_lists_every_field(paid: str) -> None:
     rows = _json("collaborators", "--database", paid, "--json")["collaborators"]
+    api_ids = [row.pop("api_id") for row in rows]  # the integer id siren serve names them by
+    assert len(set(api_ids)) == 3 and all(isinstance(n, int) and n > 0 for n in api_ids)
     assert rows == [
         {"id": "alice", "name": "Alice", "email": "alice@example.org", "status": "active"},
         {"id": "bob", "name": "bob", "email": None, "status": "active"},

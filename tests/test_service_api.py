@@ -203,3 +203,27 @@ def test_the_command_line_starts_without_the_web_framework() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("event/sale", {**SALE, "externalId": "o\u0000"}, "externalId"),
+    ("event/sale", {**SALE, "source": "s\ud800"}, "source"),
+    ("event/refund", {"source": "shop", "externalId": "o\u0000"}, "externalId"),
+    ("event/manual", {"id": "m\u0000", "collaborator": "alice"}, "id"),
+])
+def test_text_the_store_cannot_keep_is_refused_before_any_lookup(
+        api: tuple[TestClient, Kernel, dict[str, str]], path: str, body: dict[str, Any],
+        field: str) -> None:
+    client, _kernel, auth = api
+    answer = client.post(f"{API}/{path}", headers={**auth, "Content-Type": "application/json"},
+                         content=json.dumps(body).encode())
+    assert _failed(answer)[0][0] == field
+
+
+def test_text_filters_refuse_control_characters(
+        api: tuple[TestClient, Kernel, dict[str, str]]) -> None:
+    client, _kernel, auth = api
+    for query in ("obligations?distributorId=%00", "obligations?status=a%00",
+                  "transactions?type=%1F"):
+        assert _failed(client.get(f"{API}/{query}", headers=auth))[0][0] == query.split(
+            "?")[1].split("=")[0]

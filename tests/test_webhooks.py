@@ -210,6 +210,21 @@ def test_a_receiver_that_never_answers_is_dead_after_the_limit_and_can_be_resent
         subscriptions.resend(kernel.engine, 10**6)
 
 
+def test_a_backlog_behind_a_retried_head_does_not_hide_other_subscriptions(
+        kernel: Kernel, receiver: Receiver) -> None:
+    subscribe(kernel, receiver, "down", "collaborator.created")
+    receiver.answers["down"] = [500]
+    for number in range(50):
+        kernel.create_collaborator(f"c{number:02d}")
+    subscribe(kernel, receiver, "up", "collaborator.created")
+    kernel.create_collaborator("late")
+    clock = Clock()
+    worker = deliverer(kernel, clock)
+    worker.drain()
+    assert [r.data["collaborator"]["id"] for r in receiver.of("up")] == ["late"]
+    assert receiver.calls["down"] == 1  # its head waits for its retry; the rest behind it
+
+
 def test_per_subscription_order_holds_behind_a_retry(kernel: Kernel,
                                                      receiver: Receiver) -> None:
     subscribe(kernel, receiver, "ordered", "collaborator.created")
@@ -279,6 +294,9 @@ def test_a_wrong_secret_fails_the_sdks_verification(kernel: Kernel,
     ("http://[::1]/hook", "loopback, private or link-local"),
     ("http://[::ffff:192.168.0.1]/hook", "loopback, private or link-local"),
     ("http://localhost/hook", "loopback, private or link-local"),
+    ("http://[::1/hook", "is not a URL"),
+    ("http://exa\x00mple.com/", "NUL"),
+    ("http://no-such-host.invalid/hook", "does not resolve"),
 ])
 def test_targets_are_checked_at_subscription(kernel: Kernel, url: str, problem: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,6 +305,16 @@ def test_targets_are_checked_at_subscription(kernel: Kernel, url: str, problem: 
         subscriptions.create(kernel.engine, url, ["*"])
     assert caught.value.field == "targetUrl" and problem in str(caught.value)
     assert subscriptions.page(kernel.engine) == ([], 0)
+
+
+def test_event_names_and_descriptions_are_text_the_store_keeps(kernel: Kernel) -> None:
+    for events, description, field in ((["ok", "bad\x00"], None, "events[1]"),
+                                       ([], None, "events"),
+                                       (["*"], "x" * 1001, "description")):
+        with pytest.raises(InvalidInput) as caught:
+            subscriptions.create(kernel.engine, "https://example.com/", events, description,
+                                 allow_private=True)
+        assert caught.value.field == field
 
 
 def test_a_target_is_checked_again_at_delivery(kernel: Kernel, receiver: Receiver) -> None:

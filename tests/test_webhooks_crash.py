@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from receiver import Receiver, receiving
-from reliability.scenario import expected_periods, populate
+from reliability.scenario import expected_periods, postgres_stores, sqlite_stores
 
 from siren_core import Kernel
 from siren_core.webhooks import subscriptions
@@ -145,17 +144,7 @@ def _crash_runs(make_store: Callable[[], str], runs: int) -> None:
 
 def test_sigkill_while_distributing_and_delivering_on_sqlite(
         tmp_path: Path, pytestconfig: pytest.Config) -> None:
-    template = tmp_path / "template.db"
-    with Kernel(f"sqlite:///{template}") as kernel:
-        populate(kernel)
-    counter = iter(range(10**6))
-
-    def make_store() -> str:
-        target = tmp_path / f"run-{next(counter)}.db"
-        shutil.copy(template, target)
-        return f"sqlite:///{target}"
-
-    _crash_runs(make_store, _runs(8, pytestconfig))
+    _crash_runs(sqlite_stores(tmp_path), _runs(8, pytestconfig))
 
 
 def test_sigkill_while_distributing_and_delivering_on_postgresql(
@@ -163,13 +152,4 @@ def test_sigkill_while_distributing_and_delivering_on_postgresql(
     url = os.environ.get("SIREN_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("PostgreSQL not configured: set SIREN_TEST_POSTGRES_URL to run")
-
-    def make_store() -> str:
-        from conftest import _reset_postgres
-
-        _reset_postgres(url)
-        with Kernel(url) as kernel:
-            populate(kernel)
-        return url
-
-    _crash_runs(make_store, _runs(4, pytestconfig))
+    _crash_runs(postgres_stores(url), _runs(4, pytestconfig))

@@ -311,6 +311,9 @@ class ObligationService:
                 oq.move_obligations(conn, still, "pending", "approved", "heartbeat",
                                     f"hold period of {days} days ended", now)
                 changed.extend(still)
+            outbox.record(conn, lambda: status_change_events(
+                conn, sorted(changed), dict.fromkeys(changed, "pending"), "heartbeat",
+                "hold period ended"))
         return sorted(changed)
 
     # -- reconciliation -----------------------------------------------------------

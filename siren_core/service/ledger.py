@@ -32,7 +32,11 @@ _COUNT: dict[int | str, dict[str, Any]] = {200: {"headers": {COUNT_HEADER: {
 Number = Annotated[int, Query(ge=1, le=INT64_MAX, description="Page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="First row")]
 ApiId = Annotated[int | None, Query(ge=1, le=sq.KEY_MAX)]
-Status = Annotated[str | None, Query(max_length=64)]
+_TEXT = r"^[^\x00-\x1f]*$"
+"""A text filter holds no control character (PostgreSQL cannot even compare a NUL)."""
+Status = Annotated[str | None, Query(max_length=64, pattern=_TEXT)]
+Kind = Annotated[str | None, Query(max_length=64, pattern=_TEXT)]
+DistributorId = Annotated[str | None, Query(max_length=255, pattern=_TEXT)]
 ObligationsKey = Annotated[ApiKeyRow, Depends(requires("ledger:obligations:read"))]
 PayoutsKey = Annotated[ApiKeyRow, Depends(requires("ledger:payouts:read"))]
 TransactionsKey = Annotated[ApiKeyRow, Depends(requires("ledger:transactions:read"))]
@@ -104,7 +108,7 @@ def _obligations(kernel: Kernel, collaborator: str | None, status: str | None,
 @router.get("/obligations", response_model=list[ObligationOut], responses=_COUNT)
 def obligations(request: Request, _key: ObligationsKey, number: Number = 10,
                 offset: Offset = 0, collaboratorId: ApiId = None, status: Status = None,
-                distributorId: Annotated[str | None, Query(max_length=255)] = None
+                distributorId: DistributorId = None
                 ) -> JSONResponse:
     """Obligations, oldest first; filters ``collaboratorId``, ``status`` (Siren's names
     too) and ``distributorId`` (the distributor's id)."""
@@ -150,7 +154,7 @@ def payout(request: Request, _key: PayoutsKey, id: int) -> dict[str, Any]:
 def transactions(request: Request, _key: TransactionsKey, number: Number = 10,
                  offset: Offset = 0,
                  collaboratorId: ApiId = None,
-                 type: Annotated[str | None, Query(max_length=64)] = None) -> JSONResponse:
+                 type: Kind = None) -> JSONResponse:
     """The recorded source events (sales, refunds, visits, custom events), oldest first;
     filters ``collaboratorId`` and ``type``."""
     kernel = _kernel(request)

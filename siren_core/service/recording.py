@@ -20,8 +20,8 @@ from urllib.parse import quote, unquote
 import attrs
 
 from siren_core import outbox, store
-from siren_core.domain import RecordResult
-from siren_core.errors import Conflict, InvalidInput, NotFound
+from siren_core.domain import NAME_LENGTH, RecordResult, check_identifier, check_text
+from siren_core.errors import Conflict, NotFound
 from siren_core.kernel import Kernel
 from siren_core.outbox import Message
 from siren_core.service.models import RefundEvent, SaleEvent, SaleItem, SiteVisitedEvent
@@ -40,10 +40,13 @@ class Answer:
     opportunity: int | None = None
 
 
-def sale_key(source: str, external_id: str | int) -> str:
-    """The source event key of a sale: ``source`` quoted (no ``:`` left), ``:``, the
-    external id as text; one key per ``(source, externalId)``."""
-    return f"{quote(source, safe='')}:{external_id}"
+def sale_key(source: str, external_id: str | int, kind: str = "sale") -> str:
+    """The source event key of a sale (and of its refund, ``kind``): ``source`` quoted
+    (no ``:`` left), ``:``, the external id as text; one key per ``(source, externalId)``.
+    Both are checked as the store keeps text (no NUL, no lone surrogate) before the key
+    is looked up anywhere."""
+    check_text("source", source, NAME_LENGTH, required=True)
+    return check_identifier(f"{kind}.id", f"{quote(source, safe='')}:{external_id}")
 
 
 def split_key(key: str) -> tuple[str | None, str]:
@@ -52,21 +55,24 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (unquote(source), external) if colon else (None, key)
 
 
-Before = Callable[[Connection], None]
-"""What an event route does first in the event's transaction (count the request against
-its key's rate limit: ``Admission.count``)."""
+Count = Callable[[Connection], None]
+"""Counts the request against its key's rate limit in the event's transaction, raising
+when it is over (``Admission.count``)."""
 
 
-def in_one_transaction(kernel: Kernel, before: Before, work: Callable[[Connection], T]) -> T:
-    """``before(conn)``, then ``work(conn)``, as one transaction (the kernel's operations
-    inside join it). A conflict is tried once more: a concurrent first recording of the
-    same key may have won with another time, which the second attempt reads (a real
-    conflict stays one)."""
+def in_one_transaction(kernel: Kernel, count: Count, work: Callable[[Connection], T]) -> T:
+    """``work(conn)``, then ``count(conn)``, as one transaction (the kernel's operations
+    inside join it): a request over its rate limit records nothing, and the key's row is
+    locked (PostgreSQL) only from the count to the commit, so that concurrent events of
+    one key do not wait for each other's recording. A conflict is tried once more: a
+    concurrent first recording of the same key may have won with another time, which the
+    second attempt reads (a real conflict stays one)."""
     for attempt in (1, 2):
         try:
             with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
-                before(conn)
-                return work(conn)
+                answer = work(conn)
+                count(conn)
+                return answer
         except Conflict:
             if attempt == 2:
                 raise
@@ -121,7 +127,7 @@ def _sale_event(sale: SaleEvent, key: str, collaborator: str | None,
     return body
 
 
-def record_sale(kernel: Kernel, before: Before, sale: SaleEvent,
+def record_sale(kernel: Kernel, count: Count, sale: SaleEvent,
                 default_currency: str) -> Answer:
     key = sale_key(sale.source, sale.externalId)
 
@@ -147,7 +153,7 @@ def record_sale(kernel: Kernel, before: Before, sale: SaleEvent,
             body["reason"] = reason
         return Answer(body, sale.trackingId if collaborator is not None else None)
 
-    return in_one_transaction(kernel, before, work)
+    return in_one_transaction(kernel, count, work)
 
 
 def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, str]:
@@ -161,8 +167,8 @@ def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, s
     return "recorded", "the sale was recorded; no active reward credited it"
 
 
-def record_refund(kernel: Kernel, before: Before, refund: RefundEvent) -> Answer:
-    key = sale_key(refund.source, refund.externalId)
+def record_refund(kernel: Kernel, count: Count, refund: RefundEvent) -> Answer:
+    key = sale_key(refund.source, refund.externalId, REFUND)
 
     def work(conn: Connection) -> Answer:
         if queries.find_source_event(conn, "sale", key) is None:
@@ -181,11 +187,11 @@ def record_refund(kernel: Kernel, before: Before, refund: RefundEvent) -> Answer
         return Answer({"status": status, "created": not result.duplicate,
                        "transactionId": transaction, "conversions": [], "message": message})
 
-    return in_one_transaction(kernel, before, work)
+    return in_one_transaction(kernel, count, work)
 
 
-def record_visit(kernel: Kernel, before: Before, visit: SiteVisitedEvent) -> Answer:
-    return in_one_transaction(kernel, before, lambda conn: _visit(conn, kernel, visit))
+def record_visit(kernel: Kernel, count: Count, visit: SiteVisitedEvent) -> Answer:
+    return in_one_transaction(kernel, count, lambda conn: _visit(conn, kernel, visit))
 
 
 def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
@@ -212,13 +218,11 @@ def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
     return Answer(body, opportunity)
 
 
-def record_custom(kernel: Kernel, before: Before, slug: str,
+def record_custom(kernel: Kernel, count: Count, slug: str,
                   payload: dict[str, Any]) -> Answer:
     """A third-party trigger strategy's event, the body passed through (``at`` defaults to
     the time of the first recording)."""
-    key = payload.get("id")
-    if not isinstance(key, str):
-        raise InvalidInput(f"{slug}.id", key, "is required: a non-empty string")
+    key = check_identifier(f"{slug}.id", payload.get("id"))
 
     def work(conn: Connection) -> Answer:
         result, transaction = record_once(conn, kernel, slug, key,
@@ -234,4 +238,4 @@ def record_custom(kernel: Kernel, before: Before, slug: str,
             body["reason"] = reason
         return Answer(body)
 
-    return in_one_transaction(kernel, before, work)
+    return in_one_transaction(kernel, count, work)

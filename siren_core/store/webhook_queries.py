@@ -171,9 +171,15 @@ def _lock_subscription(conn: Connection, subscription_id: int) -> bool:
 def claim(conn: Connection, now: datetime, leased_until: datetime) -> Claim | None:
     """Lease the head delivery of one subscription that is due and free, if any."""
     free = sa.or_(delivery.c.leased_until.is_(None), delivery.c.leased_until <= now)
-    candidates = conn.execute(
-        sa.select(delivery.c.id, delivery.c.subscription_id).where(
-            delivery.c.status == "pending", delivery.c.next_attempt_at <= now, free)
+    head_id = (sa.select(delivery.c.id)
+            .where(delivery.c.subscription_id == subscription.c.id,
+                   delivery.c.status == "pending")
+            .order_by(delivery.c.event_id).limit(1).correlate(subscription)
+            .scalar_subquery())
+    candidates = conn.execute(  # the heads only: a backlog behind one never hides another
+        sa.select(delivery.c.id, delivery.c.subscription_id)
+        .select_from(subscription.join(delivery, delivery.c.id == head_id))
+        .where(subscription.c.status == "active", delivery.c.next_attempt_at <= now, free)
         .order_by(delivery.c.event_id).limit(_CANDIDATES)).all()
     tried: set[int] = set()
     for delivery_key, subscription_id in candidates:

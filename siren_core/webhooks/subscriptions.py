@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from siren_core import outbox
+from siren_core.domain import check_text
 from siren_core.errors import InvalidInput, NotFound
 from siren_core.store import Engine, unit_of_work
 from siren_core.store import webhook_queries as wq
@@ -40,9 +41,7 @@ def _events(events: Sequence[str]) -> list[str]:
         raise InvalidInput("events", len(events), f"may hold at most {MAX_EVENTS} names")
     names: list[str] = []
     for index, name in enumerate(events):
-        if not isinstance(name, str) or not name.strip() or len(name) > NAME_LENGTH:
-            raise InvalidInput(f"events[{index}]", name,
-                               f"must be an event name of 1 to {NAME_LENGTH} characters")
+        check_text(f"events[{index}]", name, NAME_LENGTH, required=True)
         if name not in names:
             names.append(name)
     return names
@@ -52,10 +51,10 @@ def create(engine: Engine, target_url: str, events: Sequence[str],
            description: str | None = None, *, allow_private: bool | None = None) -> Created:
     """A new subscription, its target checked (``InvalidInput`` on ``targetUrl``)."""
     names = _events(events)
-    if description is not None and len(description) > DESCRIPTION_LENGTH:
-        raise InvalidInput("description", description[:40] + "…",
-                           f"is longer than {DESCRIPTION_LENGTH} characters")
-    targets.check(target_url, allow_private=allow_private)
+    if description is not None:
+        check_text("description", description, DESCRIPTION_LENGTH)
+    targets.check(check_text("targetUrl", target_url, targets.URL_LENGTH, required=True),
+                  allow_private=allow_private)
     secret = signing.new_secret()
     with unit_of_work(engine) as conn:
         key = wq.insert_subscription(conn, target_url=target_url, events=names,

@@ -77,7 +77,7 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise TargetRefused(f"{host} does not resolve ({exc})") from None
     addresses = [str(info[4][0]) for info in found]
     if not addresses:

@@ -187,7 +187,9 @@ class Deliverer:
                     continue
             except DatabaseError as exc:
                 failures += 1
-                log.warning("webhooks: the store failed (%s); retrying", one_line(exc))
-                stop.wait(min(0.5 * 2 ** min(failures - 1, 6), 30.0))
+                delay = min(0.5 * 2 ** min(failures - 1, 6), 30.0)
+                log.warning("worker: webhook delivery failed (%s); retrying in %.1f s",
+                            one_line(exc), delay)
+                stop.wait(delay)
                 continue
             stop.wait(idle_s)
