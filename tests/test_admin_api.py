@@ -6,6 +6,7 @@ session, with an API key, with an expired session or a disabled operator's."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -219,3 +220,24 @@ def test_every_admin_route_answers_a_live_session(make_kernel: Callable[..., Ker
                 continue
             answer = _call(client, method, path, {"X-CSRF-Token": csrf})
             assert answer.status_code not in (401, 403, 500), (method, path, answer.text)
+
+
+def test_text_the_store_cannot_keep_is_refused_before_any_look_up(
+        make_kernel: Callable[..., Kernel]) -> None:
+    kernel = make_kernel(clock=lambda: NOW)
+    january(kernel)
+    with admin_client(kernel) as (client, csrf):
+        counts = kernel.table_counts()
+        write = {"X-CSRF-Token": csrf}
+        for method, url, body in (
+                ("GET", f"{API}/distributors/a%00b", None),
+                ("GET", f"{API}/distributions?distributorId=a%00b", None),
+                ("GET", f"{API}/collaborator-groups/x/members?collaboratorId=%00", None),
+                ("POST", f"{API}/collaborator-groups",
+                 {"id": "g", "name": "G", "structure": "flat", "description": "a\x00"}),
+                ("PUT", f"{API}/distributors/bonus", {"name": "\ud800"})):
+            answer = client.request(method, url, content=json.dumps(body), headers={
+                **write, "Content-Type": "application/json"})  # \ud800 escaped
+            assert answer.status_code == 400, (url, answer.text)
+            assert answer.json()["error"]["code"] == "VALIDATION_FAILED"
+        assert kernel.table_counts() == counts

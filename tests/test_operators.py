@@ -89,6 +89,19 @@ def test_a_wrong_password_is_refused_and_logins_are_rate_limited_in_the_store(
         assert answer.status_code == 200
 
 
+def test_a_name_no_operator_can_have_is_refused_without_a_store_error(kernel: Kernel) -> None:
+    """A NUL (which PostgreSQL cannot keep) or an over-long name: a 401, nothing stored."""
+    counts = kernel.table_counts()
+    with TestClient(create_app(kernel)) as client:
+        for name, password in (("a\x00b", "p"), ("x" * 64 + "y", "p"),
+                               ("olive smith", "p"), ("olive", "\ud800 lone")):
+            answer = client.post(f"{API}/auth/login", headers={
+                "Content-Type": "application/json"}, content=json.dumps(
+                {"name": name, "password": password}))  # \ud800 escaped
+            assert answer.status_code in (400, 401), name  # 400: longer than a name
+    assert kernel.table_counts() == counts
+
+
 def test_writes_need_the_csrf_token(kernel: Kernel) -> None:
     with admin_client(kernel) as (client, csrf):
         body = {"scopes": ["event:*"]}

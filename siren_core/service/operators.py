@@ -21,6 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from siren_core import store
+from siren_core.domain import text_problem
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.kernel import Kernel
 from siren_core.store import operator_queries as oq
@@ -77,6 +78,8 @@ def check_password(password: str) -> str:
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InvalidInput("password", "***", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} "
                            "characters long")
+    if text_problem(password) is not None:
+        raise InvalidInput("password", "***", "must be valid Unicode text without NUL")
     return password
 
 
@@ -127,7 +130,10 @@ def log_in(kernel: Kernel, name: str, password: str,
     """A new session for ``name`` if ``password`` is its own; :class:`LoginRefused`
     otherwise (counted), :class:`LoginThrottled` after too many refusals."""
     now = kernel.clock()
-    name = name[:64] if isinstance(name, str) else ""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or not isinstance(
+            password, str) or text_problem(password) is not None:
+        _verified(None, "")  # no operator has such a name or password: nothing stored
+        raise LoginRefused("the name or the password is wrong, or the operator is disabled")
     with store.unit_of_work(kernel.engine, write=False) as conn:
         _throttle(conn, name, now)
         found = oq.operator_by_name(conn, name)
@@ -155,8 +161,7 @@ def _throttle(conn: store.Connection, name: str, now: datetime) -> None:
 
 def _verified(found: OperatorRow | None, password: str) -> bool:
     try:
-        return _hasher.verify(found.password_hash if found else _NO_OPERATOR,
-                              password if isinstance(password, str) else "")
+        return _hasher.verify(found.password_hash if found else _NO_OPERATOR, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from siren_core.errors import InvalidInput, NotFound
 from siren_core.money import INT64_MAX
 from siren_core.service import keys
-from siren_core.service.admin.guard import REFUSALS, Operator
+from siren_core.service.admin.guard import CHECKED, REFUSALS, Operator
 from siren_core.service.admin.models import ApiKeyCreate, ApiKeyOut
 from siren_core.service.ledger import COUNT_HEADER, MAX_PAGE
 from siren_core.service.problems import invalid_field
@@ -21,7 +21,7 @@ from siren_core.store import service_queries as sq
 from siren_core.store.service_queries import ApiKeyRow
 from siren_core.times import iso_utc
 
-router = APIRouter(tags=["api keys"], responses=REFUSALS)
+router = APIRouter(tags=["api keys"], responses=REFUSALS, dependencies=CHECKED)
 Number = Annotated[int, Query(ge=1, le=INT64_MAX, description="Page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="First row")]
 

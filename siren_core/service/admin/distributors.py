@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from siren_core.config.converter import unstructure_distributor
@@ -21,21 +21,24 @@ from siren_core.domain import Distributor
 from siren_core.errors import Conflict, InvalidInput, NotFound
 from siren_core.kernel import Kernel
 from siren_core.service.admin import listing, views
-from siren_core.service.admin.guard import REFUSALS, Operator
-from siren_core.service.admin.listing import COUNTED, Number, Offset, Order, OrderBy
+from siren_core.service.admin.guard import CHECKED, REFUSALS, Operator, kernel_of
+from siren_core.service.admin.listing import (
+    COUNTED,
+    Filter,
+    Number,
+    Offset,
+    Order,
+    OrderBy,
+    PathId,
+)
 from siren_core.service.problems import invalid_field
 from siren_core.store import service_queries as sq
 from siren_core.times import iso_utc
 
-router = APIRouter(tags=["admin: distributors"], responses=REFUSALS)
-Filter = Annotated[str | None, Query(max_length=255)]
+router = APIRouter(tags=["admin: distributors"], responses=REFUSALS,
+                   dependencies=CHECKED)
 Spec = Annotated[dict[str, Any], Body(description="siren-core's distributor configuration")]
 STATUSES = ("active", "inactive", "deleted")
-
-
-def _kernel(request: Request) -> Kernel:
-    kernel: Kernel = request.app.state.kernel
-    return kernel
 
 
 def _json(kernel: Kernel, d: Distributor) -> dict[str, Any]:
@@ -60,7 +63,7 @@ def distributors(request: Request, _session: Operator, number: Number = 10,
                  status: Filter = None, search: Filter = None) -> JSONResponse:
     """Distributors; filters ``status``, ``search`` (name and description); ``orderBy`` ∈
     id, name, status."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     found = [d for d in kernel.distributors()
              if (status is None or d.spec.status == status)
              and (not search or search.lower() in
@@ -71,24 +74,24 @@ def distributors(request: Request, _session: Operator, number: Number = 10,
 
 
 @router.get("/distributors/{id}")
-def distributor(request: Request, _session: Operator, id: str) -> dict[str, Any]:
+def distributor(request: Request, _session: Operator, id: PathId) -> dict[str, Any]:
     """One distributor, with ``collaboratorCount``, ``currentDistribution`` and dates."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     return extended(kernel, kernel.distributor(id))
 
 
 @router.post("/distributors", status_code=201)
 def create(request: Request, _session: Operator, body: Spec) -> dict[str, Any]:
     """Create a distributor from its configuration; 201 with the record."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     return extended(kernel, kernel.create_distributor(body))
 
 
 @router.put("/distributors/{id}")
-def update(request: Request, _session: Operator, id: str, body: Spec) -> dict[str, Any]:
+def update(request: Request, _session: Operator, id: PathId, body: Spec) -> dict[str, Any]:
     """Partial update: the given fields replace the stored ones (``id``, if given, must
     be the URL's); ``status`` and ``collaboratorGroupId`` as the module says."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     if "id" in body and body["id"] != id:
         raise invalid_field("id", f"id {body['id']!r} is not the URL's {id!r}")
     current = kernel.distributor(id)
@@ -111,10 +114,10 @@ def update(request: Request, _session: Operator, id: str, body: Spec) -> dict[st
 
 
 @router.delete("/distributors/{id}")
-def delete(request: Request, _session: Operator, id: str) -> dict[str, Any]:
+def delete(request: Request, _session: Operator, id: PathId) -> dict[str, Any]:
     """Soft delete (200 with the record); a deleted distributor's history is kept, so
     deleting it again is a 409."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     if kernel.distributor(id).spec.status == "deleted":
         raise Conflict(f"distributor {id!r} is already deleted; siren-core keeps its "
                        "periods, allocations and obligations")
@@ -131,7 +134,7 @@ def credit_metric(request: Request, _session: Operator,
                   at: Annotated[datetime | None, Body()] = None) -> dict[str, Any]:
     """Credit a collaborator by hand (the ``manual`` metric type); ``id`` is the
     idempotency key."""
-    result = _kernel(request).credit_metric(collaboratorId, id=id, quantity=quantity,
+    result = kernel_of(request).credit_metric(collaboratorId, id=id, quantity=quantity,
                                             note=note, at=at)
     return {"id": result.event_id, "credits": result.credits, "duplicate": result.duplicate,
             "skipped": [{"distributorId": s.distributor, "reason": s.reason}
@@ -139,9 +142,9 @@ def credit_metric(request: Request, _session: Operator,
 
 
 @router.get("/distributors/{id}/preview")
-def preview(request: Request, _session: Operator, id: str) -> dict[str, Any]:
+def preview(request: Request, _session: Operator, id: PathId) -> dict[str, Any]:
     """What the open period would pay if it closed now: pool so far and the leaders."""
-    found = _kernel(request).preview(id)
+    found = kernel_of(request).preview(id)
     outcome = found.outcome
     leaders = sorted(outcome.allocations, key=lambda a: (-a[3], -a[2], a[1]))
     return {"distribution": views.distribution_json(found.distribution),
@@ -158,7 +161,7 @@ def distributions(request: Request, _session: Operator, number: Number = 10,
                   status: Filter = None, distributorId: Filter = None) -> JSONResponse:
     """Periods; filters ``status`` (``pending`` = ``open``), ``distributorId``;
     ``orderBy`` ∈ id, status, distributorId, triggerDate."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     try:
         found = kernel.distributions(distributor=distributorId, status=status)
     except (NotFound, InvalidInput):
@@ -171,7 +174,7 @@ def distributions(request: Request, _session: Operator, number: Number = 10,
 
 @router.get("/distributions/{id}")
 def distribution(request: Request, _session: Operator, id: int) -> dict[str, Any]:
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     for d in kernel.distributions():
         if d.id == id:
             return views.distribution_json(d)
@@ -182,7 +185,7 @@ def distribution(request: Request, _session: Operator, id: int) -> dict[str, Any
 def allocations(request: Request, _session: Operator, id: int) -> list[dict[str, Any]]:
     """Every allocation of the distribution with the score behind it: points by metric
     type and the credits that made them."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     if not 1 <= id <= sq.KEY_MAX:
         raise NotFound("distribution", id)
     credits = kernel.allocation_credits(id)
@@ -192,4 +195,4 @@ def allocations(request: Request, _session: Operator, id: int) -> list[dict[str,
 @router.get("/doctor")
 def doctor(request: Request, _session: Operator) -> list[dict[str, Any]]:
     """Why a distributor would pay no one, or part of it would credit no one."""
-    return [views.finding_json(f) for f in _kernel(request).doctor()]
+    return [views.finding_json(f) for f in kernel_of(request).doctor()]

@@ -6,15 +6,18 @@ session's CSRF token: 403 ``csrf_failed``. Nothing is read or changed before thi
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader
 
+from siren_core.domain import text_problem
 from siren_core.kernel import Kernel
 from siren_core.service import operators
 from siren_core.service.models import ErrorBody
-from siren_core.service.problems import ApiProblem
+from siren_core.service.problems import ApiProblem, invalid_field
 from siren_core.store.operator_queries import SessionRow
 
 SESSION_COOKIE = "siren_session"
@@ -29,6 +32,11 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "A write without the session's CSRF token"}}
 
 
+def kernel_of(request: Request) -> Kernel:
+    kernel: Kernel = request.app.state.kernel
+    return kernel
+
+
 def refuse_api_key(request: Request) -> None:
     if request.headers.get("authorization"):
         raise ApiProblem(401, "this route takes an operator's session, not an API key",
@@ -40,9 +48,8 @@ def operator_session(request: Request,
                      csrf: Annotated[str | None, Depends(_csrf)]) -> SessionRow:
     """A dependency: the request's live session, its CSRF token checked on a write."""
     refuse_api_key(request)
-    kernel: Kernel = request.app.state.kernel
     try:
-        found = operators.session(kernel, token)
+        found = operators.session(kernel_of(request), token)
     except operators.SessionRefused as exc:
         raise ApiProblem(401, str(exc), code="session_required") from None
     assert token is not None
@@ -54,3 +61,46 @@ def operator_session(request: Request,
 
 
 Operator = Annotated[SessionRow, Depends(operator_session)]
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key, path or "body")
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def unstorable_text(request: Request, body: Any = None) -> tuple[str, str] | None:
+    """The first path or query parameter, or string of ``body``, that the store could not
+    keep (a NUL, a lone surrogate), with the problem; ``None`` when there is none."""
+    found = [*request.path_params.items(), *request.query_params.multi_items(),
+             *_strings(body, "")]
+    for field, text in found:
+        problem = text_problem(text)
+        if problem is not None:
+            return field or "body", problem
+    return None
+
+
+async def storable_text(request: Request,
+                        _session: Annotated[SessionRow, Depends(operator_session)]) -> None:
+    """A dependency of every admin route, after its session: 400 naming the first text
+    the store could not keep, before anything is looked up."""
+    body: Any = None
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None  # the route's own validation answers it
+    found = unstorable_text(request, body)
+    if found is not None:
+        raise invalid_field(found[0], f"{found[0]} {found[1]}")
+
+
+CHECKED = [Depends(storable_text)]
+"""The dependencies of every admin router."""

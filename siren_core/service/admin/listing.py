@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 
 from siren_core.money import INT64_MAX
@@ -16,6 +16,11 @@ from siren_core.service.ledger import COUNT_HEADER, MAX_PAGE
 from siren_core.service.problems import invalid_field
 
 T = TypeVar("T")
+TEXT = r"^[^\x00-\x1f]*$"
+"""Text the store can keep and compare: no control character (PostgreSQL cannot even
+compare a NUL), checked before any look-up."""
+PathId = Annotated[str, Path(min_length=1, max_length=255, pattern=TEXT)]
+Filter = Annotated[str | None, Query(max_length=2000, pattern=TEXT)]
 Number = Annotated[int, Query(ge=1, le=INT64_MAX, description="Page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="First row")]
 Order = Annotated[Literal["ASC", "DESC", "asc", "desc"], Query(description="Sort order")]

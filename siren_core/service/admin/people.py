@@ -7,23 +7,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
-from siren_core.kernel import Kernel
 from siren_core.service.admin import listing, views
-from siren_core.service.admin.guard import REFUSALS, Operator
-from siren_core.service.admin.listing import COUNTED, Number, Offset, Order, OrderBy
+from siren_core.service.admin.guard import CHECKED, REFUSALS, Operator, kernel_of
+from siren_core.service.admin.listing import (
+    COUNTED,
+    Filter,
+    Number,
+    Offset,
+    Order,
+    OrderBy,
+    PathId,
+)
 
-router = APIRouter(tags=["admin: collaborators and groups"], responses=REFUSALS)
-Filter = Annotated[str | None, Query(max_length=2000)]
+router = APIRouter(tags=["admin: collaborators and groups"], responses=REFUSALS,
+                   dependencies=CHECKED)
 Name = Annotated[str, Body(min_length=1, max_length=255)]
 Members = Annotated[list[str | dict[str, Any]], Body(max_length=10_000)]
-
-
-def _kernel(request: Request) -> Kernel:
-    kernel: Kernel = request.app.state.kernel
-    return kernel
 
 
 @router.get("/collaborators", responses=COUNTED)
@@ -32,7 +34,7 @@ def collaborators(request: Request, _session: Operator, number: Number = 10,
                   status: Filter = None) -> JSONResponse:
     """Collaborators with their integer API id; filter ``status``; ``orderBy`` ∈ id,
     name, status."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     ids = kernel.collaborator_api_ids()
     found = [c for c in kernel.collaborators() if status is None or c.status == status]
     rows = listing.ordered(found, orderBy, order, {
@@ -46,14 +48,14 @@ def collaborators(request: Request, _session: Operator, number: Number = 10,
 @router.get("/collaborator-groups", responses=COUNTED)
 def groups(request: Request, _session: Operator, number: Number = 10, offset: Offset = 0,
            orderBy: OrderBy = None, order: Order = "ASC") -> JSONResponse:
-    rows = listing.ordered(_kernel(request).groups(), orderBy, order, {
+    rows = listing.ordered(kernel_of(request).groups(), orderBy, order, {
         "id": lambda g: g.id, "name": lambda g: g.name, "structure": lambda g: g.structure})
     return listing.page([views.group_json(g) for g in rows], number, offset)
 
 
 @router.get("/collaborator-groups/{id}")
-def group(request: Request, _session: Operator, id: str) -> dict[str, Any]:
-    return views.group_json(_kernel(request).group(id))
+def group(request: Request, _session: Operator, id: PathId) -> dict[str, Any]:
+    return views.group_json(kernel_of(request).group(id))
 
 
 @router.post("/collaborator-groups", status_code=201)
@@ -64,66 +66,66 @@ def create_group(request: Request, _session: Operator,
                  members: Members | None = None) -> dict[str, Any]:
     """Create a group (``flat``, ``parent_child``, ``linear_chain`` or a plugin's
     structure), optionally with members."""
-    made = _kernel(request).create_group(id, name=name, structure=structure,
+    made = kernel_of(request).create_group(id, name=name, structure=structure,
                                          description=description, members=members or [])
     return views.group_json(made)
 
 
 @router.put("/collaborator-groups/{id}")
-def update_group(request: Request, _session: Operator, id: str,
+def update_group(request: Request, _session: Operator, id: PathId,
                  name: Annotated[str | None, Body(min_length=1, max_length=255)] = None,
                  description: Annotated[str | None, Body(max_length=10_000)] = None,
                  structure: Annotated[str | None, Body(min_length=1, max_length=64)] = None
                  ) -> dict[str, Any]:
     """Partial update of name, description, structure."""
-    return views.group_json(_kernel(request).update_group(
+    return views.group_json(kernel_of(request).update_group(
         id, name=name, description=description, structure=structure))
 
 
 @router.delete("/collaborator-groups/{id}", status_code=204, response_class=Response)
-def delete_group(request: Request, _session: Operator, id: str) -> Response:
-    _kernel(request).delete_group(id)
+def delete_group(request: Request, _session: Operator, id: PathId) -> Response:
+    kernel_of(request).delete_group(id)
     return Response(status_code=204)
 
 
 @router.get("/collaborator-groups/{id}/members")
-def members(request: Request, _session: Operator, id: str, number: Number = 10,
+def members(request: Request, _session: Operator, id: PathId, number: Number = 10,
             offset: Offset = 0, collaboratorId: Filter = None) -> dict[str, Any]:
     """The members (in the group's order), in the envelope."""
     wanted = None if collaboratorId is None else set(collaboratorId.split(","))
-    found = [views.member_json(m) for m in _kernel(request).group_members(id)
+    found = [views.member_json(m) for m in kernel_of(request).group_members(id)
              if wanted is None or m.collaborator in wanted]
     return listing.envelope(found, number, offset)
 
 
 @router.post("/collaborator-groups/{id}/members")
-def add_members(request: Request, _session: Operator, id: str,
+def add_members(request: Request, _session: Operator, id: PathId,
                 members: Annotated[Members, Body(embed=True)]) -> list[dict[str, Any]]:
     """Add members (ids, or ``{collaborator, parent?, metadata?}`` tables)."""
-    return [views.member_json(m) for m in _kernel(request).add_group_members(id, members)]
+    return [views.member_json(m) for m in kernel_of(request).add_group_members(id, members)]
 
 
 @router.put("/collaborator-groups/{id}/members")
-def set_members(request: Request, _session: Operator, id: str,
+def set_members(request: Request, _session: Operator, id: PathId,
                 members: Annotated[Members, Body(embed=True)]) -> list[dict[str, Any]]:
     """Replace the members."""
-    return [views.member_json(m) for m in _kernel(request).set_group_members(id, members)]
+    return [views.member_json(m) for m in kernel_of(request).set_group_members(id, members)]
 
 
 @router.delete("/collaborator-groups/{id}/members/{collaboratorId}", status_code=204,
                response_class=Response)
-def remove_member(request: Request, _session: Operator, id: str,
-                  collaboratorId: str) -> Response:
-    _kernel(request).remove_group_member(id, collaboratorId)
+def remove_member(request: Request, _session: Operator, id: PathId,
+                  collaboratorId: PathId) -> Response:
+    kernel_of(request).remove_group_member(id, collaboratorId)
     return Response(status_code=204)
 
 
 @router.put("/programs/{id}")
-def bind_program(request: Request, _session: Operator, id: str,
+def bind_program(request: Request, _session: Operator, id: PathId,
                  collaboratorGroupId: Annotated[str | None, Body(embed=True, max_length=255)]
                  ) -> dict[str, Any]:
     """Bind a program to a group (``collaboratorGroupId``; ``null`` unbinds)."""
-    kernel = _kernel(request)
+    kernel = kernel_of(request)
     kernel.bind_program(id, collaboratorGroupId)
     program = kernel.program(id)
     return {"id": program.id, "name": program.name, "collaboratorGroupId": collaboratorGroupId}

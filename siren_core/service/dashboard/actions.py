@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from siren_core.service.dashboard.guard import Page, Write, kernel_of
+from siren_core.service.admin.guard import kernel_of
+from siren_core.service.dashboard.guard import Page, Write
 from siren_core.store import service_queries as sq
 from siren_core.store.operator_queries import SessionRow
 from siren_core.webhooks import subscriptions

@@ -8,9 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from siren_core.kernel import Kernel
 from siren_core.service import operators
-from siren_core.service.admin.guard import SESSION_COOKIE
+from siren_core.service.admin.guard import SESSION_COOKIE, kernel_of, unstorable_text
 from siren_core.store.operator_queries import SessionRow
 
 
@@ -26,11 +25,6 @@ class PageRefused(Exception):
         self.status = status
 
 
-def kernel_of(request: Request) -> Kernel:
-    kernel: Kernel = request.app.state.kernel
-    return kernel
-
-
 def page_session(request: Request) -> SessionRow:
     if request.headers.get("authorization"):
         raise PageRefused(401, "the dashboard takes an operator's session, not an API key")
@@ -39,6 +33,9 @@ def page_session(request: Request) -> SessionRow:
     except operators.SessionRefused:
         raise LoginNeeded() from None
     request.state.operator = found.operator.name
+    unstorable = unstorable_text(request)
+    if unstorable is not None:
+        raise PageRefused(400, f"{unstorable[0]} {unstorable[1]}")
     return found
 
 

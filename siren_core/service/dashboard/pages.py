@@ -13,7 +13,8 @@ from siren_core.errors import NotFound, SirenError
 from siren_core.groups.values import GroupMember
 from siren_core.service.admin import views
 from siren_core.service.admin.distributors import extended
-from siren_core.service.dashboard.guard import Page, kernel_of
+from siren_core.service.admin.guard import kernel_of
+from siren_core.service.dashboard.guard import Page
 from siren_core.webhooks import subscriptions
 
 router = APIRouter()
