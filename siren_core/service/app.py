@@ -25,8 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from siren_core import __version__, store
 from siren_core.kernel import Kernel
-from siren_core.service import admin, events, ledger, problems, webhooks
+from siren_core.service import events, ledger, problems, webhooks
 from siren_core.service.access import AccessLog
+from siren_core.service.admin import routes as admin
 from siren_core.service.dashboard.app import create_dashboard
 from siren_core.service.models import ErrorBody, Health
 from siren_core.store import service_queries as sq

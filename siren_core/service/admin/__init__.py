@@ -4,14 +4,3 @@
 ``/api-keys`` mints keys; the rest is Siren's admin surface (distributors, distributions,
 allocations, collaborators, groups, obligations, fulfillments, doctor findings).
 """
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-from siren_core.service.admin import api_keys, resources, sessions
-
-router = APIRouter()
-router.include_router(sessions.router)
-router.include_router(api_keys.router)
-router.include_router(resources.router)

@@ -61,6 +61,7 @@ def operator_session(request: Request,
 
 
 Operator = Annotated[SessionRow, Depends(operator_session)]
+SessionCookie = Annotated[str | None, Depends(_cookie)]
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
