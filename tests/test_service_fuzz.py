@@ -62,9 +62,10 @@ def test_the_schema_is_openapi_3_1_and_covers_every_route(served: tuple[Any, str
 
 def test_no_operation_fails_or_breaks_its_schema_with_a_key(served: tuple[Any, str]) -> None:
     app, key = served
-    assert fuzz(app, {"Authorization": f"Bearer {key}"}, examples=15) == 17
+    # 17 operations of the service, 8 of its webhooks
+    assert fuzz(app, {"Authorization": f"Bearer {key}"}, examples=15) == 25
 
 
 def test_no_operation_fails_or_breaks_its_schema_without_a_key(
         served: tuple[Any, str]) -> None:
-    assert fuzz(served[0], {}, examples=5) == 17
+    assert fuzz(served[0], {}, examples=5) == 25
