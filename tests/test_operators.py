@@ -85,6 +85,10 @@ def test_a_wrong_password_is_refused_and_logins_are_rate_limited_in_the_store(
     assert answer.status_code == 429 and int(answer.headers["retry-after"]) > 0
     later = datetime.now(UTC) + operators.LOGIN_WINDOW + timedelta(seconds=1)
     with TestClient(create_app(make_kernel(clock=lambda: later))) as client:
+        answer = client.post(f"{API}/auth/login", json={"name": "olive", "password": "no" * 7})
+        assert answer.status_code == 401  # the window passed: refused, not held back
+        with first.engine.connect() as conn:  # and the old refusals no longer kept
+            assert conn.execute(sa.text("SELECT count(*) FROM login_failure")).scalar() == 1
         answer = client.post(f"{API}/auth/login", json={"name": "olive", "password": PASSWORD})
         assert answer.status_code == 200
 

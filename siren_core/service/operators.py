@@ -139,7 +139,7 @@ def log_in(kernel: Kernel, name: str, password: str,
         found = oq.operator_by_name(conn, name)
     if not _verified(found, password) or found is None or found.status != "active":
         with store.unit_of_work(kernel.engine) as conn:
-            oq.note_login_failure(conn, name, now)
+            oq.note_login_failure(conn, name, now, now - LOGIN_WINDOW)
         raise LoginRefused("the name or the password is wrong, or the operator is disabled")
     token = secrets.token_urlsafe(32)
     with store.unit_of_work(kernel.engine) as conn:

@@ -98,7 +98,11 @@ def end_session(conn: Connection, id: int, now: datetime) -> None:
         .values(ended_at=now))
 
 
-def note_login_failure(conn: Connection, name: str, now: datetime) -> None:
+def note_login_failure(conn: Connection, name: str, now: datetime, since: datetime) -> None:
+    """Note a refused login of ``name``, dropping its refusals from before ``since`` (which
+    no longer count), so that the table holds only a window's worth per name."""
+    conn.execute(login_failure.delete().where(login_failure.c.name == name,
+                                              login_failure.c.at <= since))
     conn.execute(login_failure.insert().values(name=name, at=now))
 
 
