@@ -31,6 +31,7 @@ from benchmarks import (
     period,
     record,
     report,
+    webhooks,
     workers,
 )
 
@@ -44,17 +45,19 @@ QUICK: dict[str, list[str]] = {
     "cascades": ["--members", "10000", "--depth", "200", "--events", "5"],
     "obligations": ["--collaborators", "500", "--per", "10"],
     "workers": ["--distributors", "200", "--workers", "1,2,4"],
+    "webhooks": ["--events", "200", "--subscriptions", "4"],
 }
 FULL: dict[str, list[str]] = {
     "ingest": [], "distribute": [], "catchup": [], "cascades": [], "obligations": [],
     "period": ["--rows", "1000000", "--collaborators", "100000"], "record": [], "many": [],
     "workers": ["--distributors", "1000", "--workers", "1,2,4,8"],
+    "webhooks": [],
 }
 MAINS: dict[str, Callable[[list[str]], object]] = {
     "ingest": ingest.main, "distribute": distribute.main, "catchup": catchup.main,
     "cascades": cascades.main, "obligations": obligations.main,
     "workers": workers.main, "period": period.main, "record": record.main,
-    "many": many.main,
+    "many": many.main, "webhooks": webhooks.main,
 }
 
 

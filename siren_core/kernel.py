@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from siren_core import store
+from siren_core import outbox, store
 from siren_core.catalog import Catalog, change_units, check_metric_types, configure
 from siren_core.config.converter import (
     SIREN_DISTRIBUTION_STATUSES,
@@ -218,6 +218,7 @@ class Kernel:
             # one statement decides, also against a concurrent create of the same id
             if not queries.insert_collaborator_once(conn, value, self.clock()):
                 raise Conflict(f"collaborator {id!r} already exists")
+            outbox.record(conn, [CollaboratorCreated(value)])
         self.events.dispatch(CollaboratorCreated(value))
         return value
 
@@ -232,9 +233,10 @@ class Kernel:
                                                                      self.clock()):
                 raise NotFound("collaborator", id)
             left = self._groups.leave_all_groups(conn, id) if status == "deleted" else []
-        if before.status != status:
-            self.events.dispatch(CollaboratorStatusChanged(id, before.status, status))
-        self.events.dispatch_all(left)  # a deleted collaborator leaves every group
+            changed = ([CollaboratorStatusChanged(id, before.status, status)]
+                       if before.status != status else [])
+            outbox.record(conn, [*changed, *left])
+        self.events.dispatch_all([*changed, *left])  # a deleted one leaves every group
 
     def update_collaborator(self, id: str, *, name: str, status: str,
                             email: str | None = None) -> None:
@@ -252,8 +254,10 @@ class Kernel:
                                                                  self.clock()):
                 raise NotFound("collaborator", id)
             if (before.name, before.email) != (name, email):
-                self.events.dispatch(CollaboratorUpdated(
-                    attrs.evolve(before, name=name, email=email), before.name, before.email))
+                updated = CollaboratorUpdated(
+                    attrs.evolve(before, name=name, email=email), before.name, before.email)
+                outbox.record(conn, [updated])
+                self.events.dispatch(updated)
             self.set_collaborator_status(id, status)
 
     def collaborators(self) -> tuple[Collaborator, ...]:

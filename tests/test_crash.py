@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reliability.scenario import expected_periods, populate, work
+from reliability.scenario import expected_periods, postgres_stores, sqlite_stores, work
 
 from siren_core import Kernel
 from siren_core.verify import verify
@@ -77,32 +76,12 @@ def _crash_runs(make_store: Callable[[], str], runs: int) -> None:
     assert killed_mid_work >= runs // 2, "most kills should land while the worker works"
 
 
-def test_sigkill_at_random_points_on_sqlite(tmp_path: Path,
-                                            pytestconfig: pytest.Config) -> None:
-    template = tmp_path / "template.db"
-    with Kernel(f"sqlite:///{template}") as kernel:
-        populate(kernel)
-    counter = iter(range(10**6))
-
-    def make_store() -> str:
-        target = tmp_path / f"run-{next(counter)}.db"
-        shutil.copy(template, target)
-        return f"sqlite:///{target}"
-
-    _crash_runs(make_store, _runs(50, pytestconfig))
+def test_sigkill_at_random_points_on_sqlite(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    _crash_runs(sqlite_stores(tmp_path), _runs(50, pytestconfig))
 
 
 def test_sigkill_at_random_points_on_postgresql(pytestconfig: pytest.Config) -> None:
     url = os.environ.get("SIREN_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("PostgreSQL not configured: set SIREN_TEST_POSTGRES_URL to run")
-
-    def make_store() -> str:
-        from conftest import _reset_postgres
-
-        _reset_postgres(url)
-        with Kernel(url) as kernel:
-            populate(kernel)
-        return url
-
-    _crash_runs(make_store, _runs(20, pytestconfig))
+    _crash_runs(postgres_stores(url), _runs(20, pytestconfig))

@@ -111,4 +111,12 @@ COMMANDS: dict[str, tuple[str, str | None, str | None, bool]] = {
         'siren_core.cli.serve',
         "Serve Siren's HTTP API (the one siren-sdk speaks) at /siren/v1.",
         None, False),
+    'operators': (
+        'siren_core.cli.operators',
+        'Operators of the admin API and the dashboard: create, list, disable.',
+        None, False),
+    'webhooks': (
+        'siren_core.cli.webhooks',
+        "Webhook subscriptions: signed HTTP callbacks of siren-core's events.",
+        None, False),
 }

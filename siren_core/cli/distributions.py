@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
@@ -33,6 +34,7 @@ from siren_core.money import amount_text
 from siren_core.store import DatabaseError, StoreUnavailable, one_line, transient
 from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import iso_utc
+from siren_core.webhooks.worker import Deliverer
 
 
 def _when(value: str | None, force: bool = False) -> datetime:
@@ -152,9 +154,11 @@ def heartbeat(database: str, now: str | None, force: bool, as_json: bool) -> Non
 class _Stop:
     def __init__(self) -> None:
         self.requested = False
+        self.event = threading.Event()  # for the webhook deliveries' threads
 
     def __call__(self, _signum: int, _frame: FrameType | None) -> None:
         self.requested = True
+        self.event.set()
 
 
 _RETRY_FIRST_S = 0.5
@@ -195,9 +199,12 @@ def _beat(kernel: Kernel, as_json: bool, quiet: bool,
 @click.option("--now", default=None, help=NOW_HELP.format(
     what="Every heartbeat distributes").replace("the clock.", "the clock at each heartbeat."))
 @FORCE_OPTION
+@click.option("--webhook-threads", default=4, show_default=True, type=click.IntRange(0, 64),
+              help="Webhook deliveries in flight at once, beside the heartbeats (0: deliver "
+                   "none; see siren webhooks deliver).")
 @JSON_OPTION
 def worker(database: str, interval: float, once: bool, quiet: bool, now: str | None,
-           force: bool, as_json: bool) -> None:
+           force: bool, webhook_threads: int, as_json: bool) -> None:
     """Fire the heartbeat every INTERVAL seconds until stopped (SIGINT/SIGTERM).
 
     Each heartbeat logs one line on stderr: the periods distributed and failed, and the
@@ -206,6 +213,9 @@ def worker(database: str, interval: float, once: bool, quiet: bool, now: str | N
     pass (a lost connection, a restart, a lock) is logged in one line on stderr and the
     heartbeat is tried again after a pause that doubles from 0.5 s up to 30 s (with --once:
     five tries at most).
+
+    Webhooks are delivered meanwhile by --webhook-threads threads of their own, so that a
+    heartbeat never waits for a receiver (with --once: what is due after the heartbeat).
     """
     fixed = None if now is None else _when(now, force)
     stop = _Stop()
@@ -213,10 +223,14 @@ def worker(database: str, interval: float, once: bool, quiet: bool, now: str | N
     signal.signal(signal.SIGINT, stop)
     failures = 0
     kernel: Kernel | None = None
+    deliveries: threading.Thread | None = None
     try:
         while not stop.requested:
             try:
                 kernel = kernel or Kernel(database)  # opening the store may fail too
+                if deliveries is None and webhook_threads and not once:
+                    deliveries = Deliverer(kernel.engine).start(stop.event,
+                                                                threads=webhook_threads)
                 report = _beat(kernel, as_json, quiet, fixed)
             except (DatabaseError, StoreUnavailable) as exc:
                 cause = exc.cause if isinstance(exc, StoreUnavailable) else exc
@@ -231,11 +245,16 @@ def worker(database: str, interval: float, once: bool, quiet: bool, now: str | N
                 continue
             failures = 0
             if once:
+                if webhook_threads:
+                    Deliverer(kernel.engine).drain()
                 if report.failed:
                     raise SystemExit(1)
                 return
             _wait(stop, interval)
     finally:
+        stop.event.set()
+        if deliveries is not None:  # the POSTs in flight finish and are noted
+            deliveries.join()
         if kernel is not None:
             kernel.close()
 

@@ -22,7 +22,7 @@ from siren_core.errors import SirenError
 
 COMMAND_MODULES = tuple(f"siren_core.cli.{name}" for name in (
     "plugins", "demo", "distributions", "listings", "config", "db", "doctor", "export",
-    "ingest", "obligations", "rates", "serve"))
+    "ingest", "obligations", "rates", "serve", "operators", "webhooks"))
 """Every module with a ``register(cli)``, in registration order."""
 
 

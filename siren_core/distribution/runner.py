@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 import attrs
 
+from siren_core import outbox
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.distribution.context import allocation_context
@@ -38,13 +39,13 @@ from siren_core.domain import (
     STORABLE_MAX,
     Allocation,
     Distribution,
-    Obligation,
 )
 from siren_core.errors import InvalidInput, NotFound, PluginError, SirenError, Unstorable
 from siren_core.events import (
     AllocationCompleted,
     DistributionCompleted,
     DistributionHeartbeatInitialized,
+    Event,
     EventBus,
     ObligationIssued,
 )
@@ -245,6 +246,20 @@ def _allocations(distribution: Distribution, outcome: Outcome,
             config_version=distribution.config_version or 0)
 
 
+def period_events(conn: Connection, distribution: Distribution,
+                  outcome: Outcome) -> list[Event]:
+    """A distributed period's events: completed, then each allocation and each obligation
+    (read back through ``conn``, in the transaction that wrote them or after it)."""
+    events: list[Event] = [DistributionCompleted(distribution=distribution)]
+    if outcome.allocations:
+        ids = distribution_queries.allocation_ids(conn, distribution.id)
+        events.extend(AllocationCompleted(allocation=allocation)
+                      for allocation in _allocations(distribution, outcome, ids))
+        events.extend(ObligationIssued(obligation=obligation) for obligation
+                      in obligation_queries.distribution_obligations(conn, distribution.id))
+    return events
+
+
 @attrs.define
 class _Beat:
     """What one heartbeat has done so far."""
@@ -356,6 +371,7 @@ class DistributionRunner:
         outcome = self._outcome(conn, distributor, claimed[3], claimed[4],
                                 distribution_queries.carried_in(conn, claimed[0]))
         distribution = self._write(conn, distributor, claimed, outcome, now)
+        outbox.record(conn, lambda: period_events(conn, distribution, outcome))
         beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
         return distribution, outcome
 
@@ -397,17 +413,11 @@ class DistributionRunner:
     def _announce(self, distribution: Distribution, outcome: Outcome) -> Distribution:
         """Fire the events of a committed period; nothing is read back if no one listens
         (and only the allocation ids and obligations for those who do)."""
-        ids: dict[int, int] = {}
-        obligations: list[Obligation] = []
+        events: list[Event] = [DistributionCompleted(distribution=distribution)]
         if self._bus.listening and outcome.allocations:
             with unit_of_work(self._engine, write=False) as conn:
-                ids = distribution_queries.allocation_ids(conn, distribution.id)
-                obligations = obligation_queries.distribution_obligations(conn, distribution.id)
-        self._bus.dispatch(DistributionCompleted(distribution=distribution))
-        for allocation in _allocations(distribution, outcome, ids):
-            self._bus.dispatch(AllocationCompleted(allocation=allocation))
-        for obligation in obligations:
-            self._bus.dispatch(ObligationIssued(obligation=obligation))
+                events = period_events(conn, distribution, outcome)
+        self._bus.dispatch_all(events)
         return distribution
 
     def set_distributor_status(self, distributor_id: str, status: str,

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import cattrs
 
+from siren_core import outbox
 from siren_core.config.converter import structure as structure_value
 from siren_core.domain import DistributorSpec
 from siren_core.errors import NotFound
@@ -48,6 +49,23 @@ def owner_key(conn: Connection, kind: str, owner: str) -> int:
     return key
 
 
+def _binding_events(kind: str, owner: str, previous: gq.GroupRow | None,
+                    target: gq.GroupRow | None) -> list[Event]:
+    """Unbound from ``previous`` (if any), then bound to ``target`` (if any)."""
+    events: list[Event] = []
+    if kind == "distributor":
+        if previous is not None:
+            events.append(DistributorUnboundFromCollaboratorGroup(owner, previous.id))
+        if target is not None:
+            events.append(DistributorBoundToCollaboratorGroup(owner, target.id))
+    else:
+        if previous is not None:
+            events.append(ProgramUnboundFromCollaboratorGroup(owner, previous.id))
+        if target is not None:
+            events.append(ProgramBoundToCollaboratorGroup(owner, target.id))
+    return events
+
+
 class BindingService:
     """Binding distributors and programs to collaborator groups."""
 
@@ -77,17 +95,8 @@ class BindingService:
                 spec = structure_value(self._converter, config, DistributorSpec)
                 check_capabilities(spec, self._registry, target, binding=True)
             gq.set_binding(conn, kind, key, target.key if target else None, self._clock())
-        events: list[Event] = []
-        if kind == "distributor":
-            if previous is not None:
-                events.append(DistributorUnboundFromCollaboratorGroup(owner, previous.id))
-            if target is not None:
-                events.append(DistributorBoundToCollaboratorGroup(owner, target.id))
-        else:
-            if previous is not None:
-                events.append(ProgramUnboundFromCollaboratorGroup(owner, previous.id))
-            if target is not None:
-                events.append(ProgramBoundToCollaboratorGroup(owner, target.id))
+            events = _binding_events(kind, owner, previous, target)
+            outbox.record(conn, events)
         self._bus.dispatch_all(events)
 
     def binding(self, kind: str, owner: str) -> GroupBinding | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import cattrs
 
+from siren_core import outbox
 from siren_core.config.converter import SIREN_STRUCTURES, canonical
 from siren_core.config.converter import structure as structure_value
 from siren_core.domain import DESCRIPTION_LENGTH, NAME_LENGTH, check_identifier, check_text
@@ -147,9 +148,10 @@ class GroupService:
                 raise Conflict(f"collaborator group {spec.id!r} already exists")
             key = gq.insert_group(conn, spec.id, name, spec.description, shape.id, now)
             row = gq.group_by_key(conn, key)
-            changes = self._reconcile(conn, row, entries, remove_missing=True, now=now,
-                                      field="group.members")
-        self._bus.dispatch_all([CollaboratorGroupCreated(group=spec.id), *changes])
+            changes = [CollaboratorGroupCreated(group=spec.id), *self._reconcile(
+                conn, row, entries, remove_missing=True, now=now, field="group.members")]
+            outbox.record(conn, changes)
+        self._bus.dispatch_all(changes)
         return CollaboratorGroup(spec.id, name, shape.id, spec.description)
 
     def update(self, group: str, *, name: str | None = None, description: str | None = None,
@@ -176,6 +178,7 @@ class GroupService:
             if values:
                 gq.update_group(conn, row.key, self._clock(), **values)
             row = gq.group_by_key(conn, row.key)
+            outbox.record(conn, events)
         self._bus.dispatch_all(events)
         return _group_value(row)
 
@@ -193,6 +196,7 @@ class GroupService:
             current = gq.find_group(conn, group, lock=True)
             if current is not None and current.key == row.key:
                 gq.delete_group(conn, row.key, self._clock())
+                outbox.record(conn, [CollaboratorGroupDeleted(group=row.id)])
 
     # membership
 
@@ -251,6 +255,7 @@ class GroupService:
             row = group_row(conn, group, lock=True)
             events = self._reconcile(conn, row, entries, remove_missing=False,
                                      update_existing=False, now=self._clock())
+            outbox.record(conn, events)
         self._bus.dispatch_all(events)
         return [GroupMember(e.group, e.collaborator, e.metadata) for e in events
                 if isinstance(e, CollaboratorAddedToCollaboratorGroup)]
@@ -262,6 +267,7 @@ class GroupService:
             row = group_row(conn, group, lock=True)
             events = self._reconcile(conn, row, entries, remove_missing=True,
                                      now=self._clock())
+            outbox.record(conn, events)
         self._bus.dispatch_all(events)
         return self.members(group)
 
@@ -273,7 +279,9 @@ class GroupService:
                 raise NotFound("collaborator group member", collaborator)
             gq.delete_members(conn, row.key, [found[0][1]])
             gq.update_group(conn, row.key, self._clock())
-        self._bus.dispatch_all([CollaboratorRemovedFromCollaboratorGroup(row.id, collaborator)])
+            events = [CollaboratorRemovedFromCollaboratorGroup(row.id, collaborator)]
+            outbox.record(conn, events)
+        self._bus.dispatch_all(events)
 
     def set_member_metadata(self, group: str, collaborator: str,
                             metadata: Mapping[str, Any]) -> GroupMember:
@@ -287,6 +295,7 @@ class GroupService:
                                        {collaborator: value}, "members")[collaborator]
             events = self._reconcile(conn, row, {collaborator: value}, remove_missing=False,
                                      now=self._clock())
+            outbox.record(conn, events)
         self._bus.dispatch_all(events)
         return GroupMember(row.id, collaborator, value, found[0][3])
 

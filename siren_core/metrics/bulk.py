@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from siren_core import outbox
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
@@ -236,6 +237,7 @@ class BulkIngestor:
             try:
                 with unit_of_work(self._engine) as conn:
                     announce, left = self._write(conn, items, outcome)
+                    outbox.record(conn, announce)
             except (IntegrityError, OperationalError) as exc:
                 if attempt == _ATTEMPTS or not _retryable(exc):
                     raise

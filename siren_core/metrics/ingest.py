@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import cattrs
 
-from siren_core import schedule
+from siren_core import outbox, schedule
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import ConfigurationChanged, InvalidInput, PluginError
@@ -109,13 +109,15 @@ class Ingestor:
             try:
                 with unit_of_work(self._engine) as conn:
                     result = self._write(conn, parsed)
+                    announce = [] if result.duplicate else [MetricsTriggered(
+                        strategy_id=kind, source_event_id=result.event_id,
+                        metrics=parsed.metrics)]
+                    outbox.record(conn, announce)
                 break
             except ConfigurationChanged:  # planned with units that changed: plan again
                 if attempt == _ATTEMPTS:
                     raise
-        if not result.duplicate:
-            self._bus.dispatch(MetricsTriggered(strategy_id=kind, source_event_id=result.event_id,
-                                                metrics=parsed.metrics))
+        self._bus.dispatch_all(announce)
         return result
 
     def _write(self, conn: Connection, parsed: ParsedEvent) -> RecordResult:

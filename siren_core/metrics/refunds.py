@@ -46,6 +46,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from siren_core import outbox
 from siren_core.catalog import Catalog
 from siren_core.domain import CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import Conflict, InvalidInput
@@ -116,9 +117,10 @@ class Refunds:
         parsed = self.parse(payload)
         with unit_of_work(self._engine) as conn:
             result, metric = self.write(conn, parsed)
-        if metric is not None:
-            self._bus.dispatch(MetricsTriggered(strategy_id=REFUND, source_event_id=result.event_id,
-                                                metrics=(metric,)))
+            announce = [] if metric is None else [MetricsTriggered(
+                strategy_id=REFUND, source_event_id=result.event_id, metrics=(metric,))]
+            outbox.record(conn, announce)
+        self._bus.dispatch_all(announce)
         return result
 
     def write(self, conn: Connection, parsed: ParsedRefund) -> tuple[RecordResult, Metric | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
+from siren_core import outbox
 from siren_core.domain import (
     STORABLE_MAX,
     Fulfillment,
@@ -28,7 +29,7 @@ from siren_core.events import (
     PayoutFailed,
     PayoutPaid,
 )
-from siren_core.obligations.lifecycle import announce_status_changes
+from siren_core.obligations.lifecycle import announce_status_changes, status_change_events
 from siren_core.obligations.values import (
     FULFILLMENT_STATUSES,
     MAX_ACTOR,
@@ -118,6 +119,9 @@ class FulfillmentService:
                 pending = self._pending_in(rows, payable)
                 created = (self._create(conn, payable, pending, actor, now) if payable
                            else None)
+                if created is not None:
+                    outbox.record(conn, lambda: self._generated_events(conn, created, pending,
+                                                                       actor))
             return refused, carried, created, pending
 
         try:
@@ -138,6 +142,17 @@ class FulfillmentService:
         """The pending obligations among those going into payouts, by id."""
         pending = {row[0] for row in rows if row[5] == "pending"}
         return sorted(key for _c, _u, items in payable for key, _a in items if key in pending)
+
+    @staticmethod
+    def _generated_events(conn: Connection, created: int, approved: Sequence[int],
+                          actor: str) -> list[Event]:
+        """What a new fulfillment reports, in the order its events fire."""
+        fulfillment = oq.get_fulfillment(conn, created)
+        assert fulfillment is not None
+        return [*status_change_events(conn, approved, dict.fromkeys(approved, "pending"),
+                                      actor, _approval(created)),
+                FulfillmentCreated(fulfillment=fulfillment),
+                *(PayoutCreated(payout=value) for value in fulfillment.payouts)]
 
     def _announce_approved(self, keys: Sequence[int], actor: str,
                            fulfillment_id: int | None) -> None:
@@ -248,7 +263,9 @@ class FulfillmentService:
                     return self._payout_now(conn, key)
                 settled = self._move_payouts(conn, [state], target, actor, reference, reason,
                                              now)
-                return settled, self._settle_fulfillment(conn, state[2], now)
+                change = self._settle_fulfillment(conn, state[2], now)
+                outbox.record(conn, lambda: self._payout_events(conn, settled, change))
+                return settled, change
 
         outcome = retrying(self._engine, settle)
         if isinstance(outcome, Payout):
@@ -310,16 +327,23 @@ class FulfillmentService:
                           fulfillment_change: tuple[int, str] | None) -> None:
         if not self._bus.listening:
             return
-        events: list[Event] = []
         with unit_of_work(self._engine, write=False) as conn:
-            payouts = {p.id: p for p in oq.payouts_by_id(conn, [key for key, *_ in settled])}
-            paid = [item for _key, status, items in settled if status == "paid"
-                    for item in items]
-            fulfilled: dict[int, list[Obligation]] = {}
-            for value in oq.list_obligations(conn, ids=paid) if paid else []:
-                fulfilled.setdefault(value.payout_id or 0, []).append(value)
-            batch = (None if fulfillment_change is None
-                     else oq.get_fulfillment(conn, fulfillment_change[0]))
+            events = self._payout_events(conn, settled, fulfillment_change)
+        self._bus.dispatch_all(events)
+
+    @staticmethod
+    def _payout_events(conn: Connection, settled: Sequence[tuple[int, str, list[int]]],
+                       fulfillment_change: tuple[int, str] | None) -> list[Event]:
+        """What settling payouts reports: per paid payout its completed obligations and
+        ``PayoutPaid``, per failed one ``PayoutFailed``, then the fulfillment's change."""
+        events: list[Event] = []
+        payouts = {p.id: p for p in oq.payouts_by_id(conn, [key for key, *_ in settled])}
+        paid = [item for _key, status, items in settled if status == "paid" for item in items]
+        fulfilled: dict[int, list[Obligation]] = {}
+        for value in oq.list_obligations(conn, ids=paid) if paid else []:
+            fulfilled.setdefault(value.payout_id or 0, []).append(value)
+        batch = (None if fulfillment_change is None
+                 else oq.get_fulfillment(conn, fulfillment_change[0]))
         for key, status, _items in settled:
             if status == "paid":
                 events.extend(ObligationCompleted(obligation=o, payout_id=key)
@@ -330,7 +354,7 @@ class FulfillmentService:
         if batch is not None and fulfillment_change is not None:
             events.append(FulfillmentStatusChanged(fulfillment=batch,
                                                    from_status=fulfillment_change[1]))
-        self._bus.dispatch_all(events)
+        return events
 
     def mark_fulfillment(self, fulfillment_id: int, status: str, *, actor: str = "api",
                          reference: str | None = None, reason: str | None = None
@@ -356,6 +380,7 @@ class FulfillmentService:
                 if change is None and target == "processing" and current == "pending":
                     oq.set_fulfillment_status(conn, key, "processing", now)
                     change = (key, current)
+                outbox.record(conn, lambda: self._payout_events(conn, settled, change))
             return settled, change
 
         self._announce_payouts(*retrying(self._engine, settle))

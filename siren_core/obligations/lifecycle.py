@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from siren_core import outbox
 from siren_core.domain import (
     MAX_AMOUNT,
     Obligation,
@@ -97,9 +98,16 @@ def announce_status_changes(engine: Engine, bus: EventBus, keys: Sequence[int],
     if not keys or not bus.listening:
         return
     with unit_of_work(engine, write=False) as conn:
-        values = oq.list_obligations(conn, ids=keys)
-    bus.dispatch_all(ObligationStatusChanged(obligation=value, from_status=previous[value.id],
-                                             actor=actor, reason=reason) for value in values)
+        events = status_change_events(conn, keys, previous, actor, reason)
+    bus.dispatch_all(events)
+
+
+def status_change_events(conn: Connection, keys: Sequence[int], previous: Mapping[int, str],
+                         actor: str, reason: str | None) -> list[ObligationStatusChanged]:
+    """``ObligationStatusChanged`` of the obligations ``keys``, as ``conn`` sees them."""
+    values = oq.list_obligations(conn, ids=keys) if keys else []
+    return [ObligationStatusChanged(obligation=value, from_status=previous[value.id],
+                                    actor=actor, reason=reason) for value in values]
 
 
 class ObligationService:
@@ -178,6 +186,8 @@ class ObligationService:
                     source=source, source_id=source_id, award_type=award_type, now=now)
                 oq.insert_audit(conn, [(key, None, "pending", reason or f"issued by {source}",
                                         None)], actor, now)
+                outbox.record(conn, lambda: [ObligationIssued(
+                    obligation=oq.list_obligations(conn, ids=[key])[0])])
                 return key
 
         try:
@@ -235,6 +245,8 @@ class ObligationService:
                     oq.move_obligations(conn, [key for key in changed
                                                if states[key][0] == before],
                                         before, target, actor, reason, now)
+                outbox.record(conn, lambda: status_change_events(
+                    conn, changed, {key: states[key][0] for key in changed}, actor, reason))
             return states, outcomes, changed
 
         states, outcomes, changed = retrying(self._engine, move)
@@ -295,6 +307,9 @@ class ObligationService:
                 oq.move_obligations(conn, still, "pending", "approved", "heartbeat",
                                     f"hold period of {days} days ended", now)
                 changed.extend(still)
+            outbox.record(conn, lambda: status_change_events(
+                conn, sorted(changed), dict.fromkeys(changed, "pending"), "heartbeat",
+                "hold period ended"))
         return sorted(changed)
 
     # -- reconciliation -----------------------------------------------------------

@@ -25,12 +25,15 @@ from starlette.concurrency import run_in_threadpool
 
 from siren_core import __version__, store
 from siren_core.kernel import Kernel
-from siren_core.service import events, ledger, problems
+from siren_core.service import events, ledger, problems, webhooks
 from siren_core.service.access import AccessLog
+from siren_core.service.admin import routes as admin
+from siren_core.service.dashboard.app import create_dashboard
 from siren_core.service.models import ErrorBody, Health
 from siren_core.store import service_queries as sq
 
 BASE_PATH = "/siren/v1"
+DASHBOARD_PATH = "/dashboard"
 DATABASE_ENV = "SIREN_DATABASE_URL"
 RATE_LIMIT_ENV = "SIREN_SERVICE_RATE_LIMIT"
 CURRENCY_ENV = "SIREN_SERVICE_CURRENCY"
@@ -69,6 +72,8 @@ def create_api(kernel: Kernel, settings: Settings | None = None) -> FastAPI:
     problems.install(api)
     api.include_router(events.router)
     api.include_router(ledger.router)
+    api.include_router(webhooks.router)
+    api.include_router(admin.router)
 
     @api.get("/health", response_model=Health, tags=["service"])
     async def health() -> dict[str, str]:
@@ -86,25 +91,7 @@ def create_api(kernel: Kernel, settings: Settings | None = None) -> FastAPI:
                                        code="store_unavailable").response()
         return JSONResponse({"status": "ready"})
 
-    _api_key_routes(api)
     return api
-
-
-def _api_key_routes(api: FastAPI) -> None:
-    """Siren's ``/api-keys`` routes take an administrator's session, never a key; siren-core
-    has no sessions (keys are minted with ``siren keys create``), so every call is a 401
-    ``api_key_not_accepted``, as Siren answers a key."""
-
-    def refuse() -> JSONResponse:
-        return problems.ApiProblem(
-            401, "API keys are managed with `siren keys` on the command line; this route "
-            "takes no API key", code="api_key_not_accepted").response()
-
-    responses: dict[int | str, dict[str, Any]] = {401: {"model": ErrorBody}}
-    api.add_api_route("/api-keys", refuse, methods=["GET", "POST"], tags=["api keys"],
-                      responses=responses, summary="Refused: keys are minted by siren keys")
-    api.add_api_route("/api-keys/{id}", refuse, methods=["DELETE"], tags=["api keys"],
-                      responses=responses, summary="Refused: keys are revoked by siren keys")
 
 
 def _ping(kernel: Kernel) -> None:
@@ -125,6 +112,7 @@ def create_app(kernel: Kernel, settings: Settings | None = None, *,
 
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     root.mount(BASE_PATH, create_api(kernel, settings))
+    root.mount(DASHBOARD_PATH, create_dashboard(kernel))
     problems.install(root)
     return AccessLog(root)
 

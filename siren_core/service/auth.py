@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from siren_core import store
 from siren_core.kernel import Kernel
+from siren_core.service.admin.guard import SessionCookie, operator_session
 from siren_core.service.keys import KeyRefused, admit
 from siren_core.service.problems import ApiProblem
 from siren_core.store import Connection
@@ -95,6 +96,22 @@ def requires(*any_of: str) -> Callable[..., ApiKeyRow]:
         with store.unit_of_work(request.app.state.kernel.engine) as conn:
             admitted.count(conn)
         return admitted.key
+
+    return dependency
+
+
+def requires_or_operator(*any_of: str) -> Callable[..., ApiKeyRow | None]:
+    """A dependency of a read: an API key holding one of ``any_of`` (as
+    :func:`requires`), or, in a request with no ``Authorization`` header, an operator's
+    live session (``None``: no key), so that the admin API reads the same ledger."""
+    keyed = requires(*any_of)
+
+    def dependency(request: Request, credentials: Credentials,
+                   session: SessionCookie) -> ApiKeyRow | None:
+        if credentials is None and session:
+            operator_session(request, session, None)
+            return None
+        return keyed(request, admission(request, credentials))
 
     return dependency
 

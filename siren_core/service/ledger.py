@@ -16,7 +16,7 @@ from siren_core.domain import Obligation, Payout
 from siren_core.errors import NotFound
 from siren_core.kernel import Kernel
 from siren_core.money import INT64_MAX
-from siren_core.service.auth import requires
+from siren_core.service.auth import requires, requires_or_operator
 from siren_core.service.models import ConversionOut, ObligationOut, PayoutOut, TransactionOut
 from siren_core.service.recording import split_key
 from siren_core.store import service_queries as sq
@@ -37,8 +37,10 @@ _TEXT = r"^[^\x00-\x1f]*$"
 Status = Annotated[str | None, Query(max_length=64, pattern=_TEXT)]
 Kind = Annotated[str | None, Query(max_length=64, pattern=_TEXT)]
 DistributorId = Annotated[str | None, Query(max_length=255, pattern=_TEXT)]
-ObligationsKey = Annotated[ApiKeyRow, Depends(requires("ledger:obligations:read"))]
-PayoutsKey = Annotated[ApiKeyRow, Depends(requires("ledger:payouts:read"))]
+# an operator's session reads obligations and payouts too (the admin API, docs/dashboard.md)
+ObligationsKey = Annotated[ApiKeyRow | None,
+                           Depends(requires_or_operator("ledger:obligations:read"))]
+PayoutsKey = Annotated[ApiKeyRow | None, Depends(requires_or_operator("ledger:payouts:read"))]
 TransactionsKey = Annotated[ApiKeyRow, Depends(requires("ledger:transactions:read"))]
 ConversionsKey = Annotated[ApiKeyRow, Depends(requires("ledger:conversions:read"))]
 

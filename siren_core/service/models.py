@@ -125,3 +125,51 @@ class TransactionOut(BaseModel):
 
 class ConversionOut(BaseModel):
     id: int
+
+
+class WebhookCreate(_Body):
+    targetUrl: Annotated[StrictStr, Field(min_length=1, max_length=2048)]
+    events: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=128)]],
+                      Field(min_length=1, max_length=100)]
+    description: Annotated[StrictStr, Field(max_length=1000)] | None = None
+
+
+class WebhookSubscriptionOut(BaseModel):
+    id: int
+    targetUrl: str
+    events: list[str]
+    description: str | None
+    status: str
+    dateCreated: str | None
+    propertyId: int | None
+    signingSecret: str | None = None
+    """Only in the answer to ``POST /webhooks``: store it, it is never shown again."""
+
+
+class WebhookEventType(BaseModel):
+    name: str
+    description: str
+
+
+class WebhookAttemptOut(BaseModel):
+    at: str | None
+    statusCode: int | None
+    error: str | None
+    durationMs: int
+
+
+class WebhookDeliveryOut(BaseModel):
+    id: int
+    subscriptionId: int
+    deliveryId: str
+    event: str
+    status: str
+    attempts: int
+    nextAttemptAt: str | None
+    deliveredAt: str | None
+    dateCreated: str | None
+    tries: list[WebhookAttemptOut]
+
+
+class WebhookTestAnswer(BaseModel):
+    deliveryId: str

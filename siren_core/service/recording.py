@@ -19,10 +19,11 @@ from urllib.parse import quote, unquote
 
 import attrs
 
-from siren_core import store
+from siren_core import outbox, store
 from siren_core.domain import NAME_LENGTH, RecordResult, check_identifier, check_text
 from siren_core.errors import Conflict, NotFound
 from siren_core.kernel import Kernel
+from siren_core.outbox import Message
 from siren_core.service.models import RefundEvent, SaleEvent, SaleItem, SiteVisitedEvent
 from siren_core.store import Connection, queries
 from siren_core.store import service_queries as sq
@@ -89,6 +90,13 @@ def record_once(conn: Connection, kernel: Kernel, kind: str, key: str,
     return result, found[0]
 
 
+def _transaction_created(transaction: int, kind: str, source: str | None,
+                         external_id: str | int) -> Message:
+    """``transaction.created``: a source event was recorded (``GET /transactions/{id}``)."""
+    return Message("transaction.created", {"transactionId": transaction, "type": kind,
+                                           "source": source, "externalId": external_id})
+
+
 def _reason(result: RecordResult) -> str | None:
     reasons = sorted({skip.reason for skip in result.skipped})
     return ", ".join(reasons) or None
@@ -128,6 +136,15 @@ def record_sale(kernel: Kernel, count: Count, sale: SaleEvent,
             conn, sale.trackingId)
         result, transaction = record_once(conn, kernel, "sale", key, lambda at: _sale_event(
             sale, key, collaborator, default_currency, at))
+        if not result.duplicate:
+            outbox.record(conn, [
+                Message("sale.created", {
+                    "transactionId": transaction, "source": sale.source,
+                    "externalId": sale.externalId, "total": _plain(sale.total),
+                    "currency": sale.currency or default_currency,
+                    "trackingId": sale.trackingId if collaborator is not None else None,
+                    "collaboratorExternalId": collaborator}),
+                _transaction_created(transaction, "sale", sale.source, sale.externalId)])
         status, message = _sale_status(result, collaborator)
         body = {"status": status, "created": not result.duplicate,
                 "transactionId": transaction, "conversions": [], "message": message}
@@ -158,6 +175,12 @@ def record_refund(kernel: Kernel, count: Count, refund: RefundEvent) -> Answer:
             raise NotFound("sale", f"{refund.source}/{refund.externalId}")
         result, transaction = record_once(conn, kernel, REFUND, key,
                                           lambda at: {"id": key, "at": at, "sale": key})
+        if not result.duplicate:
+            outbox.record(conn, [
+                Message("refund.created", {"transactionId": transaction,
+                                           "source": refund.source,
+                                           "externalId": refund.externalId}),
+                _transaction_created(transaction, REFUND, refund.source, refund.externalId)])
         status = "duplicate" if result.duplicate else "created"
         message = ("this refund was recorded before; nothing new was recorded" if
                    result.duplicate else "the sale was refunded")
@@ -182,6 +205,9 @@ def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
     opportunity = sq.insert_opportunity(conn, key, visit.userId, kernel.clock())
     result = kernel.record("visit", {"id": f"opportunity-{opportunity}",
                                      "at": kernel.clock(), "collaborator": found[0]})
+    outbox.record(conn, [Message("opportunity.created", {
+        "opportunityId": opportunity, "collaboratorId": visit.collaboratorId,
+        "collaboratorExternalId": found[0], "userId": visit.userId})])
     body: dict[str, Any] = {"attributed": True, "opportunityId": opportunity}
     if result.credits:
         body.update(status="attributed", message="the visit opened an opportunity and "
@@ -201,6 +227,8 @@ def record_custom(kernel: Kernel, count: Count, slug: str,
     def work(conn: Connection) -> Answer:
         result, transaction = record_once(conn, kernel, slug, key,
                                           lambda at: {"at": at, **payload})
+        if not result.duplicate:
+            outbox.record(conn, [_transaction_created(transaction, slug, None, key)])
         status = "duplicate" if result.duplicate else (
             "created" if result.credits else "recorded")
         body = {"status": status, "created": not result.duplicate,

@@ -462,3 +462,108 @@ class Opportunity(SQLModel, table=True):
     collaborator_id: int = Field(foreign_key="collaborator.id", index=True)
     user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = _when()
+
+
+# -- webhooks: subscriptions, the transactional outbox, deliveries (docs/webhooks.md) -----
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where and what to deliver. ``secret`` signs every delivery (HMAC-SHA256); it is
+    shown once, when the subscription is created, and never read out again. ``events``
+    holds names (``*``: all); a deleted subscription keeps its row (status ``deleted``)
+    so that its deliveries stay readable."""
+
+    __tablename__ = "webhook_subscription"
+    id: int | None = Field(default=None, primary_key=True)
+    target_url: str = Field(max_length=2048)
+    events: list[str] = _json()
+    description: str | None = Field(default=None, max_length=1000)
+    secret: str = Field(max_length=128)
+    status: str = Field(max_length=16, default="active", index=True)
+    created_at: datetime = _when()
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The outbox: one row per event some subscription wanted, written in the transaction
+    of the change it reports. ``id`` is the commit order (writers of the outbox take one
+    lock on PostgreSQL, so ids ascend in the order their transactions commit);
+    ``delivery_id`` (``evt_…``) is the ``X-Siren-Delivery`` of every attempt; ``body``
+    the exact JSON sent."""
+
+    __tablename__ = "webhook_event"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=128)
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = _when()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription: ``pending`` (due at ``next_attempt_at``; a worker
+    holds it until ``leased_until``), ``delivered`` or ``failed`` (dead: the attempts ran
+    out; ``siren webhooks resend`` makes it pending again)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "event_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "event_id"),
+        sa.Index("ix_webhook_delivery_head", "subscription_id", "status", "event_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="webhook_subscription.id")
+    event_id: int = Field(foreign_key="webhook_event.id")
+    status: str = Field(max_length=16, default="pending")
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    leased_until: datetime | None = _when(default=None)
+    delivered_at: datetime | None = _when(default=None)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One POST of a delivery and its outcome: the HTTP status (``None`` when no answer
+    came) or the error, and how long it took."""
+
+    __tablename__ = "webhook_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True)
+    at: datetime = _when()
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=LAST_ERROR_LENGTH)
+    duration_ms: int = 0
+
+
+# -- operators of the admin API and the dashboard (docs/dashboard.md) ---------------------
+
+class Operator(SQLModel, table=True):
+    """A person who runs the engine over the web: ``password_hash`` is an Argon2id hash
+    (the password itself is never stored); a ``disabled`` operator opens nothing."""
+
+    __tablename__ = "operator"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=255)
+    status: str = Field(max_length=16, default="active")
+    created_at: datetime = _when()
+    disabled_at: datetime | None = _when(default=None)
+
+
+class OperatorSession(SQLModel, table=True):
+    """A logged-in operator: the cookie's token is kept only as a SHA-256; the session
+    ends at ``expires_at`` or when the operator logs out (``ended_at``)."""
+
+    __tablename__ = "operator_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    operator_id: int = Field(foreign_key="operator.id", index=True)
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    ended_at: datetime | None = _when(default=None)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A refused login, by the name it gave: the login rate limit counts these in the
+    store, so that every server process shares it."""
+
+    __tablename__ = "login_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    at: datetime = _when()

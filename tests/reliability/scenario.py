@@ -9,7 +9,10 @@ distributed.
 from __future__ import annotations
 
 import random
+import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from siren_core import Kernel
@@ -60,3 +63,32 @@ def expected_periods(kernel: Kernel) -> int:
     from siren_core.schedule import period_index_at
 
     return sum(period_index_at(d.spec.schedule, NOW) for d in kernel.distributors())
+
+
+def sqlite_stores(directory: Path) -> Callable[[], str]:
+    """A maker of populated SQLite stores: each call copies one populated template."""
+    template = directory / "template.db"
+    with Kernel(f"sqlite:///{template}") as kernel:
+        populate(kernel)
+    counter = iter(range(10**6))
+
+    def make_store() -> str:
+        target = directory / f"run-{next(counter)}.db"
+        shutil.copy(template, target)
+        return f"sqlite:///{target}"
+
+    return make_store
+
+
+def postgres_stores(url: str) -> Callable[[], str]:
+    """A maker of populated PostgreSQL stores: each call empties ``url`` and populates it."""
+
+    def make_store() -> str:
+        from conftest import _reset_postgres
+
+        _reset_postgres(url)
+        with Kernel(url) as kernel:
+            populate(kernel)
+        return url
+
+    return make_store

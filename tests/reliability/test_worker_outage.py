@@ -127,7 +127,8 @@ def test_the_worker_outlives_terminated_connections(database_url: str,
     finally:
         err = _stop(process)
     assert "worker: heartbeat failed" in err, err
-    assert all(line.startswith("worker: heartbeat failed") for line in err.splitlines()), err
+    assert all(line.startswith(("worker: heartbeat failed", "worker: webhook delivery failed"))
+               for line in err.splitlines()), err  # its delivery threads retry too
     _check_each_period_once(kernel)
 
 
