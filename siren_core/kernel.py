@@ -66,6 +66,7 @@ from siren_core.events import (
     DistributorCreated,
     DistributorDeleted,
     DistributorUpdated,
+    Event,
     EventBus,
     ExchangeRateSet,
     Listener,
@@ -115,6 +116,16 @@ def _collaborator_name(name: str | None) -> str | None:
 
 def _collaborator_email(email: str | None) -> str | None:
     return None if email is None else check_text("collaborator.email", email, EMAIL_LENGTH)
+
+
+def distributor_changes(distributor: Distributor, previous_status: str, *,
+                        changed: bool) -> list[Event]:
+    """``distributor_updated`` (or ``_deleted``) for a real change, else nothing."""
+    if distributor.spec.status == "deleted" and previous_status != "deleted":
+        return [DistributorDeleted(distributor.id, previous_status)]
+    if changed or distributor.spec.status != previous_status:
+        return [DistributorUpdated(distributor, previous_status)]
+    return []
 
 
 class Kernel:
@@ -292,9 +303,11 @@ class Kernel:
                     conn, value.id, value.name, value.units, value.status,
                     unstructure_distributor(value), now)
                 queries.insert_distribution(conn, key, 0, start, end, value.units)
+                created: list[Event] = [DistributorCreated(Distributor(value, 1))]
+                outbox.record(conn, created)
         except IntegrityError as exc:
             raise Conflict(f"distributor {value.id!r} already exists") from exc
-        self.events.dispatch(DistributorCreated(Distributor(value, 1)))
+        self.events.dispatch_all(created)
         return Distributor(value, 1)
 
     def update_distributor(self, spec: DistributorSpec | Mapping[str, Any]) -> Distributor:
@@ -316,8 +329,10 @@ class Kernel:
                                                  unstructure_distributor(value), self.clock())
             # the open period is locked after the distributor row, as status changes do
             change_units(conn, rows[0][0], configured.currency)
-        self._distributor_changed(Distributor(value, version), rows[0][2],
-                                  changed=self._config_differs(rows[0][3], value))
+            changed = distributor_changes(Distributor(value, version), rows[0][2],
+                                          changed=self._config_differs(rows[0][3], value))
+            outbox.record(conn, changed)
+        self.events.dispatch_all(changed)
         return Distributor(value, version)
 
     def _config_differs(self, stored: Mapping[str, Any], spec: DistributorSpec) -> bool:
@@ -328,14 +343,6 @@ class Kernel:
             return True
         return (unstructure_distributor(attrs.evolve(before, status=spec.status))
                 != unstructure_distributor(spec))
-
-    def _distributor_changed(self, distributor: Distributor, previous_status: str, *,
-                             changed: bool) -> None:
-        """``distributor_updated`` (or ``_deleted``) for a real change, after commit."""
-        if distributor.spec.status == "deleted" and previous_status != "deleted":
-            self.events.dispatch(DistributorDeleted(distributor.id, previous_status))
-        elif changed or distributor.spec.status != previous_status:
-            self.events.dispatch(DistributorUpdated(distributor, previous_status))
 
     def distributor(self, id: str) -> Distributor:
         with store.unit_of_work(self.engine, write=False) as conn:
@@ -363,12 +370,16 @@ class Kernel:
         ``distributor_inactive``) and opens the period holding ``now`` (default: the
         clock), which is returned; paused time is never paid.
         """
-        with store.unit_of_work(self.engine, write=False) as conn:
-            rows = queries.distributor_rows(conn, external_id=id)
-        opened = self._runner.set_distributor_status(id, status,
-                                                     self.clock() if now is None else now)
-        if rows and rows[0][2] != status:
-            self._distributor_changed(self.distributor(id), rows[0][2], changed=False)
+        def changes(previous: str, config: Mapping[str, Any], version: int) -> list[Event]:
+            if previous == status:
+                return []
+            spec = structure(self.converter, config, DistributorSpec)
+            return distributor_changes(Distributor(attrs.evolve(spec, status=status), version),
+                                       previous, changed=False)
+
+        opened, announced = self._runner.set_distributor_status(
+            id, status, self.clock() if now is None else now, changes)
+        self.events.dispatch_all(announced)
         return opened
 
     # -- metrics ---------------------------------------------------------------------
@@ -490,9 +501,10 @@ class Kernel:
         with store.unit_of_work(self.engine) as conn:
             previous = exchange_queries.set_rate(conn, value.base, value.quote, value.since,
                                                  text, self.clock())
-        if previous != text:
-            self.events.dispatch(ExchangeRateSet(
-                value, None if previous is None else Decimal(previous)))
+            changed = [] if previous == text else [ExchangeRateSet(
+                value, None if previous is None else Decimal(previous))]
+            outbox.record(conn, changed)
+        self.events.dispatch_all(changed)
         return value
 
     def exchange_rates(self, *, base: str | None = None,

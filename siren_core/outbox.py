@@ -60,9 +60,6 @@ _SIREN_NAMES: dict[type[ev.Event], str] = {
 _NOT_DELIVERED: tuple[type[ev.Event], ...] = (
     ev.DistributionHeartbeatInitialized,  # not a committed fact
     ev.ManualMetricRequested,  # a request, fired before anything is written
-    # not yet written to the outbox: a status change commits in the runner, its event is
-    # built after the commit (docs/webhooks.md, "Not delivered")
-    ev.DistributorCreated, ev.DistributorUpdated, ev.DistributorDeleted,
 )
 _DEACTIVATED = frozenset({"inactive", "deleted"})
 
@@ -102,6 +99,10 @@ OWN_EVENTS: dict[str, str] = {
     "distributor_unbound_from_collaborator_group": "a distributor's binding was cleared",
     "program_bound_to_collaborator_group": "a program was bound to a group",
     "program_unbound_from_collaborator_group": "a program's binding was cleared",
+    "exchange_rate_set": "an exchange rate was stored (siren rates set, siren apply)",
+    "distributor_created": "a distributor was created",
+    "distributor_updated": "a distributor's configuration or status changed",
+    "distributor_deleted": "a distributor was deleted",
 }
 """siren-core's own events, delivered under their event ids."""
 

@@ -383,3 +383,27 @@ def test_the_documented_catalog_is_the_catalog() -> None:
     page = (Path(__file__).parent.parent / "docs" / "webhooks.md").read_text()
     documented = re.findall(r"^\| `([a-z_.]+)` \|", page, flags=re.MULTILINE)
     assert documented == list(outbox.CATALOG)
+
+
+def test_distributor_and_exchange_rate_changes_are_delivered_with_their_transaction(
+        kernel: Kernel, receiver: Receiver) -> None:
+    names = ("distributor_created", "distributor_updated", "distributor_deleted",
+             "exchange_rate_set")
+    subscribe(kernel, receiver, "config", *names)
+    kernel.create_distributor(monthly())
+    kernel.set_distributor_status("monthly-bonus", "inactive", now=at("2026-01-10"))
+    kernel.set_distributor_status("monthly-bonus", "inactive", now=at("2026-01-11"))  # no-op
+    kernel.set_distributor_status("monthly-bonus", "deleted", now=at("2026-01-12"))
+    kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")
+    kernel.set_exchange_rate("EUR", "USD", "1.0850", since="2026-01-01")  # unchanged
+    with pytest.raises(NotFound):
+        kernel.set_distributor_status("no-such", "inactive", now=at("2026-01-12"))
+    assert [name for _i, _d, name, _b in outbox_rows(kernel)] == [
+        "distributor_created", "distributor_updated", "distributor_deleted",
+        "exchange_rate_set"]
+    assert deliverer(kernel).drain() == 4
+    got = receiver.of("config")
+    assert receiver.refused == []
+    assert got[1].data["distributor"]["spec"]["status"] == "inactive"
+    assert got[1].data["previousStatus"] == "active"
+    assert got[3].data["rate"]["rate"] == "1.0850"

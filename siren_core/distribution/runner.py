@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 
@@ -420,31 +421,37 @@ class DistributionRunner:
         self._bus.dispatch_all(events)
         return distribution
 
-    def set_distributor_status(self, distributor_id: str, status: str,
-                               now: datetime) -> Distribution | None:
+    def set_distributor_status(
+            self, distributor_id: str, status: str, now: datetime,
+            changes: Callable[[str, Mapping[str, Any], int], list[Event]] = lambda *_: [],
+    ) -> tuple[Distribution | None, list[Event]]:
         """Pause (``inactive``), resume (``active``) or delete a distributor.
 
         Resuming skips the open period if it already ended (status ``skipped``, reason
         ``distributor_inactive``) and opens the period holding ``now``: paused time is
-        never paid. Returns the period opened on resume, else ``None``.
+        never paid. Returns the period opened on resume (else ``None``) and the events of
+        the change, which ``changes(previous status, config, version)`` builds and the
+        outbox keeps in the same transaction; they are the caller's to dispatch.
         """
         if status not in DISTRIBUTOR_STATUSES:
             raise InvalidInput("distributor.status", status,
                                f"is not one of {DISTRIBUTOR_STATUSES}")
         check_instant("now", now)
+        opened: int | None = None
         with unit_of_work(self._engine) as conn:
             rows = queries.distributor_rows(conn, external_id=distributor_id)
             if not rows:
                 raise NotFound("distributor", distributor_id)
-            key, _external, previous, _config, _version = rows[0]
+            key, _external, previous, config, version = rows[0]
             queries.set_distributor_status(conn, key, status, now)
-            if status != "active" or previous == "active":
-                return None
-            opened = self._resume(conn, self._catalog.get(conn, key), now)
+            if status == "active" and previous != "active":
+                opened = self._resume(conn, self._catalog.get(conn, key), now)
+            announced = changes(previous, config, version)
+            outbox.record(conn, announced)
         if opened is None:
-            return None
+            return None, announced
         with unit_of_work(self._engine, write=False) as conn:
-            return queries.get_distribution(conn, opened)
+            return queries.get_distribution(conn, opened), announced
 
     @staticmethod
     def _resume(conn: Connection, distributor: ConfiguredDistributor,
