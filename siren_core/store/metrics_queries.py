@@ -141,11 +141,19 @@ def insert_few(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, An
         return
     columns = tuple(rows[0])
     build = _row_builder(conn, table, columns)
-    quote = conn.dialect.identifier_preparer.quote
-    row = f"({', '.join('?' * len(columns))})"
-    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
-                 f"VALUES {', '.join([row] * len(rows))}")
-    driver_rows(conn, marks(conn, statement), list(chain.from_iterable(map(build, rows))))
+    key = (conn.dialect.name, table.name, columns, len(rows))
+    statement = _FEW.get(key)
+    if statement is None:
+        quote = conn.dialect.identifier_preparer.quote
+        row = f"({', '.join('?' * len(columns))})"
+        statement = _FEW[key] = marks(conn, (
+            f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
+            f"VALUES {', '.join([row] * len(rows))}"))
+    driver_rows(conn, statement, list(chain.from_iterable(map(build, rows))))
+
+
+_FEW: dict[tuple[str, str, tuple[str, ...], int], str] = {}
+"""The statements of :func:`insert_few`, by dialect, table, columns and row count."""
 
 
 # -- bulk ------------------------------------------------------------------------------

@@ -429,13 +429,21 @@ def insert_source_event_once(conn: Connection, row: Mapping[str, Any]) -> int | 
     with a unique violation.
     """
     columns = tuple(row)
-    statement = marks(conn, f"INSERT INTO source_event ({', '.join(columns)}) VALUES "
-                            f"({', '.join('?' * len(columns))}) ON CONFLICT (kind, key) "
-                            "DO NOTHING RETURNING id")
+    statement = _RECORD_ONCE.get((conn.dialect.name, columns))
+    if statement is None:
+        statement = _RECORD_ONCE[conn.dialect.name, columns] = marks(conn, (
+            f"INSERT INTO source_event ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' * len(columns))}) ON CONFLICT (kind, key) DO NOTHING "
+            "RETURNING id"))
     values = [store_time(conn, value) if isinstance(value, datetime) else value
               for value in row.values()]
     found = driver_rows(conn, statement, values)
     return int(found[0][0]) if found else None
+
+
+_RECORD_ONCE: dict[tuple[str, tuple[str, ...]], str] = {}
+"""dialect name and columns → the insert-once statement (built once: a single recording
+runs it for every event)."""
 
 
 def _insert_ignoring_conflict(conn: Connection, table: sa.Table,
