@@ -31,6 +31,7 @@ def _inserted_key(result: sa.CursorResult[Any]) -> int:
 collaborator = tables.table(tables.Collaborator)
 distributor = tables.table(tables.Distributor)
 distributor_config = tables.table(tables.DistributorConfig)
+distributor_stamp = tables.table(tables.DistributorStamp)
 distribution = tables.table(tables.Distribution)
 source_event = tables.table(tables.SourceEvent)
 score_credit = tables.table(tables.ScoreCredit)
@@ -183,8 +184,38 @@ def find_collaborator(conn: Connection, external_id: str, *,
 
 # -- distributors ----------------------------------------------------------------------
 
+def raise_distributor_stamp(conn: Connection) -> None:
+    """Raise the stamp of every distributor write (see :func:`distributor_stamp_value`);
+    call it first in the writing transaction, before any ``distributor`` row is changed
+    (on PostgreSQL the stamp's row lock then orders concurrent distributor writers and
+    cannot deadlock with their row locks)."""
+    conn.execute(_RAISE_STAMP[is_sqlite(conn)])
+
+
+def _raise_stamp_statements() -> dict[bool, Any]:
+    values = {"id": 1, "stamp": 1}
+    raised = {"stamp": distributor_stamp.c.stamp + 1}
+    return {
+        True: sqlite_insert(distributor_stamp).values(values).on_conflict_do_update(
+            index_elements=["id"], set_=raised),
+        False: postgresql_insert(distributor_stamp).values(values).on_conflict_do_update(
+            index_elements=["id"], set_=raised)}
+
+
+_RAISE_STAMP = _raise_stamp_statements()
+
+
+def distributor_stamp_value(conn: Connection) -> int:
+    """The stamp every distributor write raises, in its transaction: unchanged, no
+    distributor changed (a primary-key look-up through the driver: every recording
+    asks, whatever the number of distributors)."""
+    rows = driver_rows(conn, "SELECT stamp FROM distributor_stamp WHERE id = 1", ())
+    return int(rows[0][0]) if rows else 0
+
+
 def insert_distributor(conn: Connection, external_id: str, name: str, units: str, status: str,
                        config: Mapping[str, Any], now: datetime) -> int:
+    raise_distributor_stamp(conn)
     result = conn.execute(distributor.insert().values(
         external_id=external_id, name=name, units=units, status=status, config=dict(config),
         config_version=1, hold_days=config.get("hold_days"), created_at=now, updated_at=now))
@@ -197,6 +228,7 @@ def insert_distributor(conn: Connection, external_id: str, name: str, units: str
 def update_distributor(conn: Connection, key: int, name: str, status: str,
                        config: Mapping[str, Any], now: datetime) -> int:
     """Store a new configuration version; returns the new version number."""
+    raise_distributor_stamp(conn)
     version = cast(int, conn.execute(
         sa.select(distributor.c.config_version).where(distributor.c.id == key)).scalar_one()) + 1
     conn.execute(distributor.update().where(distributor.c.id == key).values(
@@ -246,6 +278,7 @@ def distributor_version(conn: Connection, key: int) -> tuple[int, str] | None:
 
 
 def set_distributor_status(conn: Connection, key: int, status: str, now: datetime) -> None:
+    raise_distributor_stamp(conn)
     conn.execute(distributor.update().where(distributor.c.id == key).values(
         status=status, updated_at=now))
 
