@@ -63,7 +63,7 @@ def collaborator_keys(conn: Connection, external_ids: Iterable[str]) -> dict[str
         # a single recording's actor: a plain indexed look-up
         [name] = external_ids
         rows = driver_rows(conn, marks(conn, _COLLABORATOR_KEY), (name,))
-        return {name: (key, status) for key, status in rows}
+        return {name: (rows[0][0], rows[0][1])} if rows else {}
     rows = rows_among(conn, collaborator, ["external_id", "id", "status"], "external_id",
                       external_ids)
     return {external_id: (key, status) for external_id, key, status in rows}
