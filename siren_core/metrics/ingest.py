@@ -114,7 +114,7 @@ class Ingestor:
             except ConfigurationChanged:  # planned with units that changed: plan again
                 if attempt == _ATTEMPTS:
                     raise
-        if not result.duplicate:
+        if not result.duplicate and self._bus.listening:  # else nobody would receive it
             self._bus.dispatch(MetricsTriggered(strategy_id=kind, source_event_id=result.event_id,
                                                 metrics=parsed.metrics))
         return result
