@@ -217,9 +217,9 @@ class Catalog:
         self._versions: dict[int, tuple[int, str]] = {}
         self._by_key: dict[int, ConfiguredDistributor] = {}
         self._broken: dict[int, tuple[DistributorSpec | None, str, SirenError]] = {}
+        """store id → (spec if it structures, external id, why it cannot be configured)"""
         self._stamp: int | None = None
         """The distributor stamp the versions were read at (``None``: never read)."""
-        """store id → (spec if it structures, external id, why it cannot be configured)"""
 
     def _load(self, conn: Connection, keys: list[int]) -> None:
         for key, external, status, config, version in queries.distributor_rows(conn,

@@ -1,7 +1,8 @@
 """Every statement the engine runs, as small functions over a ``Connection``.
 
 Aggregation happens in SQL (``GROUP BY``) and bulk writes go through ``executemany`` or
-``INSERT … SELECT``; nothing here builds an ORM object per row.
+``INSERT … SELECT``; nothing here builds an ORM object per row. The statements every
+single recording runs go straight through the driver (:func:`driver_rows`).
 """
 
 from __future__ import annotations
