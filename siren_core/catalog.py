@@ -200,9 +200,10 @@ def change_units(conn: Connection, distributor_key: int, units: Currency) -> Non
 class Catalog:
     """The configured distributors of one store.
 
-    Each is configured once per (config version, status) and kept; a cheap version check
-    decides what to reload: all versions for the lists, one primary-key look-up for
-    ``get`` (so distributing a period never re-reads every distributor).
+    Each is configured once per (config version, status) and kept; a cheap check decides
+    what to reload: for the lists, the distributor stamp (one primary-key row that every
+    distributor write raises), then all versions only when it moved; one primary-key
+    look-up for ``get`` (so distributing a period never re-reads every distributor).
 
     A stored distributor that the loaded plugins cannot configure (a plugin uninstalled or
     disabled since) is kept as a :class:`~siren_core.errors.DistributorUnavailable`:
@@ -217,6 +218,8 @@ class Catalog:
         self._by_key: dict[int, ConfiguredDistributor] = {}
         self._broken: dict[int, tuple[DistributorSpec | None, str, SirenError]] = {}
         """store id → (spec if it structures, external id, why it cannot be configured)"""
+        self._stamp: int | None = None
+        """The distributor stamp the versions were read at (``None``: never read)."""
 
     def _load(self, conn: Connection, keys: list[int]) -> None:
         for key, external, status, config, version in queries.distributor_rows(conn,
@@ -237,7 +240,13 @@ class Catalog:
                 self._broken.pop(key, None)
 
     def _refresh(self, conn: Connection) -> None:
+        # The stamp first: a write committed between the two reads shows in the versions
+        # and raises the stamp again, so the next refresh reads them again (never less).
+        stamp = queries.distributor_stamp_value(conn)
+        if stamp == self._stamp:
+            return
         versions = queries.distributor_versions(conn)
+        self._stamp = stamp
         if versions == self._versions:
             return
         for key in set(self._versions) - versions.keys():

@@ -93,13 +93,15 @@ def test_sqlite_look_ups_probe_the_index_for_each_value(tmp_path: Any) -> None:
     with store.unit_of_work(engine) as conn:
         conn.connection.driver_connection.set_trace_callback(statements.append)
         mq.existing_events(conn, "sale", ["o-1", "o-2"])
-        queries.collaborator_keys(conn, ["alice"])
+        queries.collaborator_keys(conn, ["alice", "bob"])
+        queries.collaborator_keys(conn, ["alice"])  # a single recording's: one probe
         conn.connection.driver_connection.set_trace_callback(None)
         plans = [" / ".join(row[3] for row in conn.exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}")) for statement in statements]
-    assert len(plans) == 2
+    assert len(plans) == 3
     assert plans[0].startswith("SCAN wanted") and "(kind=? AND key=?)" in plans[0]
     assert plans[1].startswith("SCAN wanted") and "(external_id=?)" in plans[1]
+    assert plans[2].startswith("SEARCH collaborator USING INDEX") and "(external_id=?)" in plans[2]
     engine.dispose()
 
 

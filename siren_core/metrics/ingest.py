@@ -20,6 +20,7 @@ recorded event can be accounted for.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -46,7 +47,7 @@ from siren_core.records import (
     TriggerStrategy,
 )
 from siren_core.store import Connection, Engine, queries, unit_of_work
-from siren_core.store import exchange_queries as xq
+from siren_core.store import metrics_queries as mq
 
 _ATTEMPTS = 3
 """Recording plans again when a distributor's units changed under it (rare)."""
@@ -109,15 +110,14 @@ class Ingestor:
             try:
                 with unit_of_work(self._engine) as conn:
                     result = self._write(conn, parsed)
-                    announce = [] if result.duplicate else [MetricsTriggered(
-                        strategy_id=kind, source_event_id=result.event_id,
-                        metrics=parsed.metrics)]
-                    outbox.record(conn, announce)
+                    # built only for a subscription that wants it, or a listener
+                    outbox.record(conn, functools.partial(_triggered, kind, parsed, result))
                 break
             except ConfigurationChanged:  # planned with units that changed: plan again
                 if attempt == _ATTEMPTS:
                     raise
-        self._bus.dispatch_all(announce)
+        if self._bus.listening:
+            self._bus.dispatch_all(_triggered(kind, parsed, result))
         return result
 
     def _write(self, conn: Connection, parsed: ParsedEvent) -> RecordResult:
@@ -145,11 +145,7 @@ class Ingestor:
             existing = queries.find_source_event(conn, kind, event.id)
             assert existing is not None
             return self._first_result(conn, parsed, existing)
-        for row in (*rows, *skips, *conversions):
-            row["source_event_id"] = source_id
-        queries.insert_credits(conn, rows)
-        queries.insert_credit_skips(conn, skips)
-        xq.insert_conversions(conn, conversions)
+        mq.write_recording(conn, source_id, rows, skips, conversions)
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
                             skipped=_skipped(distributors, skips), late=late_count(rows, skips))
 
@@ -288,6 +284,12 @@ def _currency_code(metrics: Sequence[Metric]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _first_start(configured: schedule.Schedule) -> datetime:
+    """A schedule's first instant, worked out once per schedule (not per event)."""
+    return schedule.boundary(configured, 0)
+
+
 class _CreditPlanner:
     """Turns one metric into credit rows for one distributor, through its credit rules."""
 
@@ -299,7 +301,6 @@ class _CreditPlanner:
         self._registry = registry
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry))
         self._eligible: dict[int, Callable[[str], bool]] = {}
-        self._first_starts: dict[int, datetime] = {}
         self._exchange: Exchange | None = None
         self.conversions: dict[tuple[int, str], dict[str, Any]] = {}
         """The ``credit_conversion`` rows of the event being planned, per distributor and
@@ -340,11 +341,7 @@ class _CreditPlanner:
 
     def first_start(self, distributor: ConfiguredDistributor) -> datetime:
         """The start of the distributor's first period: nothing before it is credited."""
-        found = self._first_starts.get(distributor.key)
-        if found is None:
-            found = self._first_starts[distributor.key] = schedule.period(
-                distributor.spec.schedule, 0)[0]
-        return found
+        return _first_start(distributor.spec.schedule)
 
     def why_nothing(self, distributor: ConfiguredDistributor, metric: Metric) -> str:
         """The reason a tracked metric gave the distributor no credit row."""
@@ -454,3 +451,11 @@ class _CreditPlanner:
                 "rule": rule, "collaborator_id": found[0] if found else None,
                 "layer": credit.layer if credit else 0, "points": credit.points if credit else 0,
                 "revenue": revenue}
+
+
+def _triggered(kind: str, parsed: ParsedEvent, result: RecordResult) -> list[MetricsTriggered]:
+    """``metrics_triggered`` of a recording (none for a duplicate)."""
+    if result.duplicate:
+        return []
+    return [MetricsTriggered(strategy_id=kind, source_event_id=result.event_id,
+                             metrics=parsed.metrics)]

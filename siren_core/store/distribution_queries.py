@@ -289,6 +289,7 @@ def distributor_units(conn: Connection, distributor_key: int) -> str:
 def change_units(conn: Connection, distributor_key: int, distribution_id: int | None,
                  units: str) -> None:
     """The distributor's units, and its (empty) open period's."""
+    queries.raise_distributor_stamp(conn)
     conn.execute(distributor.update().where(distributor.c.id == distributor_key)
                  .values(units=units))
     if distribution_id is not None:

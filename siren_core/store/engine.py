@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -156,7 +157,13 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get("siren_write", True)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+        # Through the driver: every transaction starts here (a single recording is a few
+        # hundred microseconds). Its error as SQLAlchemy's, as exec_driver_sql raised it.
+        try:
+            connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def create_schema(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
-from siren_core.store.queries import collaborator, distributor
+from siren_core.store.queries import collaborator, distributor, driver_rows
 
 group = tables.table(tables.CollaboratorGroup)
 member = tables.table(tables.CollaboratorGroupMember)
@@ -171,13 +171,18 @@ def _bindings_statement() -> sa.Select[Any]:
             .where(binding.c.owner_type == "distributor"))
 
 
-_BINDINGS = _bindings_statement()
+_BINDINGS: dict[str, str] = {}
+"""dialect name → the bindings statement's text (compiled once)."""
 
 
 def distributor_bindings(conn: Connection) -> dict[int, GroupRow]:
     """distributor store id → its bound group (possibly deleted), for every binding (one
-    statement, built once: every recording asks)."""
-    return {row[7]: _to_group(row) for row in conn.execute(_BINDINGS)}
+    statement, compiled once and run through the driver: every recording asks)."""
+    statement = _BINDINGS.get(conn.dialect.name)
+    if statement is None:
+        statement = _BINDINGS[conn.dialect.name] = str(_bindings_statement().compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    return {row[7]: _to_group(row) for row in driver_rows(conn, statement, ())}
 
 
 def set_binding(conn: Connection, owner_type: str, owner_key: int, group_key: int | None,

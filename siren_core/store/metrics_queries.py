@@ -18,9 +18,18 @@ from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
-from siren_core.store.queries import distribution, rows_among, score_credit, source_event
+from siren_core.store.queries import (
+    credit_skip,
+    distribution,
+    driver_rows,
+    marks,
+    rows_among,
+    score_credit,
+    source_event,
+)
 
 sale_refund = cast(sa.Table, tables.SaleRefund.__table__)  # type: ignore[attr-defined]
+credit_conversion = tables.table(tables.CreditConversion)
 
 
 class SaleRow(NamedTuple):
@@ -107,6 +116,44 @@ def insert_sale_refund(conn: Connection, refund_event_id: int, sale_event_id: in
                        amount: int) -> None:
     conn.execute(sale_refund.insert().values(refund_event_id=refund_event_id,
                                              sale_event_id=sale_event_id, amount=amount))
+
+
+# -- one recording ---------------------------------------------------------------------
+
+def write_recording(conn: Connection, source_event_id: int,
+                    credits: Sequence[dict[str, Any]], skips: Sequence[dict[str, Any]],
+                    conversions: Sequence[dict[str, Any]]) -> None:
+    """The rows one recorded source event writes beside itself, given their store id:
+    its ``score_credit``, ``credit_skip`` and ``credit_conversion`` rows, each table's in
+    one statement through the driver (a table without rows runs none)."""
+    for table, rows in ((score_credit, credits), (credit_skip, skips),
+                        (credit_conversion, conversions)):
+        for row in rows:
+            row["source_event_id"] = source_event_id
+        insert_few(conn, table, rows)
+
+
+def insert_few(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A handful of rows (all with the keys of the first) in one multi-row ``INSERT``
+    through the driver, stored exactly as :func:`insert_many` stores them (``COPY`` would
+    cost more than the rows for a few)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    build = _row_builder(conn, table, columns)
+    key = (conn.dialect.name, table.name, columns, len(rows))
+    statement = _FEW.get(key)
+    if statement is None:
+        quote = conn.dialect.identifier_preparer.quote
+        row = f"({', '.join('?' * len(columns))})"
+        statement = _FEW[key] = marks(conn, (
+            f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
+            f"VALUES {', '.join([row] * len(rows))}"))
+    driver_rows(conn, statement, list(chain.from_iterable(map(build, rows))))
+
+
+_FEW: dict[tuple[str, str, tuple[str, ...], int], str] = {}
+"""The statements of :func:`insert_few`, by dialect, table, columns and row count."""
 
 
 # -- bulk ------------------------------------------------------------------------------

@@ -87,6 +87,16 @@ class Distributor(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class DistributorStamp(SQLModel, table=True):
+    """One row (``id`` 1), its ``stamp`` raised by every write of a ``distributor`` row
+    (in the writing transaction), so that a cache of the distributors checks one
+    primary-key row instead of every distributor's version. No row yet: stamp 0."""
+
+    __tablename__ = "distributor_stamp"
+    id: int | None = Field(default=None, primary_key=True)
+    stamp: int = Field(sa_type=sa.BigInteger, default=0)
+
+
 class DistributorConfig(SQLModel, table=True):
     """Every configuration a distributor ever had, so allocations stay explainable."""
 
