@@ -206,6 +206,8 @@ def _config_examples() -> list[Any]:
                 data = tomllib.loads(text)
             elif language == "json" and text.lstrip().startswith("{"):
                 data = json.loads(text)
+                if not data.keys() <= CONFIG_SECTIONS:
+                    continue  # an event's payload (docs/webhooks.md) or an answer
             else:
                 continue
             if data.keys() & {"project", "build-system"} or "distributions" in data:
