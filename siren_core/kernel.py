@@ -271,6 +271,13 @@ class Kernel:
                 self.events.dispatch(updated)
             self.set_collaborator_status(id, status)
 
+    def collaborator(self, id: str) -> Collaborator:
+        with store.unit_of_work(self.engine, write=False) as conn:
+            found = queries.find_collaborator(conn, id)
+        if found is None:
+            raise NotFound("collaborator", id)
+        return found
+
     def collaborators(self) -> tuple[Collaborator, ...]:
         with store.unit_of_work(self.engine, write=False) as conn:
             return tuple(queries.list_collaborators(conn))
@@ -450,6 +457,14 @@ class Kernel:
     def preview(self, distributor: str, now: datetime | None = None) -> Preview:
         """What the open period of ``distributor`` would pay if it closed at ``now``."""
         return self._runner.preview(distributor, self.clock() if now is None else now)
+
+    def distribution(self, id: int) -> Distribution:
+        """One period by its id."""
+        with store.unit_of_work(self.engine, write=False) as conn:
+            found = queries.get_distribution(conn, id)
+        if found is None:
+            raise NotFound("distribution", id)
+        return found
 
     def distributions(self, *, distributor: str | None = None,
                       status: str | None = None) -> tuple[Distribution, ...]:

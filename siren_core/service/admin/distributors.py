@@ -174,11 +174,7 @@ def distributions(request: Request, _session: Operator, number: Number = 10,
 
 @router.get("/distributions/{id}")
 def distribution(request: Request, _session: Operator, id: int) -> dict[str, Any]:
-    kernel = kernel_of(request)
-    for d in kernel.distributions():
-        if d.id == id:
-            return views.distribution_json(d)
-    raise NotFound("distribution", id)
+    return views.distribution_json(kernel_of(request).distribution(id))
 
 
 @router.get("/distributions/{id}/allocations")

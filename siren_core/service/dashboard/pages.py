@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from siren_core.errors import NotFound, SirenError
+from siren_core.errors import SirenError
 from siren_core.groups.values import GroupMember
 from siren_core.service.admin import views
 from siren_core.service.admin.distributors import extended
@@ -61,9 +61,7 @@ def overview(request: Request, _session: Page) -> HTMLResponse:
 def distribution(request: Request, _session: Page, id: int) -> HTMLResponse:
     """A distribution: its pool, each allocation with the score behind it, the split."""
     kernel = kernel_of(request)
-    found = next((d for d in kernel.distributions() if d.id == id), None)
-    if found is None:
-        raise NotFound("distribution", id)
+    found = kernel.distribution(id)
     allocations = views.allocations_json(kernel.allocations(id), kernel.allocation_credits(id))
     ranked = sorted(allocations, key=lambda a: -a["amount"])
     return _render(request, "distribution.html", d=found, allocations=ranked,
@@ -75,9 +73,7 @@ def distribution(request: Request, _session: Page, id: int) -> HTMLResponse:
 def collaborator(request: Request, _session: Page, id: str) -> HTMLResponse:
     """A collaborator: credits, allocations, obligations and payouts over time."""
     kernel = kernel_of(request)
-    person = next((c for c in kernel.collaborators() if c.id == id), None)
-    if person is None:
-        raise NotFound("collaborator", id)
+    person = kernel.collaborator(id)
     allocations = [a for a in kernel.allocations() if a.collaborator == id]
     return _render(request, "collaborator.html", person=person,
                    credits=kernel.credits(id), allocations=allocations,
