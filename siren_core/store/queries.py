@@ -284,6 +284,11 @@ def set_distributor_status(conn: Connection, key: int, status: str, now: datetim
         status=status, updated_at=now))
 
 
+KEY_MAX = 2**31 - 1
+"""The largest store id (``INTEGER`` primary keys): a larger id names no row, and is not
+sent to the database (PostgreSQL refuses it as out of range, SQLite beyond 64 bits)."""
+
+
 # -- distributions ---------------------------------------------------------------------
 
 _OPEN_PERIOD = distribution.insert().values(status="open")
@@ -414,6 +419,8 @@ def _to_distribution(r: Sequence[Any]) -> domain.Distribution:
 
 
 def get_distribution(conn: Connection, distribution_id: int) -> domain.Distribution | None:
+    if not 1 <= distribution_id <= KEY_MAX:  # beyond the column's range: no such row
+        return None
     row = conn.execute(_distribution_query().where(distribution.c.id == distribution_id)).first()
     return None if row is None else _to_distribution(row)
 

@@ -14,11 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
+from siren_core.store.queries import KEY_MAX as KEY_MAX  # the service's routes check ids by it
 from siren_core.store.queries import _inserted_key, collaborator, source_event
-
-KEY_MAX = 2**31 - 1
-"""The largest store id (``INTEGER`` primary keys): a larger id names no row, and is not
-sent to PostgreSQL, which would refuse it as out of range."""
 
 api_key = tables.table(tables.ApiKey)
 opportunity = tables.table(tables.Opportunity)
