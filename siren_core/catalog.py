@@ -239,10 +239,11 @@ class Catalog:
             else:
                 self._broken.pop(key, None)
 
-    def _refresh(self, conn: Connection) -> None:
+    def _refresh(self, conn: Connection, stamp: int | None = None) -> None:
         # The stamp first: a write committed between the two reads shows in the versions
         # and raises the stamp again, so the next refresh reads them again (never less).
-        stamp = queries.distributor_stamp_value(conn)
+        if stamp is None:
+            stamp = queries.distributor_stamp_value(conn)
         if stamp == self._stamp:
             return
         versions = queries.distributor_versions(conn)
@@ -257,8 +258,9 @@ class Catalog:
         for start in range(0, len(changed), 500):
             self._load(conn, changed[start:start + 500])
 
-    def _usable(self, conn: Connection) -> list[ConfiguredDistributor]:
-        self._refresh(conn)
+    def _usable(self, conn: Connection, stamp: int | None = None
+                ) -> list[ConfiguredDistributor]:
+        self._refresh(conn, stamp)
         for _spec, external, cause in self._broken.values():
             raise DistributorUnavailable(external, cause)
         return list(self._by_key.values())
@@ -266,10 +268,13 @@ class Catalog:
     def active(self, conn: Connection) -> list[ConfiguredDistributor]:
         return [d for d in self._usable(conn) if d.spec.status == "active"]
 
-    def all(self, conn: Connection) -> list[ConfiguredDistributor]:
+    def all(self, conn: Connection, *, stamp: int | None = None
+            ) -> list[ConfiguredDistributor]:
         """Every distributor, whatever its status (raises ``DistributorUnavailable``
-        when one cannot be configured)."""
-        return self._usable(conn)
+        when one cannot be configured). ``stamp``: the distributor stamp, if the caller
+        read it already in this transaction
+        (:func:`~siren_core.store.queries.recording_prelude`)."""
+        return self._usable(conn, stamp)
 
     def get(self, conn: Connection, key: int) -> ConfiguredDistributor:
         if not self._versions:  # first use: load every distributor at once

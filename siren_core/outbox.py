@@ -151,9 +151,13 @@ def message(item: Item) -> Message | None:
     return Message(name or item.event_id, plain(item))
 
 
-def record(conn: Connection, items: Items) -> int:
+def record(conn: Connection, items: Items, *, any_subscription: bool = True) -> int:
     """Write the messages of ``items`` that an active subscription wants, in ``conn``'s
-    transaction; how many were written. Call it once per transaction."""
+    transaction; how many were written. Call it once per transaction.
+    ``any_subscription=False``: the caller knows, from this transaction, that none is
+    active (they are then not read)."""
+    if not any_subscription:
+        return 0
     subscriptions = wq.active_subscriptions(conn)
     if not subscriptions:
         return 0

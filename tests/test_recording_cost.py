@@ -38,7 +38,8 @@ def _recorded(kernel: Kernel, number: int) -> list[str]:
     with driver_statements(kernel) as seen:
         kernel.record("sale", sale(f"o-{number}", "alice", "10.00"))
     # the statements' text, without the values (SQLite's trace shows them bound)
-    return [re.split(" WHERE | VALUES ", s)[0] for s in seen if not s.startswith("PRAGMA")]
+    return [re.sub(r"'[^']*'", "?", re.split(" VALUES ", s)[0]) for s in seen
+            if not s.startswith("PRAGMA")]
 
 
 def test_a_recording_runs_the_same_statements_whatever_the_distributors(
@@ -56,7 +57,7 @@ def test_a_recording_runs_the_same_statements_whatever_the_distributors(
     assert many == few
     # the distributors are checked by one primary-key row, not read one by one
     assert not [s for s in many if s.startswith("SELECT id, config_version")]
-    assert [s for s in many if "FROM distributor_stamp" in s]
+    assert [s for s in many if " distributor_stamp " in s]
     kernel.close()
 
 

@@ -82,10 +82,13 @@ class GroupViews:
 class DistributorScopes:
     """Per-record helper for ingestion: each distributor's eligibility and bound group."""
 
-    def __init__(self, conn: Connection, views: GroupViews) -> None:
+    def __init__(self, conn: Connection, views: GroupViews, *, any_binding: bool = True
+                 ) -> None:
+        """``any_binding=False``: the caller knows, from this transaction, that no
+        distributor is bound to a group (the bindings are then not read)."""
         self._conn = conn
         self._views = views
-        self._bindings: dict[int, gq.GroupRow] | None = None
+        self._bindings: dict[int, gq.GroupRow] | None = None if any_binding else {}
         self._scopes: dict[int, Scope] = {}
 
     def scope(self, distributor: ConfiguredDistributor) -> Scope:

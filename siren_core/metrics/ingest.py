@@ -109,9 +109,10 @@ class Ingestor:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with unit_of_work(self._engine) as conn:
-                    result = self._write(conn, parsed)
+                    result, subscribed = self._write(conn, parsed)
                     # built only for a subscription that wants it, or a listener
-                    outbox.record(conn, functools.partial(_triggered, kind, parsed, result))
+                    outbox.record(conn, functools.partial(_triggered, kind, parsed, result),
+                                  any_subscription=subscribed)
                 break
             except ConfigurationChanged:  # planned with units that changed: plan again
                 if attempt == _ATTEMPTS:
@@ -120,14 +121,23 @@ class Ingestor:
             self._bus.dispatch_all(_triggered(kind, parsed, result))
         return result
 
-    def _write(self, conn: Connection, parsed: ParsedEvent) -> RecordResult:
+    def _write(self, conn: Connection, parsed: ParsedEvent) -> tuple[RecordResult, bool]:
+        """The event's rows, and whether any webhook subscription is active."""
         kind, event = parsed.strategy.id, parsed.event
-        existing = queries.find_source_event(conn, kind, event.id)
-        if existing is not None:
-            return self._first_result(conn, parsed, existing)
-        actors = self._actors(conn, kind, parsed.metrics)
-        planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views)
-        distributors = self._catalog.all(conn)
+        wanted = {m.collaborator for m in parsed.metrics if m.collaborator is not None}
+        single = next(iter(wanted)) if len(wanted) == 1 else None
+        prelude = queries.recording_prelude(conn, kind, event.id, single)
+        if prelude.existing is not None:
+            return self._first_result(conn, parsed, prelude.existing), prelude.subscriptions
+        if single is not None:
+            if prelude.actor is None:
+                raise InvalidInput(f"{kind}.collaborator", single, "is not a known collaborator")
+            actors = {single: prelude.actor}
+        else:
+            actors = self._actors(conn, kind, wanted)
+        planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views,
+                                 any_binding=prelude.bindings)
+        distributors = self._catalog.all(conn, stamp=prelude.stamp)
         planned, skips = plan_credits(planner, distributors, event.at, parsed.metrics)
         starts = queries.open_period_starts(
             conn, sorted({d.key for d, _, _ in planned}), lock=True,
@@ -135,19 +145,19 @@ class Ingestor:
         rows = place_credits(planned, starts, event.at, skips)
         conversions = planner.kept_conversions(rows)
         actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
-        source_id = queries.insert_source_event_once(conn, {
+        source_id = mq.insert_recording(conn, {
             "kind": kind, "key": event.id, "occurred_at": event.at, "recorded_at": self._clock(),
             "collaborator_id": actor[0] if actor else None,
             "amount": parsed.metrics[0].amount if parsed.metrics else None,
             "currency": _currency_code(parsed.metrics),
-            "digest": parsed.digest, "payload": parsed.payload})
+            "digest": parsed.digest, "payload": parsed.payload}, rows, skips, conversions)
         if source_id is None:  # a concurrent recording of the same id committed first
             existing = queries.find_source_event(conn, kind, event.id)
             assert existing is not None
-            return self._first_result(conn, parsed, existing)
-        mq.write_recording(conn, source_id, rows, skips, conversions)
+            return self._first_result(conn, parsed, existing), prelude.subscriptions
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
-                            skipped=_skipped(distributors, skips), late=late_count(rows, skips))
+                            skipped=_skipped(distributors, skips),
+                            late=late_count(rows, skips)), prelude.subscriptions
 
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedEvent,
@@ -156,9 +166,7 @@ class Ingestor:
                                existing)
 
     @staticmethod
-    def _actors(conn: Connection, kind: str,
-                metrics: Sequence[Metric]) -> dict[str, tuple[int, str]]:
-        wanted = {m.collaborator for m in metrics if m.collaborator is not None}
+    def _actors(conn: Connection, kind: str, wanted: set[str]) -> dict[str, tuple[int, str]]:
         found = queries.collaborator_keys(conn, wanted)
         for name in sorted(wanted - found.keys()):
             raise InvalidInput(f"{kind}.collaborator", name, "is not a known collaborator")
@@ -294,12 +302,14 @@ class _CreditPlanner:
     """Turns one metric into credit rows for one distributor, through its credit rules."""
 
     def __init__(self, conn: Connection, kind: str, known: dict[str, tuple[int, str]],
-                 registry: PluginRegistry, group_views: GroupViews | None = None) -> None:
+                 registry: PluginRegistry, group_views: GroupViews | None = None, *,
+                 any_binding: bool = True) -> None:
         self._conn = conn
         self._kind = kind
         self._known = dict(known)
         self._registry = registry
-        self._scopes = DistributorScopes(conn, group_views or GroupViews(registry))
+        self._scopes = DistributorScopes(conn, group_views or GroupViews(registry),
+                                         any_binding=any_binding)
         self._eligible: dict[int, Callable[[str], bool]] = {}
         self._exchange: Exchange | None = None
         self.conversions: dict[tuple[int, str], dict[str, Any]] = {}

@@ -22,6 +22,7 @@ from siren_core.store.queries import (
     credit_skip,
     distribution,
     driver_rows,
+    insert_source_event_once,
     marks,
     rows_among,
     score_credit,
@@ -119,6 +120,70 @@ def insert_sale_refund(conn: Connection, refund_event_id: int, sale_event_id: in
 
 
 # -- one recording ---------------------------------------------------------------------
+
+def insert_recording(conn: Connection, source: Mapping[str, Any],
+                     credits: Sequence[dict[str, Any]], skips: Sequence[dict[str, Any]],
+                     conversions: Sequence[dict[str, Any]]) -> int | None:
+    """Insert a source event unless its ``(kind, key)`` is taken, with the rows it
+    writes beside itself; its store id, or ``None`` (nothing written) when another
+    transaction recorded the key first (``queries.insert_source_event_once``).
+
+    PostgreSQL: one statement, every insert a data-modifying ``WITH`` that takes the
+    event's id from the insert-once (so nothing else is written on a conflict): one round
+    trip instead of one a table. SQLite (no round trips): the insert-once, then
+    :func:`write_recording`.
+    """
+    if is_sqlite(conn):
+        source_id = insert_source_event_once(conn, source)
+        if source_id is not None:
+            write_recording(conn, source_id, credits, skips, conversions)
+        return source_id
+    tables_rows = [(table, rows) for table, rows in ((score_credit, credits),
+                                                     (credit_skip, skips),
+                                                     (credit_conversion, conversions)) if rows]
+    shape = (conn.dialect.name, tuple(source),
+             tuple((table.name, tuple(rows[0]), len(rows)) for table, rows in tables_rows))
+    statement = _RECORDINGS.get(shape)
+    if statement is None:
+        statement = _RECORDINGS[shape] = _recording_statement(conn, tuple(source), [
+            (table, tuple(rows[0]), len(rows)) for table, rows in tables_rows])
+    values = list(_row_builder(conn, source_event, tuple(source))(source))
+    for table, rows in tables_rows:
+        values += chain.from_iterable(map(_row_builder(conn, table, tuple(rows[0])), rows))
+    found = driver_rows(conn, statement, values)
+    return int(found[0][0]) if found else None
+
+
+def _recording_statement(conn: Connection, source: tuple[str, ...],
+                         beside: Sequence[tuple[sa.Table, tuple[str, ...], int]]) -> str:
+    """``WITH e AS (INSERT INTO source_event … ON CONFLICT DO NOTHING RETURNING id),
+    t1 AS (INSERT INTO score_credit (…, source_event_id) SELECT v.*, e.id FROM e,
+    (VALUES (…), …) AS v), … SELECT id FROM e``; each value cast to its column's type
+    (a parameter in ``VALUES`` has none of its own)."""
+    quote = conn.dialect.identifier_preparer.quote
+    parts = [f"e AS (INSERT INTO source_event ({', '.join(map(quote, source))}) VALUES "
+             f"({', '.join(['%s'] * len(source))}) ON CONFLICT (kind, key) DO NOTHING "
+             "RETURNING id)"]
+    for number, (table, columns, count) in enumerate(beside):
+        casts = ", ".join(f"CAST(%s AS {_cast_type(conn, table.c[name].type)})"
+                          for name in columns)
+        values = ", ".join([f"({casts})"] * count)
+        parts.append(f"t{number} AS (INSERT INTO {quote(table.name)} "
+                     f"({', '.join(map(quote, columns))}, source_event_id) "
+                     f"SELECT v.*, e.id FROM e, (VALUES {values}) AS v)")
+    return f"WITH {', '.join(parts)} SELECT id FROM e"
+
+
+def _cast_type(conn: Connection, column_type: Any) -> str:
+    """The column's SQL type for a cast, without a length (an explicit cast to
+    ``VARCHAR(n)`` would cut a longer text where the insert refuses it)."""
+    text: str = column_type.compile(dialect=conn.dialect)
+    return "VARCHAR" if text.startswith("VARCHAR") else text
+
+
+_RECORDINGS: dict[tuple[Any, ...], str] = {}
+"""The statements of :func:`insert_recording` on PostgreSQL, by the shape of their rows."""
+
 
 def write_recording(conn: Connection, source_event_id: int,
                     credits: Sequence[dict[str, Any]], skips: Sequence[dict[str, Any]],

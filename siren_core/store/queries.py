@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -438,6 +438,45 @@ def list_distributions(conn: Connection, *, distributor_id: str | None = None,
 # -- metrics ---------------------------------------------------------------------------
 
 _FIND_EVENT = "SELECT id, digest FROM source_event WHERE kind = ? AND key = ?"
+
+
+class Prelude(NamedTuple):
+    """What a single recording reads before it plans, in one statement
+    (:func:`recording_prelude`)."""
+
+    existing: tuple[int, str] | None
+    """(store id, digest) of the event if its ``(kind, key)`` is recorded already."""
+    actor: tuple[int, str] | None
+    """(store id, status) of the collaborator asked for, if it exists."""
+    stamp: int
+    """The distributor stamp (:func:`distributor_stamp_value`)."""
+    bindings: bool
+    """Whether any distributor is bound to a group (else none needs reading)."""
+    subscriptions: bool
+    """Whether any webhook subscription is active (else the outbox has nothing to do)."""
+
+
+_PRELUDE = (
+    "SELECT e.id, e.digest, c.id, c.status, s.stamp,"
+    " EXISTS (SELECT 1 FROM collaborator_group_binding WHERE owner_type = 'distributor'),"
+    " EXISTS (SELECT 1 FROM webhook_subscription WHERE status = 'active')"
+    " FROM (SELECT 1 AS one) AS one"
+    " LEFT JOIN source_event AS e ON e.kind = ? AND e.key = ?"
+    " LEFT JOIN collaborator AS c ON c.external_id = ?"
+    " LEFT JOIN distributor_stamp AS s ON s.id = 1")
+
+
+def recording_prelude(conn: Connection, kind: str, key: str,
+                      collaborator_id: str | None) -> Prelude:
+    """The reads every single recording starts with, in one statement (one round trip
+    on PostgreSQL): :func:`find_source_event`, the one collaborator's
+    :func:`collaborator_keys` (``None``: none asked), :func:`distributor_stamp_value`,
+    and whether any distributor binding or active webhook subscription exists, so that
+    the common recording, with neither, reads neither."""
+    [row] = driver_rows(conn, marks(conn, _PRELUDE), (kind, key, collaborator_id))
+    return Prelude(existing=None if row[0] is None else (row[0], row[1]),
+                   actor=None if row[2] is None else (row[2], row[3]),
+                   stamp=int(row[4] or 0), bindings=bool(row[5]), subscriptions=bool(row[6]))
 
 
 def find_source_event(conn: Connection, kind: str, key: str) -> tuple[int, str] | None:
