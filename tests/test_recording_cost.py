@@ -3,6 +3,7 @@ distributor changed by another process is seen (the distributor stamp)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,8 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from siren_core import Kernel
+from siren_core.store import metrics_queries as mq
+from siren_core.store import queries
+from siren_core.webhooks import subscriptions
 
-from conftest import monthly, sale
+from conftest import at, monthly, sale
 
 
 @contextmanager
@@ -78,3 +82,81 @@ def test_a_distributor_changed_by_another_kernel_is_seen_by_the_next_recording(
             {"type": "visit", "points": 1, "credit": {"rule": "fixed"}}]))
         result = recorder.record("sale", sale("o-2", "alice", "10.00"))
         assert result.credits == 0 and result.skipped == ()
+
+
+def test_a_recording_reads_no_binding_nor_subscription_when_there_are_none(
+        tmp_path: Any) -> None:
+    kernel = Kernel(f"sqlite:///{tmp_path / 'cost.db'}")
+    kernel.create_collaborator("alice")
+    kernel.create_distributor(monthly())
+    kernel.record("sale", sale("o-0", "alice", "10.00"))
+    seen = _recorded(kernel, 1)
+    # one read before planning (the event, its collaborator, the stamp, two EXISTS) ...
+    assert [s for s in seen if s.startswith("SELECT")] == [
+        s for s in seen if " distributor_stamp " in s or s.startswith("SELECT distributor_id")]
+    # ... and neither the bindings nor the subscriptions themselves
+    assert not [s for s in seen if "JOIN collaborator_group_binding" in s]
+    assert not [s for s in seen if s.startswith("SELECT webhook_subscription")]
+    kernel.close()
+
+
+def test_a_binding_made_by_another_kernel_limits_the_next_recording(
+        make_kernel: Callable[..., Kernel]) -> None:
+    recorder, operator = make_kernel(), make_kernel()
+    for name in ("alice", "bob"):
+        recorder.create_collaborator(name)
+    recorder.create_distributor(monthly())
+    assert recorder.record("sale", sale("o-1", "bob", "10.00")).credits == 1
+    operator.create_group("peers", members=["alice"])
+    operator.bind_distributor("monthly-bonus", "peers")
+    result = recorder.record("sale", sale("o-2", "bob", "10.00"))
+    assert result.credits == 0
+    assert [s.reason for s in result.skipped] == ["collaborator_not_eligible"]
+    assert recorder.record("sale", sale("o-3", "alice", "10.00")).credits == 1
+
+
+def test_a_subscription_made_by_another_kernel_gets_the_next_recording(
+        make_kernel: Callable[..., Kernel]) -> None:
+    recorder, operator = make_kernel(), make_kernel()
+    recorder.create_collaborator("alice")
+    recorder.create_distributor(monthly())
+    recorder.record("sale", sale("o-1", "alice", "10.00"))
+    subscriptions.create(operator.engine, "http://127.0.0.1:9/siren", ["metrics.updated"],
+                         allow_private=True)
+    recorder.record("sale", sale("o-2", "alice", "10.00"))
+    with recorder.engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT name, body FROM webhook_event")).all()
+    assert [(name, json.loads(body)["sourceEventId"]) for name, body in names] == [
+        ("metrics.updated", "o-2")]
+
+
+def test_a_key_recorded_first_elsewhere_writes_nothing_beside_it(
+        make_kernel: Callable[..., Kernel]) -> None:
+    """The insert-once of a recording (one statement on PostgreSQL): when the key is
+    taken, no credit, skip or conversion row is written, and no id is returned."""
+    kernel = make_kernel()
+    kernel.create_collaborator("alice")
+    kernel.create_distributor(monthly())
+    kernel.record("sale", sale("o-1", "alice", "10.00"))
+    with kernel.engine.begin() as conn:
+        [(collaborator, distributor)] = conn.execute(sa.text(
+            "SELECT collaborator_id, distributor_id FROM score_credit")).all()
+        before = queries.table_counts(conn)
+        source = {"kind": "sale", "key": "o-1", "occurred_at": at("2026-01-05"),
+                  "recorded_at": at("2026-01-05"), "collaborator_id": collaborator,
+                  "amount": 1000, "currency": "USD", "digest": "0" * 64, "payload": "{}"}
+        credit = {"distributor_id": distributor, "metric_type": "sale", "rule": "fixed",
+                  "collaborator_id": collaborator, "layer": 0, "points": 10, "revenue": 0,
+                  "late": False, "effective_at": at("2026-01-05")}
+        skip = {"distributor_id": distributor, "metric_type": "visit", "reason": "no_credit"}
+        assert mq.insert_recording(conn, source, [credit], [skip], []) is None
+        assert queries.table_counts(conn) == before
+        fresh = mq.insert_recording(conn, {**source, "key": "o-9"}, [dict(credit)],
+                                    [dict(skip)], [])
+        assert fresh is not None
+        assert conn.execute(sa.text(
+            "SELECT source_event_id, points, late FROM score_credit WHERE source_event_id = :k"
+        ), {"k": fresh}).all() == [(fresh, 10, False)]
+        assert conn.execute(sa.text(
+            "SELECT reason FROM credit_skip WHERE source_event_id = :k"), {"k": fresh}
+        ).all() == [("no_credit",)]
