@@ -265,6 +265,11 @@ class Catalog:
             raise DistributorUnavailable(external, cause)
         return list(self._by_key.values())
 
+    def cached(self) -> list[ConfiguredDistributor]:
+        """The distributors as last read, without asking the store (possibly stale or
+        empty: a guess, for a caller that checks the stamp in the same statement)."""
+        return list(self._by_key.values())
+
     def active(self, conn: Connection) -> list[ConfiguredDistributor]:
         return [d for d in self._usable(conn) if d.spec.status == "active"]
 

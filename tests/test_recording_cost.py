@@ -100,6 +100,18 @@ def test_a_recording_reads_no_binding_nor_subscription_when_there_are_none(
     kernel.close()
 
 
+def test_a_distributor_created_by_another_kernel_is_credited_by_a_warm_recorder(
+        make_kernel: Callable[..., Kernel]) -> None:
+    """The recorder's first statement locks the open periods its cached catalog expects;
+    the distributor it did not know of is found after planning."""
+    recorder, operator = make_kernel(), make_kernel()
+    recorder.create_collaborator("alice")
+    recorder.create_distributor(monthly())
+    assert recorder.record("sale", sale("o-1", "alice", "10.00")).credits == 1
+    operator.create_distributor(monthly("weekly-bonus", schedule="weekly"))
+    assert recorder.record("sale", sale("o-2", "alice", "10.00")).credits == 2
+
+
 def test_a_binding_made_by_another_kernel_limits_the_next_recording(
         make_kernel: Callable[..., Kernel]) -> None:
     recorder, operator = make_kernel(), make_kernel()

@@ -46,7 +46,7 @@ from siren_core.records import (
     TransactionCompiler,
     TriggerStrategy,
 )
-from siren_core.store import Connection, Engine, queries, unit_of_work
+from siren_core.store import Connection, Engine, is_sqlite, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
 
 _ATTEMPTS = 3
@@ -126,7 +126,9 @@ class Ingestor:
         kind, event = parsed.strategy.id, parsed.event
         wanted = {m.collaborator for m in parsed.metrics if m.collaborator is not None}
         single = next(iter(wanted)) if len(wanted) == 1 else None
-        prelude = queries.recording_prelude(conn, kind, event.id, single)
+        prelude = queries.recording_prelude(
+            conn, kind, event.id, single,
+            () if is_sqlite(conn) else self._likely_credited(parsed.metrics))
         if prelude.existing is not None:
             return self._first_result(conn, parsed, prelude.existing), prelude.subscriptions
         if single is not None:
@@ -141,7 +143,8 @@ class Ingestor:
         planned, skips = plan_credits(planner, distributors, event.at, parsed.metrics)
         starts = queries.open_period_starts(
             conn, sorted({d.key for d, _, _ in planned}), lock=True,
-            units={d.key: d.currency.code for d, _, _ in planned})
+            units={d.key: d.currency.code for d, _, _ in planned},
+            locked=prelude.open_periods)
         rows = place_credits(planned, starts, event.at, skips)
         conversions = planner.kept_conversions(rows)
         actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
@@ -158,6 +161,13 @@ class Ingestor:
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
                             skipped=_skipped(distributors, skips),
                             late=late_count(rows, skips)), prelude.subscriptions
+
+    def _likely_credited(self, metrics: Sequence[Metric]) -> list[int]:
+        """The active distributors of the cached catalog that track one of ``metrics``:
+        those whose open periods the prelude locks (a superset of those credited, unless
+        a distributor changed since the catalog was read)."""
+        return sorted(d.key for d in self._catalog.cached() if d.spec.status == "active"
+                      and any(_CreditPlanner.tracks(d, metric) for metric in metrics))
 
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedEvent,

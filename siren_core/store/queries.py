@@ -305,7 +305,8 @@ def insert_distribution(conn: Connection, distributor_key: int, index: int, star
 
 
 def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
-                       lock: bool, units: Mapping[int, str] | None = None
+                       lock: bool, units: Mapping[int, str] | None = None,
+                       locked: Mapping[int, tuple[datetime, str]] | None = None
                        ) -> dict[int, datetime]:
     """distributor store id → start of its open period.
 
@@ -321,12 +322,15 @@ def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
     checked against the locked open periods: a units change that committed after the
     caller read the configuration raises :class:`ConfigurationChanged`, so that no amount
     lands in a period of another currency.
+
+    ``locked``: (start, units) of open periods this transaction read already, as this
+    function reads them (:func:`recording_prelude`); the others are looked up.
     """
     if not distributor_keys:
         return {}
-    found: dict[int, tuple[datetime, str]] = {}
-    missing = list(distributor_keys)
-    for _attempt in range(_OPEN_PERIOD_ATTEMPTS):
+    found = {key: locked[key] for key in distributor_keys if key in locked} if locked else {}
+    missing = [key for key in distributor_keys if key not in found]
+    for _attempt in range(_OPEN_PERIOD_ATTEMPTS if missing else 0):
         found.update(_open_starts(conn, missing, lock=lock))
         missing = [key for key in missing if key not in found]
         if not missing or not lock or is_sqlite(conn) or not _have_open_period(conn, missing):
@@ -454,6 +458,9 @@ class Prelude(NamedTuple):
     """Whether any distributor is bound to a group (else none needs reading)."""
     subscriptions: bool
     """Whether any webhook subscription is active (else the outbox has nothing to do)."""
+    open_periods: dict[int, tuple[datetime, str]]
+    """distributor store id → (start, units) of the open period, locked ``FOR SHARE``, of
+    the distributors asked for (PostgreSQL; see :func:`open_period_starts`)."""
 
 
 _PRELUDE = (
@@ -465,18 +472,34 @@ _PRELUDE = (
     " LEFT JOIN collaborator AS c ON c.external_id = ?"
     " LEFT JOIN distributor_stamp AS s ON s.id = 1")
 
+_PRELUDE_LOCKING = (
+    "SELECT x.*, p.distributor_id, p.period_start, p.units"
+    f" FROM ({_PRELUDE.replace('?', '%s')}) AS x"
+    " LEFT JOIN LATERAL (SELECT distributor_id, period_start, units FROM distribution"
+    " WHERE status = 'open' AND distributor_id = ANY(%s) FOR SHARE) AS p ON true")
 
-def recording_prelude(conn: Connection, kind: str, key: str,
-                      collaborator_id: str | None) -> Prelude:
+
+def recording_prelude(conn: Connection, kind: str, key: str, collaborator_id: str | None,
+                      periods_of: Sequence[int] = ()) -> Prelude:
     """The reads every single recording starts with, in one statement (one round trip
     on PostgreSQL): :func:`find_source_event`, the one collaborator's
     :func:`collaborator_keys` (``None``: none asked), :func:`distributor_stamp_value`,
-    and whether any distributor binding or active webhook subscription exists, so that
-    the common recording, with neither, reads neither."""
-    [row] = driver_rows(conn, marks(conn, _PRELUDE), (kind, key, collaborator_id))
+    whether any distributor binding or active webhook subscription exists (so that the
+    common recording, with neither, reads neither), and, on PostgreSQL, the open periods
+    of the distributors ``periods_of``, locked ``FOR SHARE`` as
+    :func:`open_period_starts` locks them (the caller's guess of the distributors it will
+    credit, from its cached catalog: one it missed is looked up after planning)."""
+    parameters: list[Any] = [kind, key, collaborator_id]
+    if periods_of and not is_sqlite(conn):
+        rows = driver_rows(conn, _PRELUDE_LOCKING, [*parameters, list(periods_of)])
+    else:
+        rows = driver_rows(conn, marks(conn, _PRELUDE), parameters)
+    row = rows[0]
     return Prelude(existing=None if row[0] is None else (row[0], row[1]),
                    actor=None if row[2] is None else (row[2], row[3]),
-                   stamp=int(row[4] or 0), bindings=bool(row[5]), subscriptions=bool(row[6]))
+                   stamp=int(row[4] or 0), bindings=bool(row[5]), subscriptions=bool(row[6]),
+                   open_periods={found[7]: (stored_time(found[8]), found[9]) for found in rows
+                                 if len(found) > 7 and found[7] is not None})
 
 
 def find_source_event(conn: Connection, kind: str, key: str) -> tuple[int, str] | None:

@@ -88,6 +88,21 @@ def test_a_sale_recorded_while_its_period_closes_counts_late_in_the_next(
     assert [a.score for a in beating.allocations(january.id)] == [10]  # unchanged
 
 
+def test_a_warm_recorder_locking_the_period_in_its_first_statement_counts_late_too(
+        make_kernel: MakeKernel, database_url: str) -> None:
+    """A recorder whose catalog is warm locks the open period it expects in its first
+    statement (PostgreSQL): it waits there for the close, misses the closed period and
+    finds the next one, as a cold one does."""
+    held, beating, recording = _held_heartbeat(make_kernel)
+    recording.record("sale", sale("o-0", "ana", "10.00", "2026-01-03T10:00:00Z"))
+    result = _during_held_heartbeat(database_url, held, beating, lambda: recording.record(
+        "sale", sale("o-2", "ana", "10.00", "2026-01-20T10:00:00Z")))
+    assert result.credits == 1 and result.late == 1
+    assert _credits_of(beating, "o-2") == [(10, True, FEBRUARY)]
+    [january] = beating.distributions(status="completed")
+    assert [a.score for a in beating.allocations(january.id)] == [20]  # o-0 and o-1
+
+
 def test_a_batch_recorded_while_its_period_closes_counts_late_in_the_next(
         make_kernel: MakeKernel, database_url: str) -> None:
     held, beating, recording = _held_heartbeat(make_kernel)
