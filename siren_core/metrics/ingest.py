@@ -46,7 +46,7 @@ from siren_core.records import (
     TransactionCompiler,
     TriggerStrategy,
 )
-from siren_core.store import Connection, Engine, is_sqlite, queries, unit_of_work
+from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
 
 _ATTEMPTS = 3
@@ -126,9 +126,8 @@ class Ingestor:
         kind, event = parsed.strategy.id, parsed.event
         wanted = {m.collaborator for m in parsed.metrics if m.collaborator is not None}
         single = next(iter(wanted)) if len(wanted) == 1 else None
-        prelude = queries.recording_prelude(
-            conn, kind, event.id, single,
-            () if is_sqlite(conn) else self._likely_credited(parsed.metrics))
+        prelude = queries.recording_prelude(conn, kind, event.id, single,
+                                            self._likely_credited(parsed.metrics))
         if prelude.existing is not None:
             return self._first_result(conn, parsed, prelude.existing), prelude.subscriptions
         if single is not None:
@@ -164,7 +163,7 @@ class Ingestor:
 
     def _likely_credited(self, metrics: Sequence[Metric]) -> list[int]:
         """The active distributors of the cached catalog that track one of ``metrics``:
-        those whose open periods the prelude locks (a superset of those credited, unless
+        those whose open periods the prelude reads (a superset of those credited, unless
         a distributor changed since the catalog was read)."""
         return sorted(d.key for d in self._catalog.cached() if d.spec.status == "active"
                       and any(_CreditPlanner.tracks(d, metric) for metric in metrics))

@@ -472,11 +472,19 @@ _PRELUDE = (
     " LEFT JOIN collaborator AS c ON c.external_id = ?"
     " LEFT JOIN distributor_stamp AS s ON s.id = 1")
 
-_PRELUDE_LOCKING = (
-    "SELECT x.*, p.distributor_id, p.period_start, p.units"
-    f" FROM ({_PRELUDE.replace('?', '%s')}) AS x"
-    " LEFT JOIN LATERAL (SELECT distributor_id, period_start, units FROM distribution"
-    " WHERE status = 'open' AND distributor_id = ANY(%s) FOR SHARE) AS p ON true")
+_PRELUDE_WITH_PERIODS = {
+    # PostgreSQL: locked as open_period_starts locks them (a lateral subquery: FOR SHARE
+    # cannot lock the nullable side of an outer join)
+    False: ("SELECT x.*, p.distributor_id, p.period_start, p.units"
+            f" FROM ({_PRELUDE.replace('?', '%s')}) AS x"
+            " LEFT JOIN LATERAL (SELECT distributor_id, period_start, units FROM distribution"
+            " WHERE status = 'open' AND distributor_id = ANY(%s) FOR SHARE) AS p ON true"),
+    # SQLite: its writers are serialized already; the keys as one JSON array
+    True: ("SELECT x.*, p.distributor_id, p.period_start, p.units"
+           f" FROM ({_PRELUDE}) AS x"
+           " LEFT JOIN distribution AS p ON p.status = 'open'"
+           " AND p.distributor_id IN (SELECT value FROM json_each(?))"),
+}
 
 
 def recording_prelude(conn: Connection, kind: str, key: str, collaborator_id: str | None,
@@ -485,13 +493,15 @@ def recording_prelude(conn: Connection, kind: str, key: str, collaborator_id: st
     on PostgreSQL): :func:`find_source_event`, the one collaborator's
     :func:`collaborator_keys` (``None``: none asked), :func:`distributor_stamp_value`,
     whether any distributor binding or active webhook subscription exists (so that the
-    common recording, with neither, reads neither), and, on PostgreSQL, the open periods
-    of the distributors ``periods_of``, locked ``FOR SHARE`` as
+    common recording, with neither, reads neither), and the open periods of the
+    distributors ``periods_of``, locked ``FOR SHARE`` on PostgreSQL as
     :func:`open_period_starts` locks them (the caller's guess of the distributors it will
     credit, from its cached catalog: one it missed is looked up after planning)."""
     parameters: list[Any] = [kind, key, collaborator_id]
-    if periods_of and not is_sqlite(conn):
-        rows = driver_rows(conn, _PRELUDE_LOCKING, [*parameters, list(periods_of)])
+    if periods_of:
+        sqlite = is_sqlite(conn)
+        rows = driver_rows(conn, _PRELUDE_WITH_PERIODS[sqlite], [
+            *parameters, json.dumps(list(periods_of)) if sqlite else list(periods_of)])
     else:
         rows = driver_rows(conn, marks(conn, _PRELUDE), parameters)
     row = rows[0]
