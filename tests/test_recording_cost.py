@@ -172,3 +172,15 @@ def test_a_key_recorded_first_elsewhere_writes_nothing_beside_it(
         assert conn.execute(sa.text(
             "SELECT reason FROM credit_skip WHERE source_event_id = :k"), {"k": fresh}
         ).all() == [("no_credit",)]
+
+
+def test_the_prelude_searches_the_open_periods_by_distributor(tmp_path: Any) -> None:
+    """Not by status, which would read the open period of every distributor."""
+    kernel = Kernel(f"sqlite:///{tmp_path / 'cost.db'}")
+    with kernel.engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + queries._prelude_with_periods(True, 2),
+            ("sale", "o-1", "alice", 1, 2))]
+    [periods] = [step for step in plan if step.startswith("SEARCH p ")]
+    assert "(distributor_id=?)" in periods
+    kernel.close()

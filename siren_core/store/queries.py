@@ -472,19 +472,31 @@ _PRELUDE = (
     " LEFT JOIN collaborator AS c ON c.external_id = ?"
     " LEFT JOIN distributor_stamp AS s ON s.id = 1")
 
-_PRELUDE_WITH_PERIODS = {
-    # PostgreSQL: locked as open_period_starts locks them (a lateral subquery: FOR SHARE
-    # cannot lock the nullable side of an outer join)
-    False: ("SELECT x.*, p.distributor_id, p.period_start, p.units"
-            f" FROM ({_PRELUDE.replace('?', '%s')}) AS x"
-            " LEFT JOIN LATERAL (SELECT distributor_id, period_start, units FROM distribution"
-            " WHERE status = 'open' AND distributor_id = ANY(%s) FOR SHARE) AS p ON true"),
-    # SQLite: its writers are serialized already; the keys as one JSON array
-    True: ("SELECT x.*, p.distributor_id, p.period_start, p.units"
-           f" FROM ({_PRELUDE}) AS x"
-           " LEFT JOIN distribution AS p ON p.status = 'open'"
-           " AND p.distributor_id IN (SELECT value FROM json_each(?))"),
-}
+def _prelude_with_periods(sqlite: bool, count: int) -> str:
+    """The prelude with the open periods of ``count`` distributors."""
+    key = (sqlite, count)
+    found = _PRELUDES.get(key)
+    if found is None:
+        if sqlite:  # its writers are serialized already. One mark a key, and `+status`
+            # (no index on that term): SQLite then searches the (distributor_id,
+            # period_index) index; else it scans every open period (one a distributor)
+            found = ("SELECT x.*, p.distributor_id, p.period_start, p.units"
+                     f" FROM ({_PRELUDE}) AS x"
+                     " LEFT JOIN distribution AS p ON +p.status = 'open'"
+                     f" AND p.distributor_id IN ({', '.join('?' * count)})")
+        else:  # locked as open_period_starts locks them (a lateral subquery: FOR SHARE
+            # cannot lock the nullable side of an outer join)
+            found = ("SELECT x.*, p.distributor_id, p.period_start, p.units"
+                     f" FROM ({_PRELUDE.replace('?', '%s')}) AS x"
+                     " LEFT JOIN LATERAL (SELECT distributor_id, period_start, units"
+                     " FROM distribution WHERE status = 'open' AND distributor_id = ANY(%s)"
+                     " FOR SHARE) AS p ON true")
+        found = _PRELUDES[key] = found
+    return found
+
+
+_PRELUDES: dict[tuple[bool, int], str] = {}
+"""(SQLite?, number of distributors) → the prelude statement with their open periods."""
 
 
 def recording_prelude(conn: Connection, kind: str, key: str, collaborator_id: str | None,
@@ -500,8 +512,9 @@ def recording_prelude(conn: Connection, kind: str, key: str, collaborator_id: st
     parameters: list[Any] = [kind, key, collaborator_id]
     if periods_of:
         sqlite = is_sqlite(conn)
-        rows = driver_rows(conn, _PRELUDE_WITH_PERIODS[sqlite], [
-            *parameters, json.dumps(list(periods_of)) if sqlite else list(periods_of)])
+        statement = _prelude_with_periods(sqlite, len(periods_of) if sqlite else 0)
+        rows = driver_rows(conn, statement, [*parameters, *periods_of] if sqlite
+                           else [*parameters, list(periods_of)])
     else:
         rows = driver_rows(conn, marks(conn, _PRELUDE), parameters)
     row = rows[0]
