@@ -147,7 +147,8 @@ class Ingestor:
             return self._first_result(conn, parsed, existing)
         mq.write_recording(conn, source_id, rows, skips, conversions)
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
-                            skipped=_skipped(distributors, skips), late=late_count(rows, skips))
+                            skipped=_skipped(distributors, skips), late=late_count(rows, skips),
+                            source_event_id=source_id)
 
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedEvent,
