@@ -68,21 +68,13 @@ def in_one_transaction(kernel: Kernel, gate: Gate, work: Callable[[Connection], 
     """``gate(conn)``, ``work(conn)``, then the request's count, as one transaction (the
     kernel's operations inside join it): a refused request, or one over its rate limit,
     records nothing, and the key's row is locked (PostgreSQL) only from the count to the
-    commit, so that concurrent events of one key do not wait for each other's recording.
-    A conflict is tried once more, whole (a deadlock victim inside the transaction is
-    one; a real conflict stays one)."""
-    for attempt in (1, 2):
-        try:
-            # kernel.transaction() without its savepoint: the connection itself
-            with deferred_events(), store.enclosing_transaction(kernel.engine) as conn:
-                count = gate(conn)
-                answer = work(conn)
-                count(conn)
-                return answer
-        except Conflict:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    commit, so that concurrent events of one key do not wait for each other's recording."""
+    # kernel.transaction() without its savepoint: the connection itself
+    with deferred_events(), store.enclosing_transaction(kernel.engine) as conn:
+        count = gate(conn)
+        answer = work(conn)
+        count(conn)
+        return answer
 
 
 def record_once(conn: Connection, kernel: Kernel, kind: str, key: str,
@@ -93,7 +85,9 @@ def record_once(conn: Connection, kernel: Kernel, kind: str, key: str,
     Tried at now first: a key recorded before is then a conflict (its time differs),
     raised before the kernel writes anything and undone with the kernel's savepoint; only
     then is the first time read, and the event recorded again at it (a retry: a
-    duplicate; other content: the conflict stays)."""
+    duplicate; other content: the conflict stays). A concurrent first recording of the
+    key that commits first is read the same way (on PostgreSQL the kernel's insert-once
+    waits for it)."""
     try:
         result = kernel.record(kind, event(kernel.clock()))
     except Conflict:
