@@ -3,14 +3,15 @@ serve``, against a raw baseline on the same server (benchmarks/http_baseline.py:
 ASGI endpoint writing the same rows with the driver).
 
     python -m benchmarks.http [--database URL] [--requests 2000] [--clients 1,8,32]
-                              [--processes 1,2]
+                              [--processes 1,2] [--rounds N]
 
 For every number of server processes and of concurrent clients, each side gets the same
 number of attributed sales (a ``trackingId`` naming an opportunity), sent by client
 threads with keep-alive connections, and prints sales/s and the p50 and p99 latency; then
-the ratio service/baseline. The database is EMPTIED first. Clients run on the same
-machine as the servers (they share its cores), so the figures are a floor. Nothing
-asserts times; figures go to docs/service.md.
+the ratio service/baseline. With ``--rounds N`` both sides run at once and take turns,
+N rounds each (the median ratio of the rounds). The database is EMPTIED first. Clients
+run on the same machine as the servers (they share its cores), so the figures are a
+floor. Nothing asserts times; figures go to docs/service.md.
 """
 
 from __future__ import annotations
@@ -160,6 +161,50 @@ def measure(url: str, requests: int, clients: list[int], processes: list[int]) -
                   f"clients: {ratio:.2f}")
 
 
+SIDES = ("baseline", "service")
+
+
+def alternate(url: str, requests: int, clients: list[int], processes: list[int],
+              rounds: int) -> None:
+    """Both sides up at once on one store, ``rounds`` rounds per number of clients, the
+    order of the sides swapped every round: each round's ratio compares two runs a few
+    seconds apart (on a shared host the load moves between sequential runs)."""
+    backend = sa.engine.make_url(url).get_backend_name()
+    key, opportunities = prepare(url)
+    for count in processes:
+        servers = [start(side, url, count) for side in SIDES]
+        try:
+            for (_process, base), side in zip(servers, SIDES, strict=True):
+                load(base, key, opportunities, f"{side}-{count}-warm", 50, 4)
+            for number in clients:
+                _rounds(backend, key, opportunities, dict(zip(SIDES, (base for _, base in
+                        servers), strict=True)), count, number, requests, rounds)
+        finally:
+            for process, _base in servers:
+                stop(process)
+
+
+def _rounds(backend: str, key: str, opportunities: list[int], bases: dict[str, str],
+            count: int, number: int, requests: int, rounds: int) -> None:
+    rates: dict[str, list[float]] = {side: [] for side in SIDES}
+    latencies: dict[str, list[float]] = {side: [] for side in SIDES}
+    for n in range(rounds):
+        for side in SIDES if n % 2 == 0 else SIDES[::-1]:
+            seconds, found = load(bases[side], key, opportunities,
+                                  f"{side}-{count}-{number}-{n}", requests, number)
+            rates[side].append(requests / seconds)
+            latencies[side].extend(found)
+    for side in SIDES:
+        print(f"{backend:10} {side:8} {count} process(es) {number:3} clients: "
+              f"{statistics.median(rates[side]):7.0f} sales/s (median of {rounds}), p50 "
+              f"{_percentile(latencies[side], 0.5):6.1f} ms, p99 "
+              f"{_percentile(latencies[side], 0.99):6.1f} ms", flush=True)
+    ratios = [s / b for s, b in zip(rates["service"], rates["baseline"], strict=True)]
+    print(f"{backend:10} ratio service/baseline, {count} process(es), {number:3} clients: "
+          f"{statistics.median(ratios):.2f} (median; rounds "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default=None,
@@ -168,12 +213,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="Sales per measurement")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="Both sides up at once, this many alternating rounds of "
+                             "--requests sales each; the median ratio (default: one run "
+                             "of each side, one after the other)")
     args = parser.parse_args(argv)
     clients = [int(n) for n in args.clients.split(",")]
     processes = [int(n) for n in args.processes.split(",")]
     with tempfile.TemporaryDirectory() as folder:
-        measure(args.database or f"sqlite:///{Path(folder) / 'bench.db'}", args.requests,
-                clients, processes)
+        url = args.database or f"sqlite:///{Path(folder) / 'bench.db'}"
+        if args.rounds:
+            alternate(url, args.requests, clients, processes, args.rounds)
+        else:
+            measure(url, args.requests, clients, processes)
 
 
 if __name__ == "__main__":

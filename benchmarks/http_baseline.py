@@ -1,10 +1,13 @@
 """The raw baseline of ``python -m benchmarks.http``: a bare ASGI endpoint, served by the
 same uvicorn, that does what ``POST /siren/v1/event/sale`` must do for an attributed sale
-and nothing more: reads the JSON body (numbers as decimals), finds the API key by its
-prefix and compares its SHA-256, counts the request on the key's row, looks the
-opportunity's collaborator up, and writes the same ``source_event`` and ``score_credit``
-rows with the driver, in one transaction. No validation, no plugins, no idempotency
-check, no error shapes.
+and nothing more, with the driver, in one transaction: reads the JSON body (numbers as
+decimals); finds the API key by its prefix, compares its SHA-256 and checks that it is
+not revoked or expired and holds the scope; looks the opportunity's collaborator up (and
+that it is active); checks that the distributor's configuration it holds is current (the
+distributor stamp) and that the sale falls in the open period (not late); writes the same
+``source_event`` (once per key: ``ON CONFLICT DO NOTHING``) and ``score_credit`` rows;
+reads the active webhook subscriptions (none: no outbox row); counts the request on the
+key's row against the rate limit. No validation, no plugins, no error shapes.
 
     BENCH_DATABASE=sqlite:///x.db uvicorn benchmarks.http_baseline:create --factory
 """
@@ -17,7 +20,7 @@ import json
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
@@ -25,6 +28,8 @@ from starlette.types import Receive, Scope, Send
 from siren_core import store
 
 ANSWER = b'{"status":"created"}'
+LIMIT = 10**9
+"""The rate limit the benchmark gives the service (``--rate-limit``)."""
 
 
 class Baseline:
@@ -34,6 +39,8 @@ class Baseline:
         self.mark = "?" if self.sqlite else "%s"
         with self.engine.connect() as conn:
             self.distributor = conn.exec_driver_sql("SELECT id FROM distributor").scalar_one()
+            self.stamp = conn.exec_driver_sql(
+                "SELECT stamp FROM distributor_stamp WHERE id = 1").scalar_one()
 
     def sql(self, text: str) -> str:
         return text.replace("?", self.mark)
@@ -43,30 +50,38 @@ class Baseline:
         return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
 
     def record(self, token: str, sale: dict[str, Any]) -> None:
-        now = self.when(datetime.now(UTC))
-        window = self.when(datetime.now(UTC).replace(second=0, microsecond=0))
+        now_utc = datetime.now(UTC)
+        now = self.when(now_utc)
+        window = self.when(now_utc.replace(second=0, microsecond=0))
         connection: Any = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
             if self.sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
-            cursor.execute(self.sql("SELECT id, key_hash FROM api_key WHERE prefix = ?"),
-                           (token[:16],))
-            key, digest = cursor.fetchone()
+            cursor.execute(self.sql("SELECT id, key_hash, scopes, expires_at, revoked_at "
+                                    "FROM api_key WHERE prefix = ?"), (token[:16],))
+            key, digest, scopes, expires, revoked = cursor.fetchone()
             assert hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), digest)
-            cursor.execute(self.sql(
-                "UPDATE api_key SET last_used_at = ?, window_count = CASE WHEN window_start"
-                " = ? THEN window_count + 1 ELSE 1 END, window_start = ? WHERE id = ?"),
-                (now, window, window, key))
-            cursor.execute(self.sql("SELECT collaborator_id FROM opportunity WHERE id = ?"),
+            assert revoked is None and (expires is None or expires > now)
+            assert "event:*" in (json.loads(scopes) if isinstance(scopes, str) else scopes)
+            cursor.execute(self.sql("SELECT opportunity.collaborator_id, collaborator.status "
+                                    "FROM opportunity JOIN collaborator ON collaborator.id = "
+                                    "opportunity.collaborator_id WHERE opportunity.id = ?"),
                            (sale["trackingId"],))
-            collaborator = cursor.fetchone()[0]
+            collaborator, status = cursor.fetchone()
+            assert status == "active"
+            # the distributor's configuration (10 points a sale) is still the one cached
+            cursor.execute("SELECT stamp FROM distributor_stamp WHERE id = 1")
+            assert cursor.fetchone()[0] == self.stamp
+            cursor.execute(self.sql("SELECT period_start FROM distribution WHERE status = "
+                                    "'open' AND distributor_id = ?"), (self.distributor,))
+            assert self.when_read(cursor.fetchone()[0]) <= now_utc  # not late
             payload = json.dumps({k: str(v) for k, v in sale.items()}, sort_keys=True)
             amount = int(Decimal(sale["total"]) * 100)
             cursor.execute(self.sql(
                 "INSERT INTO source_event (kind, key, occurred_at, recorded_at, "
                 "collaborator_id, amount, currency, digest, payload) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING RETURNING id"),
                 ("sale", f"{sale['source']}:{sale['externalId']}", now, now, collaborator,
                  amount, "USD", hashlib.sha256(payload.encode()).hexdigest(), payload))
             source = cursor.fetchone()[0]
@@ -76,12 +91,25 @@ class Baseline:
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 (self.distributor, source, collaborator, "sale", "fixed", 0, 10, amount, now,
                  False))
+            # no active webhook subscription: no outbox row
+            cursor.execute("SELECT id, events FROM webhook_subscription WHERE status = "
+                           "'active'")
+            assert cursor.fetchall() == []
+            cursor.execute(self.sql(
+                "UPDATE api_key SET last_used_at = ?, window_count = CASE WHEN window_start"
+                " = ? THEN window_count + 1 ELSE 1 END, window_start = ? WHERE id = ? "
+                "RETURNING window_count"), (now, window, window, key))
+            assert cursor.fetchone()[0] <= LIMIT
             if self.sqlite:
                 cursor.execute("COMMIT")
             else:
                 connection.commit()
         finally:
             connection.close()
+
+    def when_read(self, value: Any) -> datetime:
+        found = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return cast(datetime, found).replace(tzinfo=UTC)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

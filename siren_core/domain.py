@@ -349,6 +349,9 @@ class RecordResult:
     ``late`` counts what the event's lateness decided: its ``score_credit`` rows marked
     late (counted in an open period instead of their own, distributed one; revenue-only
     rows included) plus its ``late_rejected`` skips.
+    ``source_event_id`` is the store id of the event's ``source_event`` row (the first
+    recording's, for a duplicate), so that a caller in the same transaction need not look
+    it up again; ``None`` where a result is not read from the store.
     """
 
     kind: str
@@ -357,6 +360,7 @@ class RecordResult:
     duplicate: bool = False
     skipped: tuple[CreditSkipped, ...] = ()
     late: int = 0
+    source_event_id: int | None = None
 
 
 @attrs.frozen

@@ -5,8 +5,9 @@ The kernel knows nothing of HTTP. Every operation that commits a change calls
 :func:`record` once, inside its transaction, with the events it will dispatch after the
 commit; the change and its outbox rows then commit together or not at all, and a worker
 (``siren_core.webhooks``) delivers the rows later. :func:`record` first reads the active
-subscriptions (one indexed query): with none, nothing else happens and the events are not
-even built (pass a callable to build them lazily).
+subscriptions (one indexed query, once per transaction; see
+:func:`~siren_core.store.webhook_queries.active_subscriptions`): with none, nothing else
+happens and the events are not even built (pass a callable to build them lazily).
 
 Each event becomes one message: its webhook name (Siren's, where Siren has one, such as
 ``obligation.created``; otherwise siren-core's own event id, such as

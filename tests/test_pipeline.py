@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 
 from siren_core import Kernel
 from siren_core.errors import Conflict, InvalidInput, NotFound
@@ -101,6 +102,22 @@ def test_a_repeated_event_is_recorded_once(kernel: Kernel) -> None:
     with pytest.raises(Conflict, match="o-1"):
         kernel.record("sale", sale("o-1", "alice", "11.00"))
     assert kernel.table_counts()["score_credit"] == 1
+
+
+def test_a_result_names_the_source_event_row_it_wrote_or_found(kernel: Kernel) -> None:
+    kernel.create_collaborator("alice")
+    kernel.create_distributor(monthly())
+    first = kernel.record("sale", sale("o-1", "alice", "10.00"))
+    second = kernel.record("sale", sale("o-2", "alice", "10.00"))
+    again = kernel.record("sale", sale("o-1", "alice", "10.00"))
+    assert again.duplicate and again.source_event_id == first.source_event_id
+    assert {first.source_event_id: "o-1", second.source_event_id: "o-2"} == _rows(kernel)
+
+
+def _rows(kernel: Kernel) -> dict[int, str]:
+    with kernel.engine.connect() as conn:
+        return {row[0]: row[1] for row in conn.execute(sa.text(
+            "SELECT id, key FROM source_event"))}
 
 
 @pytest.mark.parametrize(("event", "field", "value"), [

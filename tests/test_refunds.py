@@ -158,6 +158,7 @@ def test_refund_idempotency_has_its_own_key(shop: Kernel) -> None:
     counts = shop.table_counts()
     again = shop.record("refund", refund("o-2", "o-1", "10.00"))
     assert again.duplicate and again.credits == first.credits
+    assert again.source_event_id == first.source_event_id is not None
     with pytest.raises(Conflict, match="o-2"):
         shop.record("refund", refund("o-2", "o-1", "11.00"))
     assert shop.table_counts() == counts

@@ -153,6 +153,30 @@ def test_a_failed_transaction_leaves_no_outbox_row(kernel: Kernel,
     assert [name for _i, _d, name, _b in outbox_rows(kernel)] == ["collaborator.created"]
 
 
+def test_a_subscription_another_process_makes_or_deletes_counts_from_the_next_event(
+        make_kernel: Callable[..., Kernel], receiver: Receiver) -> None:
+    recording, other = make_kernel(), make_kernel()  # two engines: two processes' pools
+    _setup(recording)
+    assert outbox_rows(recording) == []  # its connections have read "no subscription"
+    key = subscribe(other, receiver, "late", "metrics.updated")
+    recording.record("sale", sale("o-3", "ana", "5.00"))
+    assert [name for _i, _d, name, _b in outbox_rows(recording)] == ["metrics.updated"]
+    subscriptions.delete(other.engine, key)
+    recording.record("sale", sale("o-4", "ana", "5.00"))
+    assert len(outbox_rows(recording)) == 1
+
+
+def test_a_subscription_made_inside_a_transaction_counts_for_the_rest_of_it(
+        kernel: Kernel, receiver: Receiver) -> None:
+    _setup(kernel)
+    with kernel.transaction():
+        kernel.record("sale", sale("o-3", "ana", "5.00"))  # reads "no subscription"
+        subscribe(kernel, receiver, "now", "metrics.updated")
+        kernel.record("sale", sale("o-4", "ana", "5.00"))
+    [(_id, _delivery, name, body)] = outbox_rows(kernel)
+    assert (name, json.loads(body)["sourceEventId"]) == ("metrics.updated", "o-4")
+
+
 def test_a_receiver_answering_500_is_retried_with_backoff_until_200(
         kernel: Kernel, receiver: Receiver) -> None:
     subscribe(kernel, receiver, "flaky", "collaborator.created")

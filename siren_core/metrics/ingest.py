@@ -158,8 +158,8 @@ class Ingestor:
             assert existing is not None
             return self._first_result(conn, parsed, existing), prelude.subscriptions
         return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
-                            skipped=_skipped(distributors, skips),
-                            late=late_count(rows, skips)), prelude.subscriptions
+                            skipped=_skipped(distributors, skips), late=late_count(rows, skips),
+                            source_event_id=source_id), prelude.subscriptions
 
     def _likely_credited(self, metrics: Sequence[Metric]) -> list[int]:
         """The active distributors of the cached catalog that track one of ``metrics``:

@@ -97,7 +97,7 @@ def recorded_result(conn: Connection, kind: str, external_id: str, digest: str,
     late = queries.count_late_credits(conn, key) + sum(
         1 for skip in skipped if skip.reason == LATE_REJECTED)
     return RecordResult(kind, external_id, queries.count_credits(conn, key), duplicate=True,
-                        skipped=skipped, late=late)
+                        skipped=skipped, late=late, source_event_id=key)
 
 class Refunds:
     def __init__(self, engine: Engine, shapes: Shapes, bus: EventBus,
@@ -158,7 +158,8 @@ class Refunds:
                                            for skip in skips])
         credits = sum(1 for row in rows if row["collaborator_id"] is not None)
         return (RecordResult(REFUND, refund.id, credits, skipped=skipped,
-                             late=sum(1 for row in rows if row["late"]) + len(skips)),
+                             late=sum(1 for row in rows if row["late"]) + len(skips),
+                             source_event_id=source_id),
                 Metric(metric_type=REFUND, collaborator=None, amount=amount, currency=unit))
 
     @staticmethod

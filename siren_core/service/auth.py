@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from siren_core import store
 from siren_core.kernel import Kernel
 from siren_core.service.admin.guard import SessionCookie, operator_session
-from siren_core.service.keys import KeyRefused, admit
+from siren_core.service.keys import KeyRefused, admit_in, check_form
 from siren_core.service.problems import ApiProblem
 from siren_core.store import Connection
 from siren_core.store import service_queries as sq
@@ -66,25 +66,37 @@ class Admission:
 
 
 def admission(request: Request, credentials: Credentials) -> Admission:
-    """A dependency: the request's active key (401 otherwise), not yet counted."""
-    kernel: Kernel = request.app.state.kernel
+    """A dependency of the reads: the request's active key (401 otherwise), not yet
+    counted."""
+    raw_key(credentials)  # a request without a key's form never reaches the store
+    with store.unit_of_work(request.app.state.kernel.engine, write=False) as conn:
+        return admission_in(conn, request, credentials)
+
+
+def raw_key(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The request's key if it has a key's form, else 401 (the store is not asked)."""
     try:
-        key = admit(kernel, credentials.credentials if credentials else None)
+        return check_form(credentials.credentials if credentials else None)
     except KeyRefused as exc:
-        raise ApiProblem(401, str(exc), code="invalid_api_key",
-                         headers={"WWW-Authenticate": "Bearer"}) from None
+        raise _unauthorized(exc) from None
+
+
+def admission_in(conn: Connection, request: Request,
+                 credentials: HTTPAuthorizationCredentials | None) -> Admission:
+    """:func:`admission` in ``conn``'s transaction (an event's own: it reads only)."""
+    kernel: Kernel = request.app.state.kernel
+    now = kernel.clock()
+    try:
+        key = admit_in(conn, credentials.credentials if credentials else None, now)
+    except KeyRefused as exc:
+        raise _unauthorized(exc) from None
     request.state.key_prefix = key.prefix
-    return Admission(key, request.app.state.settings.rate_limit, kernel.clock())
+    return Admission(key, request.app.state.settings.rate_limit, now)
 
 
-def admits(*any_of: str) -> Callable[..., Admission]:
-    """A dependency: the request's key, holding one of ``any_of``; the route counts it
-    inside its own transaction (:meth:`Admission.count`)."""
-
-    def dependency(admitted: Annotated[Admission, Depends(admission)]) -> Admission:
-        return admitted.check(any_of)
-
-    return dependency
+def _unauthorized(refused: KeyRefused) -> ApiProblem:
+    return ApiProblem(401, str(refused), code="invalid_api_key",
+                      headers={"WWW-Authenticate": "Bearer"})
 
 
 def requires(*any_of: str) -> Callable[..., ApiKeyRow]:
@@ -115,5 +127,3 @@ def requires_or_operator(*any_of: str) -> Callable[..., ApiKeyRow | None]:
 
     return dependency
 
-
-AnyAdmission = Annotated[Admission, Depends(admission)]

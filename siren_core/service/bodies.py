@@ -88,10 +88,23 @@ async def json_object(request: Request) -> dict[str, Any]:
     return value
 
 
-async def parsed(request: Request, model: type[M]) -> M:
-    """The request's body as ``model`` (unknown fields refused, every error named)."""
-    value = await json_object(request)
+async def json_or_refusal(request: Request) -> dict[str, Any] | ApiProblem:
+    """The request's JSON object, or the 400 refusing its body, for a route that must
+    refuse a key (401, 403) before it refuses a body."""
+    try:
+        return await json_object(request)
+    except ApiProblem as refused:
+        return refused
+
+
+def validated(value: dict[str, Any], model: type[M]) -> M:
+    """``value`` as ``model`` (unknown fields refused, every error named)."""
     try:
         return model.model_validate(value)
     except pydantic.ValidationError as exc:
         raise from_pydantic(exc.errors()) from None
+
+
+async def parsed(request: Request, model: type[M]) -> M:
+    """The request's body as ``model`` (unknown fields refused, every error named)."""
+    return validated(await json_object(request), model)

@@ -5,19 +5,22 @@ code of its own)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from siren_core import store
 from siren_core.errors import SirenError
 from siren_core.kernel import Kernel
 from siren_core.service import recording
-from siren_core.service.auth import Admission, AnyAdmission, admits, event_scopes
-from siren_core.service.bodies import json_object, parsed
+from siren_core.service.auth import Credentials, admission_in, event_scopes, raw_key
+from siren_core.service.bodies import json_or_refusal, validated
 from siren_core.service.models import (
     EventAnswer,
     RefundEvent,
@@ -26,12 +29,10 @@ from siren_core.service.models import (
     VisitAnswer,
 )
 from siren_core.service.problems import ApiProblem, engine_problem
+from siren_core.store import Connection
 
 router = APIRouter(prefix="/event", tags=["events"])
 FIXED = ("sale", "refund", "site-visited")
-SaleKey = Annotated[Admission, Depends(admits(*event_scopes("sale")))]
-RefundKey = Annotated[Admission, Depends(admits(*event_scopes("refund")))]
-VisitKey = Annotated[Admission, Depends(admits(*event_scopes("site-visited")))]
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -60,32 +61,54 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-async def _answer(request: Request, kind: str, work: Callable[[Kernel], recording.Answer],
-                  status: int = 200) -> JSONResponse:
+Work = Callable[[Kernel, recording.Gate], recording.Answer]
+"""An event's recording, its body validated, given the request's gate."""
+
+
+async def _event(request: Request, credentials: HTTPAuthorizationCredentials | None,
+                 kind: str, any_of: Sequence[str], prepare: Callable[[dict[str, Any]], Work],
+                 refuse: Callable[[], None] | None = None) -> JSONResponse:
+    """Admit the key (401), ``refuse`` (404), check its scope (403), validate the body
+    (400; read before, as text), record, count (429): in that order, in one hop to the
+    threadpool (every hop is a thread switch: a large share of a sale's time), the key
+    read in the event's own transaction."""
     kernel: Kernel = request.app.state.kernel
+    body = await json_or_refusal(request)
+
+    def gate(conn: Connection) -> recording.Count:
+        admitted = admission_in(conn, request, credentials)
+        if refuse is not None:
+            refuse()
+        return admitted.check(any_of).count
+
+    def handle() -> recording.Answer:
+        raw_key(credentials)  # no key's form: 401, and the store is not asked
+        try:
+            if isinstance(body, ApiProblem):
+                raise body
+            work = prepare(body)
+        except ApiProblem:  # the body is refused after the key and its scope
+            with store.unit_of_work(kernel.engine, write=False) as conn:
+                gate(conn)
+            raise
+        with _one_writer(request):
+            return work(kernel, gate)
+
     try:
-        answer = await run_in_threadpool(_one_writer(request, work), kernel)
+        answer = await run_in_threadpool(handle)
     except SirenError as exc:
         raise engine_problem(exc, kind) from None
     headers = {} if answer.opportunity is None else {"X-Siren-OID": str(answer.opportunity)}
-    return JSONResponse(answer.body, status_code=status, headers=headers)
+    return JSONResponse(answer.body, headers=headers)
 
 
-def _one_writer(request: Request, work: Callable[[Kernel], recording.Answer]
-                ) -> Callable[[Kernel], recording.Answer]:
+def _one_writer(request: Request) -> AbstractContextManager[object]:
     """On SQLite, the process's events are written one at a time: SQLite serializes
     writers anyway, and a lock the threads queue on answers in turn where the database's
-    busy handler would let them sleep and retry (long tails). PostgreSQL writes in
-    parallel."""
+    busy handler would let them sleep and retry (long tails; measured in
+    docs/service.md). PostgreSQL writes in parallel."""
     lock: threading.Lock | None = request.app.state.sqlite_writer
-
-    def serialized(kernel: Kernel) -> recording.Answer:
-        if lock is None:
-            return work(kernel)
-        with lock:
-            return work(kernel)
-
-    return serialized
+    return nullcontext() if lock is None else lock
 
 
 _OID = {"X-Siren-OID": {"description": "The opportunity the event is attributed to",
@@ -94,30 +117,38 @@ _OID = {"X-Siren-OID": {"description": "The opportunity the event is attributed 
 
 @router.post("/sale", response_model=EventAnswer, openapi_extra=_body(SaleEvent),
              responses={200: {"headers": _OID}})
-async def sale(request: Request, admitted: SaleKey) -> JSONResponse:
+async def sale(request: Request, credentials: Credentials) -> JSONResponse:
     """Record a sale, attributed through ``trackingId`` (an opportunity)."""
-    body = await parsed(request, SaleEvent)
     currency = request.app.state.settings.currency
-    return await _answer(request, "sale",
-                         lambda kernel: recording.record_sale(kernel, admitted.count, body,
-                                                              currency))
+
+    def prepare(value: dict[str, Any]) -> Work:
+        body = validated(value, SaleEvent)
+        return lambda kernel, count: recording.record_sale(kernel, count, body, currency)
+
+    return await _event(request, credentials, "sale", event_scopes("sale"), prepare)
 
 
 @router.post("/refund", response_model=EventAnswer, openapi_extra=_body(RefundEvent))
-async def refund(request: Request, admitted: RefundKey) -> JSONResponse:
+async def refund(request: Request, credentials: Credentials) -> JSONResponse:
     """Reverse the sale recorded with this ``(source, externalId)``; 404 when none was."""
-    body = await parsed(request, RefundEvent)
-    return await _answer(request, "refund",
-                         lambda kernel: recording.record_refund(kernel, admitted.count, body))
+
+    def prepare(value: dict[str, Any]) -> Work:
+        body = validated(value, RefundEvent)
+        return lambda kernel, count: recording.record_refund(kernel, count, body)
+
+    return await _event(request, credentials, "refund", event_scopes("refund"), prepare)
 
 
 @router.post("/site-visited", response_model=VisitAnswer,
              openapi_extra=_body(SiteVisitedEvent), responses={200: {"headers": _OID}})
-async def site_visited(request: Request, admitted: VisitKey) -> JSONResponse:
+async def site_visited(request: Request, credentials: Credentials) -> JSONResponse:
     """A referred visit: opens an opportunity for an active collaborator."""
-    body = await parsed(request, SiteVisitedEvent)
-    return await _answer(request, "visit",
-                         lambda kernel: recording.record_visit(kernel, admitted.count, body))
+
+    def prepare(value: dict[str, Any]) -> Work:
+        body = validated(value, SiteVisitedEvent)
+        return lambda kernel, count: recording.record_visit(kernel, count, body)
+
+    return await _event(request, credentials, "visit", event_scopes("site-visited"), prepare)
 
 
 _ANY_OBJECT = {"requestBody": {"required": True, "content": {"application/json": {
@@ -125,13 +156,16 @@ _ANY_OBJECT = {"requestBody": {"required": True, "content": {"application/json":
 
 
 @router.post("/{slug}", response_model=EventAnswer, openapi_extra=_ANY_OBJECT)
-async def custom(slug: str, request: Request, admitted: AnyAdmission) -> JSONResponse:
+async def custom(slug: str, request: Request, credentials: Credentials) -> JSONResponse:
     """An event of any installed trigger strategy, its body passed through (``id``
     required, ``at`` defaults to now); 404 for a slug no strategy has."""
     kernel: Kernel = request.app.state.kernel
-    if slug in FIXED or slug not in kernel.registry.trigger_strategies:
-        raise ApiProblem(404, f"no event type {slug!r} is installed", code="not_found")
-    admitted.check(event_scopes(slug))
-    payload = await json_object(request)
-    return await _answer(request, slug, lambda kernel: recording.record_custom(
-        kernel, admitted.count, slug, payload))
+
+    def refuse() -> None:
+        if slug in FIXED or slug not in kernel.registry.trigger_strategies:
+            raise ApiProblem(404, f"no event type {slug!r} is installed", code="not_found")
+
+    def prepare(payload: dict[str, Any]) -> Work:
+        return lambda kernel, count: recording.record_custom(kernel, count, slug, payload)
+
+    return await _event(request, credentials, slug, event_scopes(slug), prepare, refuse)

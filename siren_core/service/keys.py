@@ -23,6 +23,7 @@ from siren_core import store
 from siren_core.domain import NAME_LENGTH, check_text
 from siren_core.errors import InvalidInput, NotFound
 from siren_core.kernel import Kernel
+from siren_core.store import Connection
 from siren_core.store import service_queries as sq
 from siren_core.store.service_queries import ApiKeyRow
 
@@ -108,17 +109,30 @@ def key_status(key: ApiKeyRow, now: datetime) -> str:
 
 def admit(kernel: Kernel, raw: str | None) -> ApiKeyRow:
     """The active key ``raw`` is, or :class:`KeyRefused` saying why (never the key)."""
+    check_form(raw)
+    with store.unit_of_work(kernel.engine, write=False) as conn:
+        return admit_in(conn, raw, kernel.clock())
+
+
+def check_form(raw: str | None) -> str:
+    """``raw`` if it has a key's form (checked before the store is asked), else
+    :class:`KeyRefused`."""
     if not raw:
         raise KeyRefused("an API key is required (Authorization: Bearer sk_live_…)")
     if not _KEY.fullmatch(raw):
         raise KeyRefused("the API key is not valid")
-    with store.unit_of_work(kernel.engine, write=False) as conn:
-        key = sq.api_key_by_prefix(conn, raw[:PREFIX_LENGTH])
+    return raw
+
+
+def admit_in(conn: Connection, raw: str | None, now: datetime) -> ApiKeyRow:
+    """:func:`admit` in ``conn``'s transaction (it only reads)."""
+    raw = check_form(raw)
+    key = sq.api_key_by_prefix(conn, raw[:PREFIX_LENGTH])
     # compared even when no key has the prefix, so that timing tells nothing
     stored = key.key_hash if key is not None else _NO_KEY
     if not hmac.compare_digest(key_hash(raw), stored) or key is None:
         raise KeyRefused("the API key is not valid")
-    status = key_status(key, kernel.clock())
+    status = key_status(key, now)
     if status != "active":
         raise KeyRefused(f"the API key is {status}")
     return key

@@ -22,6 +22,7 @@ import attrs
 from siren_core import outbox, store
 from siren_core.domain import NAME_LENGTH, RecordResult, check_identifier, check_text
 from siren_core.errors import Conflict, NotFound
+from siren_core.events import deferred_events
 from siren_core.kernel import Kernel
 from siren_core.outbox import Message
 from siren_core.service.models import RefundEvent, SaleEvent, SaleItem, SiteVisitedEvent
@@ -58,36 +59,45 @@ def split_key(key: str) -> tuple[str | None, str]:
 Count = Callable[[Connection], None]
 """Counts the request against its key's rate limit in the event's transaction, raising
 when it is over (``Admission.count``)."""
+Gate = Callable[[Connection], Count]
+"""Admits the request in the event's transaction, before anything else is read or
+written, raising as the route refuses it (a key, a scope, a body); gives its count."""
 
 
-def in_one_transaction(kernel: Kernel, count: Count, work: Callable[[Connection], T]) -> T:
-    """``work(conn)``, then ``count(conn)``, as one transaction (the kernel's operations
-    inside join it): a request over its rate limit records nothing, and the key's row is
-    locked (PostgreSQL) only from the count to the commit, so that concurrent events of
-    one key do not wait for each other's recording. A conflict is tried once more: a
-    concurrent first recording of the same key may have won with another time, which the
-    second attempt reads (a real conflict stays one)."""
-    for attempt in (1, 2):
-        try:
-            with kernel.transaction(), store.unit_of_work(kernel.engine) as conn:
-                answer = work(conn)
-                count(conn)
-                return answer
-        except Conflict:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+def in_one_transaction(kernel: Kernel, gate: Gate, work: Callable[[Connection], T]) -> T:
+    """``gate(conn)``, ``work(conn)``, then the request's count, as one transaction (the
+    kernel's operations inside join it): a refused request, or one over its rate limit,
+    records nothing, and the key's row is locked (PostgreSQL) only from the count to the
+    commit, so that concurrent events of one key do not wait for each other's recording."""
+    # kernel.transaction() without its savepoint: the connection itself
+    with deferred_events(), store.enclosing_transaction(kernel.engine) as conn:
+        count = gate(conn)
+        answer = work(conn)
+        count(conn)
+        return answer
 
 
 def record_once(conn: Connection, kernel: Kernel, kind: str, key: str,
                 event: Callable[[datetime], Mapping[str, Any]]) -> tuple[RecordResult, int]:
     """Record ``event(at)`` as ``(kind, key)`` at the time of its first recording (now,
-    the first time); the result and the source event's store id."""
-    at = sq.source_event_time(conn, kind, key) or kernel.clock()
-    result = kernel.record(kind, event(at))
-    found = queries.find_source_event(conn, kind, key)
-    assert found is not None
-    return result, found[0]
+    the first time); the result and the source event's store id.
+
+    Tried at now first: a key recorded before is then a conflict (its time differs),
+    raised before the kernel writes anything and undone with the kernel's savepoint; only
+    then is the first time read, and the event recorded again at it (a retry: a
+    duplicate; other content: the conflict stays). A concurrent first recording of the
+    key that commits first is read the same way (on PostgreSQL the kernel's insert-once
+    waits for it)."""
+    try:
+        result = kernel.record(kind, event(kernel.clock()))
+    except Conflict:
+        first = sq.source_event_time(conn, kind, key)
+        if first is None:
+            raise
+        result = kernel.record(kind, event(first))
+    if result.source_event_id is None:
+        raise AssertionError(f"recording {kind} {key!r} gave no source event id")
+    return result, result.source_event_id
 
 
 def _transaction_created(transaction: int, kind: str, source: str | None,
@@ -127,11 +137,10 @@ def _sale_event(sale: SaleEvent, key: str, collaborator: str | None,
     return body
 
 
-def record_sale(kernel: Kernel, count: Count, sale: SaleEvent,
+def record_sale(kernel: Kernel, gate: Gate, sale: SaleEvent,
                 default_currency: str) -> Answer:
-    key = sale_key(sale.source, sale.externalId)
-
     def work(conn: Connection) -> Answer:
+        key = sale_key(sale.source, sale.externalId)
         collaborator = None if sale.trackingId is None else sq.opportunity_collaborator(
             conn, sale.trackingId)
         result, transaction = record_once(conn, kernel, "sale", key, lambda at: _sale_event(
@@ -153,7 +162,7 @@ def record_sale(kernel: Kernel, count: Count, sale: SaleEvent,
             body["reason"] = reason
         return Answer(body, sale.trackingId if collaborator is not None else None)
 
-    return in_one_transaction(kernel, count, work)
+    return in_one_transaction(kernel, gate, work)
 
 
 def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, str]:
@@ -167,10 +176,9 @@ def _sale_status(result: RecordResult, collaborator: str | None) -> tuple[str, s
     return "recorded", "the sale was recorded; no active reward credited it"
 
 
-def record_refund(kernel: Kernel, count: Count, refund: RefundEvent) -> Answer:
-    key = sale_key(refund.source, refund.externalId, REFUND)
-
+def record_refund(kernel: Kernel, gate: Gate, refund: RefundEvent) -> Answer:
     def work(conn: Connection) -> Answer:
+        key = sale_key(refund.source, refund.externalId, REFUND)
         if queries.find_source_event(conn, "sale", key) is None:
             raise NotFound("sale", f"{refund.source}/{refund.externalId}")
         result, transaction = record_once(conn, kernel, REFUND, key,
@@ -187,11 +195,11 @@ def record_refund(kernel: Kernel, count: Count, refund: RefundEvent) -> Answer:
         return Answer({"status": status, "created": not result.duplicate,
                        "transactionId": transaction, "conversions": [], "message": message})
 
-    return in_one_transaction(kernel, count, work)
+    return in_one_transaction(kernel, gate, work)
 
 
-def record_visit(kernel: Kernel, count: Count, visit: SiteVisitedEvent) -> Answer:
-    return in_one_transaction(kernel, count, lambda conn: _visit(conn, kernel, visit))
+def record_visit(kernel: Kernel, gate: Gate, visit: SiteVisitedEvent) -> Answer:
+    return in_one_transaction(kernel, gate, lambda conn: _visit(conn, kernel, visit))
 
 
 def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
@@ -218,13 +226,13 @@ def _visit(conn: Connection, kernel: Kernel, visit: SiteVisitedEvent) -> Answer:
     return Answer(body, opportunity)
 
 
-def record_custom(kernel: Kernel, count: Count, slug: str,
+def record_custom(kernel: Kernel, gate: Gate, slug: str,
                   payload: dict[str, Any]) -> Answer:
     """A third-party trigger strategy's event, the body passed through (``at`` defaults to
     the time of the first recording)."""
-    key = check_identifier(f"{slug}.id", payload.get("id"))
 
     def work(conn: Connection) -> Answer:
+        key = check_identifier(f"{slug}.id", payload.get("id"))
         result, transaction = record_once(conn, kernel, slug, key,
                                           lambda at: {"at": at, **payload})
         if not result.duplicate:
@@ -238,4 +246,4 @@ def record_custom(kernel: Kernel, count: Count, slug: str,
             body["reason"] = reason
         return Answer(body)
 
-    return in_one_transaction(kernel, count, work)
+    return in_one_transaction(kernel, gate, work)

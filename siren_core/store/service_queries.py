@@ -5,6 +5,7 @@ transactions."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,15 @@ from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
 from siren_core.store.queries import KEY_MAX as KEY_MAX  # the service's routes check ids by it
-from siren_core.store.queries import _inserted_key, collaborator, source_event
+from siren_core.store.queries import (
+    _inserted_key,
+    collaborator,
+    driver_rows,
+    marks,
+    source_event,
+    store_time,
+    stored_time,
+)
 
 api_key = tables.table(tables.ApiKey)
 opportunity = tables.table(tables.Opportunity)
@@ -52,8 +61,18 @@ def insert_api_key(conn: Connection, *, prefix: str, key_hash: str, scopes: Sequ
 
 
 def api_key_by_prefix(conn: Connection, prefix: str) -> ApiKeyRow | None:
-    row = conn.execute(sa.select(*_KEY_COLUMNS).where(api_key.c.prefix == prefix)).first()
-    return None if row is None else _key_row(row)
+    """The key with this visible prefix (through the driver: every request asks)."""
+    rows = driver_rows(conn, marks(conn, _KEY_BY_PREFIX), (prefix,))
+    if not rows:
+        return None
+    row = rows[0]
+    scopes = json.loads(row[3]) if isinstance(row[3], str) else row[3]
+    return ApiKeyRow(row[0], row[1], row[2], tuple(scopes), row[4], stored_time(row[5]),
+                     *(None if value is None else stored_time(value) for value in row[6:]))
+
+
+_KEY_BY_PREFIX = ("SELECT id, prefix, key_hash, scopes, label, created_at, expires_at, "
+                  "revoked_at, last_used_at FROM api_key WHERE prefix = ?")
 
 
 def list_api_keys(conn: Connection) -> list[ApiKeyRow]:
@@ -75,14 +94,17 @@ def revoke_api_key(conn: Connection, key: int, now: datetime) -> bool:
 def count_request(conn: Connection, key: int, window_start: datetime, now: datetime) -> int:
     """Count one request of ``key`` in the rate-limit window starting at ``window_start``
     (a window that is not the stored one starts again at 1) and note the key's last use;
-    the requests counted in the window, this one included. One statement, so that
-    concurrent processes never lose a count."""
-    same = api_key.c.window_start == window_start
-    statement = (api_key.update().where(api_key.c.id == key).values(
-        last_used_at=now, window_start=window_start,
-        window_count=sa.case((same, api_key.c.window_count + 1), else_=1))
-        .returning(api_key.c.window_count))
-    return int(conn.execute(statement).scalar_one())
+    the requests counted in the window, this one included. One statement (the ``CASE``
+    reads the row's old window), so that concurrent processes never lose a count; through
+    the driver (every request runs it)."""
+    start = store_time(conn, window_start)
+    rows = driver_rows(conn, marks(conn, _COUNT), (store_time(conn, now), start, start, key))
+    return int(rows[0][0])
+
+
+_COUNT = ("UPDATE api_key SET last_used_at = ?, window_count = CASE WHEN window_start = ? "
+          "THEN window_count + 1 ELSE 1 END, window_start = ? WHERE id = ? "
+          "RETURNING window_count")
 
 
 def insert_opportunity(conn: Connection, collaborator_key: int, user_id: int | None,
@@ -92,13 +114,17 @@ def insert_opportunity(conn: Connection, collaborator_key: int, user_id: int | N
 
 
 def opportunity_collaborator(conn: Connection, opportunity_id: int) -> str | None:
-    """The external id of the collaborator an opportunity attributes to, or ``None``."""
+    """The external id of the collaborator an opportunity attributes to, or ``None``
+    (through the driver: every attributed sale asks)."""
     if not 1 <= opportunity_id <= KEY_MAX:
         return None
-    query = (sa.select(collaborator.c.external_id)
-             .join(opportunity, opportunity.c.collaborator_id == collaborator.c.id)
-             .where(opportunity.c.id == opportunity_id))
-    return conn.execute(query).scalar_one_or_none()
+    rows = driver_rows(conn, marks(conn, _OPPORTUNITY_COLLABORATOR), (opportunity_id,))
+    return str(rows[0][0]) if rows else None
+
+
+_OPPORTUNITY_COLLABORATOR = (
+    "SELECT collaborator.external_id FROM opportunity JOIN collaborator ON "
+    "collaborator.id = opportunity.collaborator_id WHERE opportunity.id = ?")
 
 
 def collaborator_by_api_id(conn: Connection, api_id: int) -> tuple[str, str] | None:

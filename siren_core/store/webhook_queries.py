@@ -11,6 +11,7 @@ the write transaction (``BEGIN IMMEDIATE``) serializes the claims.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
-from siren_core.store.queries import _inserted_key
+from siren_core.store.queries import _inserted_key, driver_rows
 
 subscription = tables.table(tables.WebhookSubscription)
 event = tables.table(tables.WebhookEvent)
@@ -95,6 +96,7 @@ def _subscription_row(row: Sequence[Any]) -> SubscriptionRow:
 
 def insert_subscription(conn: Connection, *, target_url: str, events: Sequence[str],
                         description: str | None, secret: str, now: datetime) -> int:
+    conn.info.pop(_ACTIVE_READ, None)
     return _inserted_key(conn.execute(subscription.insert().values(
         target_url=target_url, events=list(events), description=description, secret=secret,
         status="active", created_at=now)))
@@ -119,16 +121,34 @@ def find_subscription(conn: Connection, subscription_id: int) -> SubscriptionRow
 
 def delete_subscription(conn: Connection, subscription_id: int) -> bool:
     """Mark it deleted (its deliveries stay readable; pending ones are never claimed)."""
+    conn.info.pop(_ACTIVE_READ, None)
     return conn.execute(subscription.update().where(
         subscription.c.id == subscription_id, subscription.c.status != "deleted"
     ).values(status="deleted")).rowcount == 1
 
 
 def active_subscriptions(conn: Connection) -> list[tuple[int, tuple[str, ...]]]:
-    """(id, event names) of every active subscription: the outbox's one check."""
-    rows = conn.execute(sa.select(subscription.c.id, subscription.c.events)
-                        .where(subscription.c.status == "active")).all()
-    return [(row[0], tuple(row[1])) for row in rows]
+    """(id, event names) of every active subscription: the outbox's one check.
+
+    Read once per transaction (a sale through ``siren serve`` asks twice: the kernel's
+    recording and the service's own messages), through the driver; every transaction
+    reads again, so that a subscription another process made or deleted counts from the
+    next transaction on. Writing a subscription forgets what this transaction read."""
+    transaction = conn.get_transaction()
+    read = conn.info.get(_ACTIVE_READ)
+    if read is not None and read[0] is transaction:
+        found: list[tuple[int, tuple[str, ...]]] = read[1]
+        return found
+    found = [(int(row[0]), tuple(json.loads(row[1]) if isinstance(row[1], str) else row[1]))
+             for row in driver_rows(conn, _ACTIVE, ())]
+    # the transaction itself is kept (not its id): a later one cannot be mistaken for it
+    conn.info[_ACTIVE_READ] = (transaction, found)
+    return found
+
+
+_ACTIVE = "SELECT id, events FROM webhook_subscription WHERE status = 'active'"
+_ACTIVE_READ = "siren_active_subscriptions"
+"""The key, in the connection's ``info``, of (transaction, its active subscriptions)."""
 
 
 # -- the outbox ----------------------------------------------------------------------------
