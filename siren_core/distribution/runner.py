@@ -301,7 +301,7 @@ class _Beat:
     """the due periods this heartbeat knows of and has not claimed yet: the last due list,
     and each period it opened that is due already (a catch-up's next one). Once it has
     claimed all of them, no other worker held any, so the heartbeat asks for no more
-    (an empty claim) nor waits for none (``still_open``): it reads the due list again."""
+    (an empty claim) nor waits for any (``still_open``): it reads the due list again."""
 
     def fail(self, claimed: queries.ClaimedRow, name: str, error: SirenError) -> None:
         self.excluded.add(claimed[1])
