@@ -281,10 +281,13 @@ class Catalog:
         (:func:`~siren_core.store.queries.recording_prelude`)."""
         return self._usable(conn, stamp)
 
-    def get(self, conn: Connection, key: int) -> ConfiguredDistributor:
+    def get(self, conn: Connection, key: int,
+            version: tuple[int, str] | None = None) -> ConfiguredDistributor:
+        """The distributor as configured now; ``version``: its (config version, status)
+        if the caller read them in ``conn``'s transaction already (a claim does)."""
         if not self._versions:  # first use: load every distributor at once
             self._refresh(conn)
-        current = queries.distributor_version(conn, key)
+        current = queries.distributor_version(conn, key) if version is None else version
         if current is None:
             raise NotFound("distributor", key)
         if self._versions.get(key) != current:

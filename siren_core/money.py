@@ -376,6 +376,7 @@ def _largest_remainder(amount: int, keys: list[K], weights: list[int],
     if not leftover:
         return dict(zip(keys, parts, strict=True))
     remainders = list(map(operator.mod, products, repeat(total, n)))
+    del products  # a large split's peak memory: one list of big products fewer
     # The remainders add up to leftover * total and each is < total, so more than
     # `leftover` of them are positive and keys of weight 0 (remainder 0) never win.
     # Every key whose remainder beats the leftover-th largest remainder wins a unit ...

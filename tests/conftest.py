@@ -104,6 +104,36 @@ def statements(kernel: Kernel) -> Iterator[list[str]]:
     finally:
         sa.event.remove(kernel.engine, "before_cursor_execute", record)
 
+@contextmanager
+def driver_statements(kernel: Kernel) -> Iterator[list[str]]:
+    """On SQLite, every statement the driver runs for ``kernel`` in the block (its trace
+    callback), those sent straight through the driver included (transaction control
+    excluded); on PostgreSQL, nothing (psycopg has no such hook: use ``statements``)."""
+    seen: list[str] = []
+    traced: list[Any] = []
+
+    def record(statement: str) -> None:
+        if statement.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            seen.append(statement)
+
+    def begun(conn: Any) -> None:
+        driver = conn.connection.driver_connection
+        if driver not in traced:
+            driver.set_trace_callback(record)
+            traced.append(driver)
+
+    sqlite = kernel.engine.dialect.name == "sqlite"
+    if sqlite:
+        sa.event.listen(kernel.engine, "begin", begun)
+    try:
+        yield seen
+    finally:
+        if sqlite:
+            sa.event.remove(kernel.engine, "begin", begun)
+        for driver in traced:
+            driver.set_trace_callback(None)
+
+
 def install_distribution(site: Path, name: str, entry_points: dict[str, str],
                          modules: dict[str, str] | None = None) -> None:
     """Lay out an installed distribution the way pip does: modules and a dist-info with

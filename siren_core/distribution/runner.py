@@ -24,9 +24,12 @@ period's ``carried_out``, the next one's ``carried_in``).
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import attrs
@@ -171,7 +174,7 @@ class _Plugins:
             return result
         if not isinstance(result, Mapping):
             raise fail(f"returned {result!r}, not a mapping")
-        amounts = dict(result)
+        amounts = result if type(result) is dict else dict(result)  # read, never changed
         if not amounts:
             return Decline(EMPTY_ANSWER)
         for collaborator, amount in amounts.items():
@@ -199,7 +202,7 @@ def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plug
         period_end=end, revenue=max(revenue, 0))) + carried_in
     if pool > STORABLE_MAX:
         raise Unstorable(f"the pool of {distributor.spec.id} for {start.isoformat()}", pool)
-    eligible = {row[1]: row for row in scores if row[2] == "active"}
+    eligible = {row[1]: row[3] for row in scores if row[2]}
     reason = ("zero_pool" if pool == 0 else "no_scores" if not scores
               else "no_eligible_collaborators" if not eligible else None)
     if reason is not None:
@@ -207,12 +210,22 @@ def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plug
             reason = fail_closed
         return _unallocated(distributor, pool, revenue, reason, carried_in)
     answer = plugins.allocate(distributor, allocation_context(
-        conn, distributor, pool, start, end, {name: row[3] for name, row in eligible.items()}))
+        conn, distributor, pool, start, end, eligible))
     if isinstance(answer, Decline):
         return _unallocated(distributor, pool, revenue, DECLINED + answer.reason, carried_in)
-    allocations = tuple((eligible[name][0], name, eligible[name][3], amount)
-                        for name, amount in sorted(answer.items()) if amount > 0)
-    return Outcome(pool, revenue, None, allocations, carried_in)
+    return Outcome(pool, revenue, None, _paid(scores, answer), carried_in)
+
+
+def _paid(scores: Sequence[distribution_queries.ScoreRow], amounts: Mapping[str, int]
+          ) -> tuple[tuple[int, str, int, int], ...]:
+    """The allocations of positive ``amounts``, by collaborator id. ``scores`` (every
+    collaborator ``amounts`` may name, checked by :meth:`_Plugins.allocate`) come from
+    the store by collaborator id already, so the sort has nothing to do unless the
+    database's collation orders ids otherwise than Python does."""
+    paid = [(key, name, points, amount) for key, name, _active, points in scores
+            if (amount := amounts.get(name, 0)) > 0]
+    paid.sort(key=itemgetter(1))
+    return tuple(paid)
 
 
 def _unallocated(distributor: ConfiguredDistributor, pool: int, revenue: int, reason: str,
@@ -229,7 +242,7 @@ def _check_storable(distributor: ConfiguredDistributor, start: datetime,
     where = f"{distributor.spec.id} for {start.isoformat()}"
     if abs(revenue) > STORABLE_MAX:
         raise Unstorable(f"the revenue of {where}", revenue)
-    for _key, name, _status, points in scores:
+    for _key, name, _active, points in scores:
         if points > STORABLE_MAX:
             raise Unstorable(f"the score of {name} in {where}", points)
 
@@ -261,6 +274,19 @@ def period_events(conn: Connection, distribution: Distribution,
     return events
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, back on after it if it was
+    on (cyclic garbage made meanwhile is collected at its first run after)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @attrs.define
 class _Beat:
     """What one heartbeat has done so far."""
@@ -271,6 +297,11 @@ class _Beat:
     """distributor store id → periods distributed by this heartbeat"""
     excluded: set[int] = attrs.Factory(set)
     """distributors not to touch again in this heartbeat (failed, capped or paused)"""
+    pending: set[int] = attrs.Factory(set)
+    """the due periods this heartbeat knows of and has not claimed yet: the last due list,
+    and each period it opened that is due already (a catch-up's next one). Once it has
+    claimed all of them, no other worker held any, so the heartbeat asks for no more
+    (an empty claim) nor waits for any (``still_open``): it reads the due list again."""
 
     def fail(self, claimed: queries.ClaimedRow, name: str, error: SirenError) -> None:
         self.excluded.add(claimed[1])
@@ -300,9 +331,12 @@ class DistributionRunner:
                        if owner not in beat.excluded]
             if not due:  # an idle heartbeat ends here, after one statement
                 return beat.report()
+            beat.pending = set(due)
             progressed = self._drain(now, beat)
-            with unit_of_work(self._engine, write=False) as conn:
-                held = distribution_queries.still_open(conn, due)
+            held: list[int] = []
+            if beat.pending:  # some were held by others (or excluded): wait for those
+                with unit_of_work(self._engine, write=False) as conn:
+                    held = distribution_queries.still_open(conn, due)
             for distribution_id in held:  # held by another worker or an ingestion: wait
                 progressed |= self._one(beat, now, distribution_id)
             if not progressed:
@@ -315,39 +349,53 @@ class DistributionRunner:
         so several workers divide the due periods between them like a job queue.
         """
         progressed = False
-        while True:
-            claimed: queries.ClaimedRow | None = None
+        while beat.pending and (done := self._period(
+                beat, now, lambda conn: distribution_queries.claim_next(
+                    conn, now, beat.excluded))) is not None:
+            progressed |= done
+        return progressed
+
+    def _one(self, beat: _Beat, now: datetime, distribution_id: int) -> bool:
+        """Wait for one period, then distribute it if it is still ours to do."""
+        def claim(conn: Connection) -> queries.ClaimedRow | None:
+            claimed = queries.claim_distribution(conn, distribution_id)
+            return None if claimed is None or claimed[4] > now else claimed
+        return bool(self._period(beat, now, claim))
+
+    def _period(self, beat: _Beat, now: datetime,
+                claim: Callable[[Connection], queries.ClaimedRow | None]) -> bool | None:
+        """Claim a period with ``claim`` and distribute it in one transaction, then fire
+        its events: ``None`` when nothing was claimed, else whether it was distributed
+        (a failure rolls it back and is noted in ``beat``).
+
+        The cyclic garbage collector is paused meanwhile: a large period holds hundreds of
+        thousands of small objects (its scores, their amounts, its allocations) that form
+        no reference cycles; the collector took them for long-lived survivors and ran full
+        collections over the whole process, more of them the more the process held (a
+        catch-up). The period's objects are freed before it is turned back on (only if it
+        was on)."""
+        claimed: queries.ClaimedRow | None = None
+        with _collector_paused():
             try:
                 with unit_of_work(self._engine) as conn:
-                    claimed = distribution_queries.claim_next(conn, now, beat.excluded)
+                    claimed = claim(conn)
                     if claimed is None:
-                        return progressed
+                        return None
+                    beat.pending.discard(claimed[0])
                     done = self._distribute_claimed(conn, claimed, now, beat)
             except SirenError as exc:  # the period rolled back and stays due
                 assert claimed is not None
                 self._failed(beat, claimed, exc)
-                continue
-            if done is not None:
-                beat.completed.append(self._announce(*done))
-                progressed = True
-
-    def _one(self, beat: _Beat, now: datetime, distribution_id: int) -> bool:
-        """Wait for one period, then distribute it if it is still ours to do."""
-        claimed: queries.ClaimedRow | None = None
-        try:
-            with unit_of_work(self._engine) as conn:
-                claimed = queries.claim_distribution(conn, distribution_id)
-                if claimed is None or claimed[4] > now:
-                    return False
-                done = self._distribute_claimed(conn, claimed, now, beat)
-        except SirenError as exc:
-            assert claimed is not None
-            self._failed(beat, claimed, exc)
-            return False
-        if done is None:
-            return False
-        beat.completed.append(self._announce(*done))
-        return True
+                return False
+            if done is None:
+                return False
+            distribution, outcome, due_next = done
+            del done
+            if due_next is not None:
+                beat.pending.add(due_next)
+            beat.completed.append(self._announce(distribution, outcome))
+            del outcome
+            return True
 
     def _failed(self, beat: _Beat, claimed: queries.ClaimedRow, error: SirenError) -> None:
         """After the rollback, in a transaction of its own: the period counts one more
@@ -358,23 +406,24 @@ class DistributionRunner:
         beat.fail(claimed, found.distributor if found else "?", error)
 
     def _distribute_claimed(self, conn: Connection, claimed: queries.ClaimedRow,
-                            now: datetime, beat: _Beat) -> tuple[Distribution, Outcome] | None:
+                            now: datetime, beat: _Beat
+                            ) -> tuple[Distribution, Outcome, int | None] | None:
         """Distribute a claimed period in ``conn``'s transaction, unless its distributor is
-        paused, failed earlier in this heartbeat or reached its catch-up limit."""
+        paused, failed earlier in this heartbeat or reached its catch-up limit; the period
+        as written, its outcome and the next period's id if that one is due by ``now``."""
         if claimed[1] in beat.excluded:
             return None
-        distributor = self._catalog.get(conn, claimed[1])
+        distributor = self._catalog.get(conn, claimed[1], claimed[6])
         limit = distributor.spec.catch_up_limit
         if (distributor.spec.status != "active"
                 or (limit is not None and beat.done.get(claimed[1], 0) >= limit)):
             beat.excluded.add(claimed[1])
             return None
-        outcome = self._outcome(conn, distributor, claimed[3], claimed[4],
-                                distribution_queries.carried_in(conn, claimed[0]))
-        distribution = self._write(conn, distributor, claimed, outcome, now)
+        outcome = self._outcome(conn, distributor, claimed[3], claimed[4], claimed[5])
+        distribution, due_next = self._write(conn, distributor, claimed, outcome, now)
         outbox.record(conn, lambda: period_events(conn, distribution, outcome))
         beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
-        return distribution, outcome
+        return distribution, outcome, due_next
 
     def _outcome(self, conn: Connection, distributor: ConfiguredDistributor, start: datetime,
                  end: datetime, carried_in: int) -> Outcome:
@@ -387,29 +436,31 @@ class DistributionRunner:
                        fail_closed=problem[0] if problem else None, carried_in=carried_in)
 
     def _write(self, conn: Connection, distributor: ConfiguredDistributor,
-               claimed: queries.ClaimedRow, outcome: Outcome, now: datetime) -> Distribution:
+               claimed: queries.ClaimedRow, outcome: Outcome, now: datetime
+               ) -> tuple[Distribution, int | None]:
         """Write the period's outcome and open the next period; the period as written
-        (nothing is read back: the open period's units are always its distributor's)."""
-        distribution_id, key, index, start, end = claimed
-        distribution_queries.insert_allocations(conn, distribution_id, (
-            (collaborator, score, amount) for collaborator, _name, score, amount
-            in outcome.allocations))
+        (nothing is read back: the open period's units are always its distributor's) and
+        the next period's id if it is due by ``now`` already."""
+        distribution_id, key, index, start, end, _carried, _version = claimed
+        distribution_queries.insert_allocations(conn, distribution_id, outcome.allocations)
         distribution_queries.issue_obligations_for(conn, distribution_id,
                                                    distributor.currency.code, now)
         queries.complete_distribution(
             conn, distribution_id, status="completed", pool=outcome.pool,
             revenue=outcome.revenue, reason=outcome.reason, config_version=distributor.version,
             calculator=distributor.calculator.id, now=now, carried_out=outcome.carried_out)
-        queries.insert_distribution(conn, key, index + 1, end,
-                                    next_period_end(distributor.spec.schedule, end),
-                                    distributor.currency.code, carried_in=outcome.carried_out)
+        following = next_period_end(distributor.spec.schedule, end)
+        opened = queries.insert_distribution(conn, key, index + 1, end, following,
+                                             distributor.currency.code,
+                                             carried_in=outcome.carried_out)
         return Distribution(
             id=distribution_id, distributor=distributor.spec.id, period_index=index,
             period_start=start, period_end=end, status="completed",
             units=distributor.currency.code, pool=outcome.pool, revenue=outcome.revenue,
             reason=outcome.reason, config_version=distributor.version,
             calculator=distributor.calculator.id, completed_at=now.astimezone(UTC),
-            carried_in=outcome.carried_in, carried_out=outcome.carried_out)
+            carried_in=outcome.carried_in, carried_out=outcome.carried_out,
+        ), opened if following <= now else None
 
     def _announce(self, distribution: Distribution, outcome: Outcome) -> Distribution:
         """Fire the events of a committed period; nothing is read back if no one listens
@@ -463,8 +514,8 @@ class DistributionRunner:
         claimed = queries.claim_distribution(conn, open_rows[0].id)
         if claimed is None:  # pragma: no cover - distributed by a heartbeat meanwhile
             return None
-        distribution_id, key, index, _start, _end = claimed
-        carried = open_rows[0].carried_in  # passed on through the paused time
+        # carried: the pool passed on by the periods before, through the paused time
+        distribution_id, key, index, _start, _end, carried, _version = claimed
         queries.complete_distribution(
             conn, distribution_id, status="skipped", pool=None, revenue=None,
             reason="distributor_inactive", config_version=distributor.version,

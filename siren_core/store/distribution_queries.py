@@ -10,9 +10,9 @@ the allocation ids. The statements that run for every period are built once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 from siren_core import domain
 from siren_core.store import queries
 from siren_core.store.engine import is_sqlite
-from siren_core.store.metrics_queries import insert_tuples
 from siren_core.store.queries import (
     allocation,
     collaborator,
@@ -32,8 +31,9 @@ from siren_core.store.queries import (
 )
 from siren_core.store.tables import UTCDateTime
 
-ScoreRow = tuple[int, str, str, int]
-"""(collaborator store id, external id, status, points)"""
+ScoreRow = tuple[int, str, int, int]
+"""(collaborator store id, external id, active: 1 or 0, points). The status comes as a
+flag: a small int is shared, a status text would be one more string per collaborator."""
 
 
 def _window(distributor_key: int, start: datetime, end: datetime
@@ -43,37 +43,33 @@ def _window(distributor_key: int, start: datetime, end: datetime
             c.c.effective_at < end]
 
 
-def _scores_statement() -> sa.Select[Any]:
-    c = score_credit
-    points = sa.func.sum(c.c.points)
-    window = [c.c.distributor_id == sa.bindparam("distributor"),
-              c.c.effective_at >= sa.bindparam("start", type_=UTCDateTime),
-              c.c.effective_at < sa.bindparam("end", type_=UTCDateTime)]
-    totals = (sa.select(c.c.collaborator_id, points.label("points"))
-              .where(*window, c.c.collaborator_id.is_not(None))
-              .group_by(c.c.collaborator_id).having(points > 0).subquery())
-    return (sa.select(collaborator.c.id, collaborator.c.external_id, collaborator.c.status,
-                      totals.c.points)
-            .join(totals, totals.c.collaborator_id == collaborator.c.id)
-            .order_by(collaborator.c.external_id))
-
-
-_SCORES = _scores_statement()
+_SCORES = (
+    "SELECT c.id, c.external_id, CASE WHEN c.status = 'active' THEN 1 ELSE 0 END,"
+    " t.points FROM collaborator c JOIN ("
+    "SELECT collaborator_id, sum(points) AS points FROM score_credit"
+    " WHERE distributor_id = ? AND effective_at >= ? AND effective_at < ?"
+    " AND collaborator_id IS NOT NULL GROUP BY collaborator_id HAVING sum(points) > 0"
+    ") t ON t.collaborator_id = c.id ORDER BY c.external_id")
 
 
 def period_scores(conn: Connection, distributor_key: int, start: datetime,
                   end: datetime) -> list[ScoreRow]:
     """Every collaborator's net points in ``[start, end)``, above zero only: one
-    statement, built once, read from the covering ``ix_score_credit_window``.
+    statement, read from the covering ``ix_score_credit_window``, straight through the
+    driver (100,000 plain rows, no result objects beside them).
 
     A total may exceed 2**63 - 1 (the caller refuses to store it)."""
+    parameters = (distributor_key, queries.store_time(conn, start),
+                  queries.store_time(conn, end))
     try:
-        return [(r[0], r[1], r[2], int(r[3])) for r in conn.execute(
-            _SCORES, {"distributor": distributor_key, "start": start, "end": end}).all()]
+        rows = queries.driver_rows(conn, queries.marks(conn, _SCORES), parameters)
     except sa.exc.OperationalError as exc:
         if not sqlite_overflowed(exc):
             raise
-    return _period_scores_in_python(conn, distributor_key, start, end)
+        return _period_scores_in_python(conn, distributor_key, start, end)
+    if is_sqlite(conn):  # SQLite's sum of integers is an int already: no second list
+        return cast(list[ScoreRow], rows)
+    return [(r[0], r[1], r[2], int(r[3])) for r in rows]  # NUMERIC: exact past 64 bits
 
 
 def _period_scores_in_python(conn: Connection, distributor_key: int, start: datetime,
@@ -87,7 +83,7 @@ def _period_scores_in_python(conn: Connection, distributor_key: int, start: date
     rows: list[ScoreRow] = []
     keys = sorted(totals)
     for first in range(0, len(keys), 500):
-        rows.extend((r[0], r[1], r[2], totals[r[0]])
+        rows.extend((r[0], r[1], int(r[2] == "active"), totals[r[0]])
                     for r in conn.execute(query, {"keys": keys[first:first + 500]}))
     return sorted(rows, key=lambda row: row[1])
 
@@ -176,11 +172,39 @@ def list_allocations(conn: Connection, distribution_id: int | None = None
 
 
 def insert_allocations(conn: Connection, distribution_id: int,
-                       rows: Iterable[tuple[int, int, int]]) -> None:
-    """Allocations as (collaborator store id, score, amount), in one bulk operation
-    (``COPY`` on PostgreSQL, multi-row ``INSERT`` on SQLite)."""
-    insert_tuples(conn, allocation, ["distribution_id", "collaborator_id", "score", "amount"],
-                  [(distribution_id, key, score, amount) for key, score, amount in rows])
+                       rows: Sequence[tuple[int, Any, int, int]]) -> None:
+    """Allocations from ``rows`` of (collaborator store id, …, score, amount), in one
+    bulk operation (``COPY`` on PostgreSQL, multi-row ``INSERT`` on SQLite) whose rows are
+    built as they are written: no list of every allocation's values beside ``rows``."""
+    if not rows:
+        return
+    columns = ("distribution_id", "collaborator_id", "score", "amount")
+    if not is_sqlite(conn):
+        tuples = ((distribution_id, key, score, amount) for key, _name, score, amount in rows)
+        if conn.dialect.driver == "psycopg":
+            queries.copy_rows(conn, "allocation", columns, tuples)
+        else:
+            queries.driver_many(conn, f"INSERT INTO allocation ({', '.join(columns)})"
+                                " VALUES (%s, %s, %s, %s)", tuples)
+        return
+    per = _ALLOCATIONS_PER_STATEMENT
+    into = f"INSERT INTO allocation ({', '.join(columns)}) VALUES "
+    whole = len(rows) - len(rows) % per
+
+    def values(first: int, last: int) -> list[Any]:
+        flat: list[Any] = []
+        for key, _name, score, amount in rows[first:last]:
+            flat += (distribution_id, key, score, amount)
+        return flat
+    if whole:
+        queries.driver_many(conn, into + ", ".join(["(?, ?, ?, ?)"] * per),
+                            (values(first, first + per) for first in range(0, whole, per)))
+    if whole < len(rows):
+        queries.driver_rows(conn, into + ", ".join(["(?, ?, ?, ?)"] * (len(rows) - whole)),
+                            values(whole, len(rows)))
+
+
+_ALLOCATIONS_PER_STATEMENT = 200  # 800 parameters a statement: SQLite allows 32,766
 
 
 def allocation_ids(conn: Connection, distribution_id: int) -> dict[int, int]:
@@ -212,8 +236,7 @@ def due_distributions(conn: Connection, now: datetime) -> list[tuple[int, int]]:
 def _claim_statements() -> dict[tuple[bool, bool], sa.Select[Any]]:
     """The claim, built once: (with excluded distributors, locking rows) → statement."""
     d, r = distribution, distributor
-    query = (sa.select(d.c.id, d.c.distributor_id, d.c.period_index, d.c.period_start,
-                       d.c.period_end)
+    query = (sa.select(*queries.claimed_columns())
              .join(r, r.c.id == d.c.distributor_id)
              .where(d.c.status == "open",
                     d.c.period_end <= sa.bindparam("now", type_=UTCDateTime),
@@ -232,7 +255,8 @@ _CLAIMS = _claim_statements()
 def claim_next(conn: Connection, now: datetime,
                excluded: set[int]) -> queries.ClaimedRow | None:
     """Claim the oldest due period no other transaction holds (its distributor not in
-    ``excluded``), or ``None``.
+    ``excluded``), or ``None``; with what distributing it needs (its carried-in pool, its
+    distributor's version), read by the same statement.
 
     On PostgreSQL the row is locked ``FOR UPDATE SKIP LOCKED``: several workers each take
     the next free period, like a job queue, instead of queueing behind each other. On
@@ -240,7 +264,7 @@ def claim_next(conn: Connection, now: datetime,
     """
     statement = _CLAIMS[bool(excluded), not is_sqlite(conn)]
     row = conn.execute(statement, {"now": now, "excluded": sorted(excluded)}).first()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else queries.claimed_row(row)
 
 
 def still_open(conn: Connection, distribution_ids: list[int]) -> list[int]:

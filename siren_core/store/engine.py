@@ -178,8 +178,8 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True, **options: Any) -
     be at this release's schema. Anything in the way is a :class:`StoreUnavailable`."""
     engine = open_engine(url, must_exist=not create, **options)
     try:
-        _check_revision(engine, masked(url), upgrading=create)
-        if create:
+        at_head = _check_revision(engine, masked(url), upgrading=create)
+        if create and not at_head:
             create_schema(engine)
     except sa.exc.DBAPIError as exc:
         engine.dispose()
@@ -191,23 +191,24 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True, **options: Any) -
     return engine
 
 
-def _check_revision(engine: Engine, url: str, *, upgrading: bool) -> None:
+def _check_revision(engine: Engine, url: str, *, upgrading: bool) -> bool:
     """Refuse a schema this release does not know (a newer one), and, unless upgrading, a
-    store without a schema or with an older one."""
-    from alembic.script import ScriptDirectory
-
+    store without a schema or with an older one; whether the store is at this release's
+    schema (then nothing imports Alembic)."""
     from siren_core.store import migrate
 
     found, head = migrate.current(engine), migrate.head()
     if found == head:
-        return
+        return True
+    from alembic.script import ScriptDirectory
+
     known = {script.revision for script in
              ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions()}
     if found is not None and found not in known:
         raise StoreUnavailable(url, f"has schema {found}, newer than this release knows "
                                f"(its newest is {head}): upgrade siren-core")
     if upgrading:
-        return
+        return False
     if found is None:
         raise StoreUnavailable(url, f"has no siren-core schema: {_upgrade_hint(url)}")
     raise StoreUnavailable(url, f"has schema {found}, older than this release's {head}: "

@@ -130,6 +130,38 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any]
         cursor.close()
 
 
+def driver_many(conn: Connection, statement: str, parameters: Iterable[Sequence[Any]]
+                ) -> None:
+    """``executemany`` of ``statement`` (in the driver's parameter style) straight through
+    the driver, each parameter set built as it is sent; errors as :func:`driver_rows`."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(statement, parameters)  # type: ignore[arg-type]  # any iterable
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc,
+                                         conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+def copy_rows(conn: Connection, table: str, columns: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` of ``rows`` (PostgreSQL, psycopg), in the
+    connection's transaction, each row written as it comes; a database error is raised as
+    SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.cursor()
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
 def marks(conn: Connection, statement: str) -> str:
     """``statement`` written with ``?`` marks, in the driver's parameter style."""
     return statement if conn.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
@@ -372,25 +404,44 @@ def _have_open_period(conn: Connection, keys: Sequence[int]) -> bool:
     return conn.execute(query).first() is not None
 
 
-ClaimedRow = tuple[int, int, int, datetime, datetime]
-"""(distribution id, distributor store id, period index, period start, period end)"""
+ClaimedRow = tuple[int, int, int, datetime, datetime, int, tuple[int, str]]
+"""(distribution id, distributor store id, period index, period start, period end,
+carried in, the distributor's (config version, status)): what distributing the period
+needs to know of it, read by the claim itself (no statement more per period)."""
+
+
+def claimed_columns() -> tuple[sa.ColumnElement[Any], ...]:
+    """The columns of a :data:`ClaimedRow`, from ``distribution`` joined to its
+    ``distributor``."""
+    d, r = distribution.c, distributor.c
+    return (d.id, d.distributor_id, d.period_index, d.period_start, d.period_end,
+            d.carried_in, r.config_version, r.status)
+
+
+def claimed_row(row: Sequence[Any]) -> ClaimedRow:
+    return (row[0], row[1], row[2], row[3], row[4], int(row[5]), (row[6], row[7]))
+
+
+def _claim_statements() -> dict[bool, sa.Select[Any]]:
+    query = (sa.select(*claimed_columns())
+             .join(distributor, distributor.c.id == distribution.c.distributor_id)
+             .where(distribution.c.id == sa.bindparam("key"), distribution.c.status == "open"))
+    return {False: query, True: query.with_for_update(of=distribution)}
+
+
+_CLAIM = _claim_statements()
 
 
 def claim_distribution(conn: Connection, distribution_id: int) -> ClaimedRow | None:
     """Lock an open period for distribution, or return ``None`` if someone else has it.
 
     SQLite write transactions already hold the database's write lock (``BEGIN
-    IMMEDIATE``); on PostgreSQL the row is locked ``FOR UPDATE``. Either way the status is
-    read again under the lock, so a period distributed meanwhile is not claimed twice.
+    IMMEDIATE``); on PostgreSQL the row is locked ``FOR UPDATE`` (not its distributor's).
+    Either way the status is read again under the lock, so a period distributed meanwhile
+    is not claimed twice.
     """
-    query = sa.select(distribution.c.id, distribution.c.distributor_id,
-                      distribution.c.period_index, distribution.c.period_start,
-                      distribution.c.period_end).where(
-        distribution.c.id == distribution_id, distribution.c.status == "open")
-    if not is_sqlite(conn):
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+    row = conn.execute(_CLAIM[not is_sqlite(conn)], {"key": distribution_id}).first()
+    return None if row is None else claimed_row(row)
 
 
 _CLOSE_PERIOD = distribution.update().where(distribution.c.id == sa.bindparam("key"))

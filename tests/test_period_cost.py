@@ -1,0 +1,214 @@
+"""What one period costs the engine beyond the work itself: the statements and
+transactions of a heartbeat, the collector, the store's opening (issue 18, third round).
+
+Speed is measured by the benchmarks; these tests hold the shape that makes it: a
+statement or a transaction added to every period fails here."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from siren_core import Kernel, hookimpl, store
+from siren_core.records import AllocationCalculator, AllocationContext
+from siren_core.store import migrate
+
+from conftest import at, monthly, sale
+
+MakeKernel = Callable[..., Kernel]
+
+
+@contextmanager
+def transactions(kernel: Kernel) -> Iterator[list[list[str]]]:
+    """The statements ``kernel`` runs in the block, one list per transaction: on SQLite
+    every statement the driver runs (its trace), on PostgreSQL those SQLAlchemy runs (the
+    scores and the allocations' ``COPY`` go to the driver directly and are not seen)."""
+    seen: list[list[str]] = []
+    sqlite = kernel.engine.dialect.name == "sqlite"
+    traced: list[Any] = []
+
+    def statement(text: str) -> None:
+        if text.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            seen[-1].append(text)
+
+    def begun(conn: Any) -> None:
+        seen.append([])
+        driver = conn.connection.driver_connection
+        if sqlite and driver not in traced:
+            driver.set_trace_callback(statement)
+            traced.append(driver)
+
+    def ran(_conn: Any, _cursor: Any, text: str, *_args: Any) -> None:
+        statement(text)
+
+    sa.event.listen(kernel.engine, "begin", begun)
+    if not sqlite:
+        sa.event.listen(kernel.engine, "before_cursor_execute", ran)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(kernel.engine, "begin", begun)
+        if not sqlite:
+            sa.event.remove(kernel.engine, "before_cursor_execute", ran)
+        for driver in traced:
+            driver.set_trace_callback(None)
+
+
+def _kinds(statements: list[str]) -> list[str]:
+    """Each statement as its verb and first table."""
+    found = []
+    for statement in statements:
+        words = statement.replace("(", " ").split()
+        verb = words[0].upper()
+        if verb == "WITH":
+            verb = "WITH-INSERT"
+        table = next((words[i + 1] for i, word in enumerate(words[:-1])
+                      if word.upper() in {"FROM", "INTO", "UPDATE"}), "")
+        found.append(f"{verb} {table}")
+    return found
+
+
+def _one_due_period(kernel: Kernel, collaborators: int = 3) -> None:
+    for number in range(collaborators):
+        kernel.create_collaborator(f"c{number:03}")
+    kernel.create_distributor(monthly())
+    for number in range(collaborators):
+        kernel.record("sale", sale(f"s{number}", f"c{number:03}", "10.00"))
+    kernel.heartbeat(at("2026-01-15"))  # nothing due: warms the catalog
+
+
+def test_a_period_is_one_transaction_of_its_own_statements_only(kernel: Kernel) -> None:
+    """The claim reads the period's carried-in pool and its distributor's version (no
+    statement of their own); after the last due period no empty claim follows, nor a
+    look for periods held by other workers."""
+    _one_due_period(kernel)
+    with transactions(kernel) as seen:
+        report = kernel.heartbeat(at("2026-02-01"))
+    assert len(report.completed) == 1
+    due, period, again, holds = seen
+    assert _kinds(due) == ["SELECT distribution"]
+    sqlite = kernel.engine.dialect.name == "sqlite"
+    assert _kinds(period) == ([
+        "SELECT distribution",  # the claim, with carried_in and the distributor's version
+        "SELECT collaborator",  # the scores
+        "INSERT allocation",
+        "INSERT obligation", "INSERT obligation_audit",
+        "UPDATE distribution",
+        "INSERT distribution",
+        "SELECT webhook_subscription",  # the outbox
+    ] if sqlite else [
+        "SELECT distribution",
+        "WITH-INSERT obligation",  # the obligations and their audit entries
+        "UPDATE distribution",
+        "INSERT distribution",
+        "SELECT webhook_subscription",
+    ])
+    assert _kinds(again) == ["SELECT distribution"]  # the due list: nothing more is due
+    assert _kinds(holds) == ["SELECT distributor"]  # held obligations (Kernel.heartbeat)
+
+
+def test_a_catch_up_claims_each_period_it_opened_without_reading_the_due_list_again(
+        kernel: Kernel) -> None:
+    _one_due_period(kernel)
+    with transactions(kernel) as seen:
+        report = kernel.heartbeat(at("2026-05-01"))
+    assert [d.period_start.month for d in report.completed] == [1, 2, 3, 4]
+    due_lists = [t for t in seen if _kinds(t) == ["SELECT distribution"]]
+    assert len(due_lists) == 2  # before and after the four periods
+    assert len(seen) == 2 + 4 + 1
+
+
+def test_a_changed_distributor_is_seen_by_the_next_claim(kernel: Kernel) -> None:
+    """The version the claim reads is the one the period is distributed with."""
+    _one_due_period(kernel)
+    kernel.update_distributor(monthly(pool={"resolver": "fixed", "amount": "7.00"}))
+    [period] = kernel.heartbeat(at("2026-02-01")).completed
+    assert period.pool == 700 and period.config_version == 2
+
+
+def test_allocations_past_one_multi_row_statement_are_all_written(kernel: Kernel) -> None:
+    """450 allocations: two statements of 200 rows on SQLite and one of 50 (COPY on
+    PostgreSQL), row for row as the calculator split the pool."""
+    names = [f"c{number:03}" for number in range(450)]
+    for name in names:
+        kernel.create_collaborator(name)
+    kernel.create_distributor(monthly(pool={"resolver": "fixed", "amount": "1000.00"}))
+    kernel.record_many({"type": "sale", **sale(f"s{number}", name, f"{1 + number % 7}.00")}
+                       for number, name in enumerate(names))
+    [period] = kernel.heartbeat(at("2026-02-01")).completed
+    allocations = kernel.allocations(period.id)
+    assert [a.collaborator for a in allocations] == names
+    assert sum(a.amount for a in allocations) == period.pool == 100000
+    assert {a.collaborator: a.score for a in allocations} == {
+        name: 10 for name in names}  # monthly(): 10 points a sale
+
+
+def _pausing_calculator(seen: list[bool], fail: bool) -> object:
+    class Plugin:
+        @hookimpl
+        def siren_allocation_calculators(self) -> list[AllocationCalculator]:
+            def allocate(context: AllocationContext, _config: object) -> dict[str, int]:
+                seen.append(gc.isenabled())
+                if fail:
+                    raise RuntimeError("no")
+                return {name: context.pool if i == 0 else 0
+                        for i, name in enumerate(sorted(context.scores))}
+            return [AllocationCalculator(id="first", description="all to the first",
+                                         allocate=allocate)]
+    return Plugin()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_collector_is_paused_for_a_period_and_back_on_after(
+        make_kernel: MakeKernel, fail: bool) -> None:
+    seen: list[bool] = []
+    kernel = make_kernel(plugins=[_pausing_calculator(seen, fail)])
+    _one_due_period(kernel)
+    kernel.update_distributor(monthly(calculator={"id": "first"}))
+    assert gc.isenabled()
+    report = kernel.heartbeat(at("2026-02-01"))
+    assert (len(report.failed), len(report.completed)) == ((1, 0) if fail else (0, 1))
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        kernel.heartbeat(at("2026-03-01"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_head_revision_is_alembics(database_url: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    assert migrate.head() == ScriptDirectory.from_config(
+        migrate.alembic_config()).get_current_head()
+    engine = store.open_engine(database_url)
+    try:
+        assert migrate.current(engine) is None
+        migrate.upgrade(engine, "0001_initial")
+        with engine.connect() as connection:
+            alembics = MigrationContext.configure(connection).get_current_revision()
+        assert migrate.current(engine) == alembics == "0001_initial"
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_this_releases_schema_opens_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'siren.db'}"
+    Kernel(url).close()  # creates the store: that one needs Alembic
+    program = (f"import sys\nfrom siren_core import Kernel\nkernel = Kernel({url!r})\n"
+               "kernel.heartbeat()\nkernel.close()\n"
+               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
