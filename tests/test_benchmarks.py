@@ -44,5 +44,5 @@ def test_the_fastest_raw_ingestion_stores_the_engines_rows(database_url: str) ->
 
 def test_catch_up_runs_twelve_periods_of_the_single_periods_size(database_url: str) -> None:
     keys = catchup.populate(database_url, 200, 50)
-    singles, catchups = catchup.alternate(database_url, keys, 1)
-    assert len(singles) == len(catchups) == 1
+    measured = catchup.alternate(database_url, keys, 1)  # asserts every heartbeat's periods
+    assert len(measured.singles) == len(measured.monthly) == len(measured.catchups) == 1

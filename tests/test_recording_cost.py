@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,25 +16,7 @@ from siren_core.store import metrics_queries as mq
 from siren_core.store import queries
 from siren_core.webhooks import subscriptions
 
-from conftest import at, monthly, sale
-
-
-@contextmanager
-def driver_statements(kernel: Kernel) -> Iterator[list[str]]:
-    """Every statement SQLite runs for ``kernel`` in the block, those sent through the
-    driver included (SQLAlchemy's events do not see them)."""
-    seen: list[str] = []
-    kernel.engine.dispose()
-
-    def trace(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.set_trace_callback(seen.append)
-
-    sa.event.listen(kernel.engine, "connect", trace)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(kernel.engine, "connect", trace)
-        kernel.engine.dispose()
+from conftest import at, driver_statements, monthly, sale
 
 
 def _recorded(kernel: Kernel, number: int) -> list[str]:

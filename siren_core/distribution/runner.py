@@ -218,10 +218,11 @@ def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plug
 
 def _paid(scores: Sequence[distribution_queries.ScoreRow], amounts: Mapping[str, int]
           ) -> tuple[tuple[int, str, int, int], ...]:
-    """The allocations of positive ``amounts``, by collaborator id. ``scores`` (every
-    collaborator ``amounts`` may name, checked by :meth:`_Plugins.allocate`) come from
-    the store by collaborator id already, so the sort has nothing to do unless the
-    database's collation orders ids otherwise than Python does."""
+    """The allocations of positive ``amounts``, in the order of the collaborators'
+    external ids. ``scores`` (every collaborator ``amounts`` may name, checked by
+    :meth:`_Plugins.allocate`) come from the store in that order already, so the sort
+    has nothing to do unless the database's collation orders them otherwise than Python
+    does."""
     paid = [(key, name, points, amount) for key, name, _active, points in scores
             if (amount := amounts.get(name, 0)) > 0]
     paid.sort(key=itemgetter(1))

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
 from siren_core.store.queries import (
+    copy_rows,
     credit_skip,
     distribution,
     driver_rows,
@@ -299,10 +300,10 @@ def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str],
     if not values:
         return
     quote = conn.dialect.identifier_preparer.quote
-    target = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        _copy(conn, target, values)
+        copy_rows(conn, quote(table.name), [quote(name) for name in columns], values)
         return
+    target = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     row = f"({', '.join([mark] * len(columns))})"
     per = _ROWS_PER_STATEMENT if is_sqlite(conn) else 1
@@ -340,22 +341,6 @@ def _row_builder(conn: Connection, table: sa.Table, columns: tuple[str, ...]
         exec(compile(source, f"<siren row builder {table.name}>", "exec"), scope)
         _BUILDERS[key] = scope["build"]
     return _BUILDERS[key]
-
-
-def _copy(conn: Connection, target: str, values: Sequence[tuple[Any, ...]]) -> None:
-    """``COPY target FROM STDIN`` in the connection's transaction; a database error is
-    raised as SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would."""
-    statement = f"COPY {target} FROM STDIN"
-    dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.cursor()
-    try:
-        with cursor.copy(statement) as copy:
-            for row in values:
-                copy.write_row(row)
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
-    finally:
-        cursor.close()
 
 
 def _processor(conn: Connection, column_type: Any) -> Callable[[Any], Any] | None:
