@@ -24,17 +24,15 @@ period's ``carried_out``, the next one's ``carried_in``).
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
 import attrs
 
-from siren_core import outbox
+from siren_core import collector, outbox
 from siren_core import schedule as schedules
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.distribution.context import allocation_context
@@ -275,19 +273,6 @@ def period_events(conn: Connection, distribution: Distribution,
     return events
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block, back on after it if it was
-    on (cyclic garbage made meanwhile is collected at its first run after)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 @attrs.define
 class _Beat:
     """What one heartbeat has done so far."""
@@ -369,14 +354,11 @@ class DistributionRunner:
         its events: ``None`` when nothing was claimed, else whether it was distributed
         (a failure rolls it back and is noted in ``beat``).
 
-        The cyclic garbage collector is paused meanwhile: a large period holds hundreds of
-        thousands of small objects (its scores, their amounts, its allocations) that form
-        no reference cycles; the collector took them for long-lived survivors and ran full
-        collections over the whole process, more of them the more the process held (a
-        catch-up). The period's objects are freed before it is turned back on (only if it
-        was on)."""
+        The cyclic garbage collector is paused meanwhile (:func:`siren_core.collector.paused`:
+        a large period's scores, amounts and allocations form no reference cycles); the
+        period's objects are freed before it is turned back on."""
         claimed: queries.ClaimedRow | None = None
-        with _collector_paused():
+        with collector.paused():
             try:
                 with unit_of_work(self._engine) as conn:
                     claimed = claim(conn)

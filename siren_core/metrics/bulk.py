@@ -16,22 +16,20 @@ after about a second and the rest go in further transactions (a batch of many re
 is several transactions; each is all-or-nothing, and sending the batch again records only
 what is missing). ``MetricsTriggered`` fires for every inserted event after its batch commits.
 Python's cyclic garbage collector is paused while a batch is parsed and written (see
-:func:`_collector_paused`).
+:func:`siren_core.collector.paused`).
 """
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
 import attrs
 
-from siren_core import outbox
+from siren_core import collector, outbox
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
@@ -154,7 +152,7 @@ class BulkIngestor:
             raise InvalidInput("batch_size", batch_size, "must be at least 1")
         report = _Tally()
         for batch in _batches(numbered, batch_size):
-            with _collector_paused():
+            with collector.paused():
                 announce = self._ingest_batch(batch, report)
             self._bus.dispatch_all(announce)
             if progress is not None:
@@ -419,27 +417,6 @@ def _plan(item: _Item, known: dict[str, tuple[int, str]],
 
 def _metrics(item: _Item) -> tuple[Any, ...]:
     return item.parsed.metrics if isinstance(item.parsed, ParsedEvent) else ()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while one batch is parsed and written.
-
-    A batch keeps tens of thousands of small objects alive until it is written (events,
-    metrics, rows); the collector takes them for long-lived survivors and runs full
-    collections over the whole process again and again: a fifth of the ingestion time.
-    A batch's own objects form no reference cycles (reference counting frees them when
-    the batch is done); any cyclic garbage made meanwhile, here or in another thread, is
-    collected at the collector's first run after the batch. The collector is turned back
-    on only if it was on (the caller's iterable is read with it on).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _batches(numbered: Iterable[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
