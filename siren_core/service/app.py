@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from siren_core import __version__, store
+from siren_core import __version__, environment, store
 from siren_core.kernel import Kernel
 from siren_core.service import events, ledger, problems, webhooks
 from siren_core.service.access import AccessLog
@@ -49,8 +49,8 @@ class Settings:
 
     @classmethod
     def from_environment(cls) -> Settings:
-        limit = os.environ.get(RATE_LIMIT_ENV)
-        return cls(rate_limit=int(limit) if limit else cls.rate_limit,
+        limit = environment.integer(RATE_LIMIT_ENV, 1)
+        return cls(rate_limit=cls.rate_limit if limit is None else limit,
                    currency=os.environ.get(CURRENCY_ENV) or cls.currency)
 
 

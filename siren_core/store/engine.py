@@ -27,7 +27,6 @@ masked.
 
 from __future__ import annotations
 
-import os
 import random
 import sqlite3
 import time
@@ -41,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
+from siren_core import environment
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.store.tables import metadata
 
@@ -58,26 +58,13 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _env_int(name: str, minimum: int) -> int | None:
-    text = os.environ.get(name)
-    if text is None or not text.strip():
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(name, text, "is not an integer") from None
-    if value < minimum:
-        raise InvalidInput(name, text, f"must be at least {minimum}")
-    return value
-
-
 def _postgres_options(options: dict[str, Any], statement_timeout_ms: int | None) -> None:
     for key, name, minimum in (("pool_size", "SIREN_DB_POOL_SIZE", 1),
                                ("max_overflow", "SIREN_DB_MAX_OVERFLOW", 0)):
-        value = _env_int(name, minimum)
+        value = environment.integer(name, minimum)
         if value is not None:
             options.setdefault(key, value)
-    timeout = statement_timeout_ms if statement_timeout_ms is not None else _env_int(
+    timeout = statement_timeout_ms if statement_timeout_ms is not None else environment.integer(
         "SIREN_DB_STATEMENT_TIMEOUT_MS", 1)
     if timeout is not None:
         options.setdefault("connect_args", {})["options"] = f"-c statement_timeout={timeout}"
@@ -139,7 +126,7 @@ def open_engine(url: str = DEFAULT_URL, *, statement_timeout_ms: int | None = No
 
 
 def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> None:
-    busy_timeout_ms = _env_int("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
+    busy_timeout_ms = environment.integer("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
     if busy_timeout_ms is None:
         busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
 

@@ -21,14 +21,15 @@ one PostgreSQL store.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import attrs
 
+from siren_core import environment
 from siren_core.errors import InvalidInput
 from siren_core.store import DatabaseError, Engine, one_line, retrying, unit_of_work
 from siren_core.store import webhook_queries as wq
@@ -36,19 +37,7 @@ from siren_core.webhooks import http, targets
 from siren_core.webhooks.signing import signature
 
 log = logging.getLogger(__name__)
-
-
-def _env_number(name: str, default: float, minimum: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInput(name, text, "is not a number") from None
-    if value < minimum:
-        raise InvalidInput(name, text, f"must be at least {minimum:g}")
-    return value
+N = TypeVar("N", int, float)
 
 
 @attrs.frozen
@@ -68,23 +57,29 @@ class Policy:
         """``SIREN_WEBHOOKS_MAX_ATTEMPTS``, ``_BACKOFF_S``, ``_BACKOFF_MAX_S``,
         ``_TIMEOUT_S`` and ``_LEASE_S`` (at least twice the time-out)."""
         default = cls()
-        timeout = _env_number("SIREN_WEBHOOKS_TIMEOUT_S", default.timeout_s, 0.1)
-        lease = _env_number("SIREN_WEBHOOKS_LEASE_S", max(default.lease_s, timeout * 3), 0.1)
+        number = environment.number
+        timeout = _setting(number("SIREN_WEBHOOKS_TIMEOUT_S", 0.1), default.timeout_s)
+        lease = _setting(number("SIREN_WEBHOOKS_LEASE_S", 0.1),
+                         max(default.lease_s, timeout * 3))
         if lease < 2 * timeout:
             raise InvalidInput("SIREN_WEBHOOKS_LEASE_S", lease,
                                f"must be at least twice the time-out ({timeout:g} s)")
         return cls(
-            max_attempts=int(_env_number("SIREN_WEBHOOKS_MAX_ATTEMPTS",
-                                         default.max_attempts, 1)),
-            backoff_s=_env_number("SIREN_WEBHOOKS_BACKOFF_S", default.backoff_s, 0.0),
-            backoff_max_s=_env_number("SIREN_WEBHOOKS_BACKOFF_MAX_S", default.backoff_max_s,
-                                      0.0),
+            max_attempts=_setting(environment.integer("SIREN_WEBHOOKS_MAX_ATTEMPTS", 1),
+                                  default.max_attempts),
+            backoff_s=_setting(number("SIREN_WEBHOOKS_BACKOFF_S", 0.0), default.backoff_s),
+            backoff_max_s=_setting(number("SIREN_WEBHOOKS_BACKOFF_MAX_S", 0.0),
+                                   default.backoff_max_s),
             timeout_s=timeout, lease_s=lease)
 
     def delay(self, attempts: int) -> float:
         """Seconds before the next try after ``attempts`` failed ones (with jitter)."""
         base = min(self.backoff_s * 2 ** min(attempts - 1, 30), self.backoff_max_s)
         return float(base * random.uniform(0.5, 1.0))
+
+
+def _setting(value: N | None, default: N) -> N:
+    return default if value is None else value
 
 
 def _now() -> datetime:
