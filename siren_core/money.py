@@ -368,24 +368,26 @@ def _largest_remainder(amount: int, keys: list[K], weights: list[int],
         raise InvalidInput(field, total,
                            f"is the total weight; {amount} cannot be shared in proportion "
                            f"to weights that are all 0")
-    # map() with C-level callables keeps this fast for 100,000s of keys.
+    # map() with C-level callables keeps this fast for 100,000s of keys. A large split's
+    # peak memory is its lists of n ints: the products are not kept (computed twice),
+    # the units won are added in place and the remainders go before the result is built.
     n = len(weights)
-    products = list(map(amount.__mul__, weights))
-    parts = list(map(operator.floordiv, products, repeat(total, n)))
+    parts = list(map(operator.floordiv, map(amount.__mul__, weights), repeat(total, n)))
     leftover = amount - sum(parts)
     if not leftover:
         return dict(zip(keys, parts, strict=True))
-    remainders = list(map(operator.mod, products, repeat(total, n)))
-    del products  # a large split's peak memory: one list of big products fewer
+    remainders = list(map(operator.mod, map(amount.__mul__, weights), repeat(total, n)))
     # The remainders add up to leftover * total and each is < total, so more than
     # `leftover` of them are positive and keys of weight 0 (remainder 0) never win.
     # Every key whose remainder beats the leftover-th largest remainder wins a unit ...
     threshold = sorted(remainders)[n - leftover]
-    parts = list(map(operator.add, parts, map(threshold.__lt__, remainders)))
+    for i in compress(range(n), map(threshold.__lt__, remainders)):
+        parts[i] += 1
     # ... and the units still left go to the keys whose remainder equals it, larger
     # weight first, then smaller key: indices ascend, and sorted() with reverse=True
     # is stable, so equal weights stay in ascending key order.
     tied = list(compress(range(n), map(threshold.__eq__, remainders)))
+    del remainders
     still_left = amount - sum(parts)
     for i in sorted(tied, key=weights.__getitem__, reverse=True)[:still_left]:
         parts[i] += 1

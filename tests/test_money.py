@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -335,6 +336,25 @@ def test_split_many_keys() -> None:
     equal = split_equally(99_999, keys)
     assert sum(equal.values()) == 99_999
     assert equal[0] == 1 and equal[99_998] == 1 and equal[99_999] == 0
+
+
+def test_a_large_split_holds_few_lists_beside_its_result() -> None:
+    """The products are not kept and the remainders go before the result is built: the
+    split's peak (tracemalloc, deterministic) stays within 1.9 times what it returns (1.7
+    here; it was 2.2 times with every product and remainder still held)."""
+    rng = random.Random(7)
+    weights = {f"c{i:07}": rng.randrange(10, 1000) for i in range(30_000)}
+    amount = 10**9
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = split(amount, weights)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(result.values()) == amount
+    assert result == reference_split(amount, weights)
+    assert peak - before <= 1.9 * (held - before)
 
 
 @pytest.mark.parametrize(
