@@ -6,7 +6,8 @@ siren-core never stores or computes with fractional money.  Every amount is an
 ``int`` counting the currency's *minor unit*: cents for USD (2 decimals), whole
 yen for JPY (0 decimals), fils for KWD (3 decimals).  ``15.00`` USD is ``1500``,
 ``1500`` JPY is ``1500``, ``1.234`` KWD is ``1234``.  The number of decimals is the
-currency's ``exponent`` and comes from the Unicode CLDR data shipped with Babel.
+currency's ``exponent`` and comes from the Unicode CLDR data (Babel's, kept in
+:mod:`siren_core.iso4217`).
 Besides the ISO 4217 currencies there is one Siren unit, ``POINTS`` (exponent 0),
 for distributors who pay in points.  Minor-unit integers are stored in BIGINT
 columns, so every amount must fit in a signed 64-bit integer.
@@ -51,8 +52,8 @@ from itertools import compress, pairwise, repeat
 from typing import Any, Protocol, TypeVar
 
 import attrs
-from babel import numbers as _babel_numbers
 
+from siren_core import iso4217
 from siren_core.errors import InvalidInput
 
 __all__ = [
@@ -108,19 +109,19 @@ def _a_type(value: object) -> str:
 @functools.cache
 def _iso_currency(code: str) -> Currency | None:
     """The ISO 4217 currency ``code`` (3 upper-case letters) per CLDR, or None."""
-    if code not in _babel_numbers.list_currencies():
+    if code not in iso4217.CODES:
         return None
-    return Currency(code, int(_babel_numbers.get_currency_precision(code)))
+    return Currency(code, iso4217.DIGITS.get(code, iso4217.DEFAULT_DIGITS))
 
 
 def currency(code: str, *, field: str = "currency") -> Currency:
     """Look up a currency by its ISO 4217 code, e.g. ``currency("USD")``.
 
-    The list of codes and their minor-unit digits come from Babel's CLDR data
-    (USD -> 2, JPY -> 0, KWD -> 3, EUR -> 2).  Codes must be upper case; ``"usd"`` is
-    refused with a hint.  Besides ISO codes, ``"POINTS"`` gives Siren's points unit
-    (exponent 0).  Lookups are cached.  Raises :class:`InvalidInput` naming
-    ``field`` for anything else.
+    The list of codes and their minor-unit digits come from CLDR (Babel's data, in
+    :mod:`siren_core.iso4217`): USD -> 2, JPY -> 0, KWD -> 3, EUR -> 2.  Codes must be
+    upper case; ``"usd"`` is refused with a hint.  Besides ISO codes, ``"POINTS"``
+    gives Siren's points unit (exponent 0).  Lookups are cached.  Raises
+    :class:`InvalidInput` naming ``field`` for anything else.
     """
     if not isinstance(code, str):
         raise InvalidInput(field, code, f"is {_a_type(code)}, not a currency code")
