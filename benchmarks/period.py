@@ -4,14 +4,16 @@ fresh process (its time and its peak memory), checked row for row.
     python -m benchmarks.period --rows 100000 --collaborators 10000 [--rounds 3] [--database URL]
 
 The **raw** side talks to the database with the driver alone (``sqlite3`` or ``psycopg``,
-no SQLAlchemy, no siren_core import in its process), with the engine's durability
-settings (SQLite: WAL, ``synchronous=NORMAL``, foreign keys on), in one transaction: lock
-the period, the ``GROUP BY`` aggregate of the window's points of active collaborators, an
-integer largest-remainder split (ties: larger score, then smaller collaborator id, as the
-``proportional`` calculator), the allocations in one bulk write (multi-row ``INSERT`` on
-SQLite, ``COPY`` on PostgreSQL), the obligations with ``INSERT … SELECT`` and their audit
-entries with ``INSERT … SELECT`` (on PostgreSQL both in one statement, a data-modifying
-``WITH``), close the period and open the next, commit.
+no SQLAlchemy, no siren_core import in its process), with the engine's durability settings
+(SQLite: WAL, ``synchronous=NORMAL``, foreign keys on), in one transaction: lock the
+period, the ``GROUP BY`` aggregate of the window's points of active collaborators (ints:
+SQLite's sum is one, PostgreSQL's ``NUMERIC`` comes through psycopg's int loader; the
+cursor is closed before the split, as the engine's, so the driver's copy of the result is
+not held beside it), an integer largest-remainder split (ties: larger score, then smaller
+collaborator id, as the ``proportional`` calculator), the allocations in one bulk write
+(multi-row ``INSERT`` on SQLite, ``COPY`` on PostgreSQL), the obligations with ``INSERT …
+SELECT`` and their audit entries with ``INSERT … SELECT`` (on PostgreSQL both in one
+statement, a data-modifying ``WITH``), close the period and open the next, commit.
 
 The **engine** side is ``kernel.heartbeat(now)`` in a fresh process (the kernel is opened,
 untimed, before the clock starts). Rounds alternate raw, engine, raw, engine…; the raw
@@ -58,8 +60,11 @@ class Driver:
                 self.connection.execute(f"PRAGMA {pragma}")
         else:
             import psycopg
+            from psycopg.types.numeric import IntLoader
 
             self.connection = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+            # a sum of integers is NUMERIC: read it as an int, exact, not as a Decimal
+            self.connection.adapters.register_loader("numeric", IntLoader)
         self.mark = "?" if self.sqlite else "%s"
 
     def sql(self, text: str) -> str:
@@ -145,8 +150,11 @@ def raw_period(db: Driver, distribution: int, pool: int, now: datetime) -> None:
         + ("" if db.sqlite else " FOR UPDATE")), (distribution,))
     owner, index, start, end, units = cursor.fetchone()
     cursor.execute(db.sql(SCORES), (owner, start, end))
-    rows = largest_remainder(pool, [(key, name, int(points))
-                                         for key, name, points in cursor.fetchall()])
+    scores = cursor.fetchall()  # ints: SQLite's sum, the loader
+    cursor.close()  # the driver's copy of the result goes before the split (PostgreSQL)
+    cursor = db.connection.cursor()
+    rows = largest_remainder(pool, scores)
+    del scores
     db.bulk(cursor, "allocation", ["distribution_id", "collaborator_id", "score", "amount"],
             [(distribution, key, points, amount) for key, points, amount in rows])
     at, actor = db.time(now), f"distribution #{distribution}"
