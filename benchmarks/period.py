@@ -4,20 +4,28 @@ fresh process (its time and its peak memory), checked row for row.
     python -m benchmarks.period --rows 100000 --collaborators 10000 [--rounds 3] [--database URL]
 
 The **raw** side talks to the database with the driver alone (``sqlite3`` or ``psycopg``,
-no SQLAlchemy, no siren_core import in its process), with the engine's durability
-settings (SQLite: WAL, ``synchronous=NORMAL``, foreign keys on), in one transaction: lock
-the period, the ``GROUP BY`` aggregate of the window's points of active collaborators, an
-integer largest-remainder split (ties: larger score, then smaller collaborator id, as the
-``proportional`` calculator), the allocations in one bulk write (multi-row ``INSERT`` on
-SQLite, ``COPY`` on PostgreSQL), the obligations with ``INSERT … SELECT`` and their audit
-entries with ``INSERT … SELECT`` (on PostgreSQL both in one statement, a data-modifying
-``WITH``), close the period and open the next, commit.
+no SQLAlchemy, no siren_core import in its process), with the engine's durability settings
+(SQLite: WAL, ``synchronous=NORMAL``, foreign keys on), in one transaction: lock the
+period, the ``GROUP BY`` aggregate of the window's points of active collaborators (ints:
+SQLite's sum is one, PostgreSQL's ``NUMERIC`` comes through psycopg's int loader; the
+cursor is closed before the split, as the engine's, so the driver's copy of the result is
+not held beside it), an integer largest-remainder split (ties: larger score, then smaller
+collaborator id, as the ``proportional`` calculator), the allocations in one bulk write
+(multi-row ``INSERT`` on SQLite, ``COPY`` on PostgreSQL), the obligations with ``INSERT …
+SELECT`` and their audit entries with ``INSERT … SELECT`` (on PostgreSQL both in one
+statement, a data-modifying ``WITH``), close the period and open the next, commit.
 
 The **engine** side is ``kernel.heartbeat(now)`` in a fresh process (the kernel is opened,
 untimed, before the clock starts). Rounds alternate raw, engine, raw, engine…; the raw
 rows (allocations, obligations, audit entries) must equal the engine's, or the benchmark
-fails. Peak memory: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of each fresh process,
-before and after the timed work (the growth is the period's own).
+fails. Peak memory: the peak resident size (``VmHWM``) of each fresh process after its
+imports (the raw side: with its connection), after it opened the store (the kernel; the
+raw side's scratch period) and after the timed work (the growth is the period's own).
+
+    python -m benchmarks.period --rows 1000000 --collaborators 100000 --memory-only [--rounds 3]
+
+runs only the fresh-process rounds (no timed alternation), ``--rounds`` pairs of them, and
+prints each process's split: imports, store open, the period.
 """
 
 from __future__ import annotations
@@ -52,8 +60,11 @@ class Driver:
                 self.connection.execute(f"PRAGMA {pragma}")
         else:
             import psycopg
+            from psycopg.types.numeric import IntLoader
 
             self.connection = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"))
+            # a sum of integers is NUMERIC: read it as an int, exact, not as a Decimal
+            self.connection.adapters.register_loader("numeric", IntLoader)
         self.mark = "?" if self.sqlite else "%s"
 
     def sql(self, text: str) -> str:
@@ -139,8 +150,11 @@ def raw_period(db: Driver, distribution: int, pool: int, now: datetime) -> None:
         + ("" if db.sqlite else " FOR UPDATE")), (distribution,))
     owner, index, start, end, units = cursor.fetchone()
     cursor.execute(db.sql(SCORES), (owner, start, end))
-    rows = largest_remainder(pool, [(key, name, int(points))
-                                         for key, name, points in cursor.fetchall()])
+    scores = cursor.fetchall()  # ints: SQLite's sum, the loader
+    cursor.close()  # the driver's copy of the result goes before the split (PostgreSQL)
+    cursor = db.connection.cursor()
+    rows = largest_remainder(pool, scores)
+    del scores
     db.bulk(cursor, "allocation", ["distribution_id", "collaborator_id", "score", "amount"],
             [(distribution, key, points, amount) for key, points, amount in rows])
     at, actor = db.time(now), f"distribution #{distribution}"
@@ -242,6 +256,7 @@ def child(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
     """One timed period in this (fresh) process."""
     if side == "raw":
         db = Driver(url)
+        imported = _maxrss_mb()
         scratch = scratch_period(db, distributor)
         before = _maxrss_mb()
         began = time.perf_counter()
@@ -254,6 +269,7 @@ def child(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
     else:
         from siren_core import Kernel
 
+        imported = _maxrss_mb()
         with Kernel(url, clock=lambda: FEBRUARY) as kernel:
             before = _maxrss_mb()
             began = time.perf_counter()
@@ -262,7 +278,8 @@ def child(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
             after = _maxrss_mb()
             assert len(report.completed) == 1, report
         rows = {}
-    return {"seconds": seconds, "peak_mb": after - before, "maxrss_mb": after, "rows": rows}
+    return {"seconds": seconds, "imported_mb": imported, "opened_mb": before,
+            "peak_mb": after - before, "maxrss_mb": after, "rows": rows}
 
 
 def fresh_round(side: str, url: str, distributor: int, pool: int) -> dict[str, Any]:
@@ -349,6 +366,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--collaborators", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default=None, help="EMPTIED first; default: SQLite file")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the fresh-process rounds: each process's peak, split")
     parser.add_argument("--child", choices=["raw", "engine"], help=argparse.SUPPRESS)
     parser.add_argument("--distributor", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pool", type=int, help=argparse.SUPPRESS)
@@ -361,6 +380,10 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{folder}/period.db"
         key, pool = prepare(url, args.rows, args.collaborators)
+        if args.memory_only:
+            for _ in range(args.rounds):
+                print_split(*memory(url, key, pool))
+            return
         raws, engines = alternate(url, key, pool, args.rounds)
         raw_memory, engine_memory = memory(url, key, pool)
     for name, times, peak in (("raw", raws, raw_memory), ("engine", engines, engine_memory)):
@@ -370,6 +393,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ratio engine/raw: best {min(engines) / min(raws):.2f}, "
           f"median {statistics.median(engines) / statistics.median(raws):.2f}")
 
+
+def print_split(raw: dict[str, Any], engine: dict[str, Any]) -> None:
+    """Where each fresh process's peak came from: imports, store open, the period."""
+    for name, peak in (("raw", raw), ("engine", engine)):
+        print(f"{name:6} imports {peak['imported_mb']:.1f} MB, store open "
+              f"+{peak['opened_mb'] - peak['imported_mb']:.1f} MB, period "
+              f"+{peak['peak_mb']:.1f} MB: peak {peak['maxrss_mb']:.1f} MB")
+    print(f"ratio engine/raw: whole process {engine['maxrss_mb'] / raw['maxrss_mb']:.2f}, "
+          f"period {engine['peak_mb'] / max(raw['peak_mb'], 0.1):.2f}")
 
 if __name__ == "__main__":
     main()

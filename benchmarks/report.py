@@ -85,8 +85,10 @@ def periods(url: str, store: str, sizes: Sizes) -> list[Row]:
     total = engine["maxrss_mb"] / raw["maxrss_mb"]
     growth = engine["peak_mb"] / max(raw["peak_mb"], 0.1)
     where = f"fresh process, {credits:,} credits: engine {{}} MB, raw {{}} MB"
+    whole = f"fresh process, {credits:,} credits: engine {{}}, raw {{}}"
     rows.append(Row("peak memory of that period: the whole process", store,
-                    where.format(f"{engine['maxrss_mb']:.0f}", f"{raw['maxrss_mb']:.0f}"),
+                    whole.format(*(f"{side['maxrss_mb']:.0f} MB ({side['opened_mb']:.0f} MB"
+                                   " before the period)" for side in (engine, raw))),
                     total, "≤ 1.5×", total <= 1.5))
     rows.append(Row("peak memory of that period: its growth during the period", store,
                     where.format(f"+{engine['peak_mb']:.1f}", f"+{raw['peak_mb']:.1f}"),

@@ -6,7 +6,8 @@ siren-core never stores or computes with fractional money.  Every amount is an
 ``int`` counting the currency's *minor unit*: cents for USD (2 decimals), whole
 yen for JPY (0 decimals), fils for KWD (3 decimals).  ``15.00`` USD is ``1500``,
 ``1500`` JPY is ``1500``, ``1.234`` KWD is ``1234``.  The number of decimals is the
-currency's ``exponent`` and comes from the Unicode CLDR data shipped with Babel.
+currency's ``exponent`` and comes from the Unicode CLDR data (Babel's, kept in
+:mod:`siren_core.iso4217`).
 Besides the ISO 4217 currencies there is one Siren unit, ``POINTS`` (exponent 0),
 for distributors who pay in points.  Minor-unit integers are stored in BIGINT
 columns, so every amount must fit in a signed 64-bit integer.
@@ -51,8 +52,8 @@ from itertools import compress, pairwise, repeat
 from typing import Any, Protocol, TypeVar
 
 import attrs
-from babel import numbers as _babel_numbers
 
+from siren_core import iso4217
 from siren_core.errors import InvalidInput
 
 __all__ = [
@@ -108,19 +109,19 @@ def _a_type(value: object) -> str:
 @functools.cache
 def _iso_currency(code: str) -> Currency | None:
     """The ISO 4217 currency ``code`` (3 upper-case letters) per CLDR, or None."""
-    if code not in _babel_numbers.list_currencies():
+    if code not in iso4217.CODES:
         return None
-    return Currency(code, int(_babel_numbers.get_currency_precision(code)))
+    return Currency(code, iso4217.DIGITS.get(code, iso4217.DEFAULT_DIGITS))
 
 
 def currency(code: str, *, field: str = "currency") -> Currency:
     """Look up a currency by its ISO 4217 code, e.g. ``currency("USD")``.
 
-    The list of codes and their minor-unit digits come from Babel's CLDR data
-    (USD -> 2, JPY -> 0, KWD -> 3, EUR -> 2).  Codes must be upper case; ``"usd"`` is
-    refused with a hint.  Besides ISO codes, ``"POINTS"`` gives Siren's points unit
-    (exponent 0).  Lookups are cached.  Raises :class:`InvalidInput` naming
-    ``field`` for anything else.
+    The list of codes and their minor-unit digits come from CLDR (Babel's data, in
+    :mod:`siren_core.iso4217`): USD -> 2, JPY -> 0, KWD -> 3, EUR -> 2.  Codes must be
+    upper case; ``"usd"`` is refused with a hint.  Besides ISO codes, ``"POINTS"``
+    gives Siren's points unit (exponent 0).  Lookups are cached.  Raises
+    :class:`InvalidInput` naming ``field`` for anything else.
     """
     if not isinstance(code, str):
         raise InvalidInput(field, code, f"is {_a_type(code)}, not a currency code")
@@ -368,24 +369,26 @@ def _largest_remainder(amount: int, keys: list[K], weights: list[int],
         raise InvalidInput(field, total,
                            f"is the total weight; {amount} cannot be shared in proportion "
                            f"to weights that are all 0")
-    # map() with C-level callables keeps this fast for 100,000s of keys.
+    # map() with C-level callables keeps this fast for 100,000s of keys. A large split's
+    # peak memory is its lists of n ints: the products are not kept (computed twice),
+    # the units won are added in place and the remainders go before the result is built.
     n = len(weights)
-    products = list(map(amount.__mul__, weights))
-    parts = list(map(operator.floordiv, products, repeat(total, n)))
+    parts = list(map(operator.floordiv, map(amount.__mul__, weights), repeat(total, n)))
     leftover = amount - sum(parts)
     if not leftover:
         return dict(zip(keys, parts, strict=True))
-    remainders = list(map(operator.mod, products, repeat(total, n)))
-    del products  # a large split's peak memory: one list of big products fewer
+    remainders = list(map(operator.mod, map(amount.__mul__, weights), repeat(total, n)))
     # The remainders add up to leftover * total and each is < total, so more than
     # `leftover` of them are positive and keys of weight 0 (remainder 0) never win.
     # Every key whose remainder beats the leftover-th largest remainder wins a unit ...
     threshold = sorted(remainders)[n - leftover]
-    parts = list(map(operator.add, parts, map(threshold.__lt__, remainders)))
+    for i in compress(range(n), map(threshold.__lt__, remainders)):
+        parts[i] += 1
     # ... and the units still left go to the keys whose remainder equals it, larger
     # weight first, then smaller key: indices ascend, and sorted() with reverse=True
     # is stable, so equal weights stay in ascending key order.
     tied = list(compress(range(n), map(threshold.__eq__, remainders)))
+    del remainders
     still_left = amount - sum(parts)
     for i in sorted(tied, key=weights.__getitem__, reverse=True)[:still_left]:
         parts[i] += 1

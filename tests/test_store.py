@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from siren_core import store
+from siren_core import Kernel, store
 from siren_core.errors import InvalidInput
+from siren_core.store import tables
+
+from conftest import at, monthly, sale
 
 POSTGRES_URL = os.environ.get("SIREN_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL not configured: "
@@ -56,3 +59,17 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SIREN_DB_POOL_SIZE", "lots")
     with pytest.raises(InvalidInput, match="SIREN_DB_POOL_SIZE: 'lots' is not an integer"):
         store.open_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_the_table_models_build_no_validators(kernel: Kernel) -> None:
+    """The store works with Core tables only: recording, distributing and reading back
+    never validate through a table model, so none builds its pydantic schema (deferred
+    in ``tables._Table``; building all of them costs a worker about half a megabyte)."""
+    kernel.create_distributor(monthly())
+    kernel.create_collaborator("ann")
+    kernel.record("sale", sale("s-1", "ann", "10.00"))
+    assert len(kernel.heartbeat(at("2026-02-01")).completed) == 1
+    assert [a.amount for a in kernel.allocations()] == [100_000]
+    models = tables._Table.__subclasses__()
+    assert len(models) == len(tables.metadata.tables)
+    assert not [model.__name__ for model in models if model.__pydantic_complete__]

@@ -209,6 +209,7 @@ def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plug
         return _unallocated(distributor, pool, revenue, reason, carried_in)
     answer = plugins.allocate(distributor, allocation_context(
         conn, distributor, pool, start, end, eligible))
+    del eligible  # a large period's peak: this mapping is not held beside the allocations
     if isinstance(answer, Decline):
         return _unallocated(distributor, pool, revenue, DECLINED + answer.reason, carried_in)
     return Outcome(pool, revenue, None, _paid(scores, answer), carried_in)

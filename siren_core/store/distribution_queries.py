@@ -62,12 +62,13 @@ def period_scores(conn: Connection, distributor_key: int, start: datetime,
     parameters = (distributor_key, queries.store_time(conn, start),
                   queries.store_time(conn, end))
     try:
-        rows = queries.driver_rows(conn, queries.marks(conn, _SCORES), parameters)
+        rows = queries.driver_rows(conn, queries.marks(conn, _SCORES), parameters,
+                                   whole_numerics=True)
     except sa.exc.OperationalError as exc:
         if not sqlite_overflowed(exc):
             raise
         return _period_scores_in_python(conn, distributor_key, start, end)
-    if is_sqlite(conn):  # SQLite's sum of integers is an int already: no second list
+    if is_sqlite(conn) or queries.reads_whole_numerics(conn):  # ints already: no second list
         return cast(list[ScoreRow], rows)
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]  # NUMERIC: exact past 64 bits
 

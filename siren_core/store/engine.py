@@ -28,7 +28,6 @@ masked.
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -129,6 +128,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
     busy_timeout_ms = environment.integer("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
     if busy_timeout_ms is None:
         busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
+    error = engine.dialect.loaded_dbapi.Error  # sqlite3's, not imported by a PostgreSQL process
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -149,8 +149,8 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
         # hundred microseconds). Its error as SQLAlchemy's, as exec_driver_sql raised it.
         try:
             connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
-        except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+        except error as exc:
+            raise sa.exc.DBAPIError.instance(statement, None, exc, error) from exc
 
 
 def create_schema(engine: Engine) -> None:

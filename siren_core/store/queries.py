@@ -109,16 +109,24 @@ def rows_among(conn: Connection, table: sa.Table, columns: list[str], column: st
     return driver_rows(conn, f"SELECT {selected} FROM {source}{where}", parameters)
 
 
-def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any]
-                ) -> list[tuple[Any, ...]]:
+def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
+                whole_numerics: bool = False) -> list[tuple[Any, ...]]:
     """Run ``statement`` (already in the driver's parameter style) straight through the
     driver's cursor, in the connection's transaction; its rows (none for a statement
     without a result). Where SQLAlchemy's per-statement work (compiled cache look-up,
     events, result set-up: 40-60 µs) costs more than the statement itself, as on the
     single recording path. A driver error is raised as SQLAlchemy's (``IntegrityError``,
-    ``OperationalError``...), as ``conn.execute`` would."""
+    ``OperationalError``...), as ``conn.execute`` would.
+
+    ``whole_numerics``: the statement's ``numeric`` values are whole numbers (sums of
+    integers on PostgreSQL), read as ints, exact at any size (psycopg: no ``Decimal``
+    per value, nor a second list of rows to convert them; see :func:`reads_whole_numerics`)."""
     cursor = conn.connection.cursor()
     try:
+        if whole_numerics and reads_whole_numerics(conn):
+            from psycopg.types.numeric import IntLoader
+
+            cursor.adapters.register_loader("numeric", IntLoader)  # this cursor only
         cursor.execute(statement, parameters)
         if cursor.description is None:
             return []
@@ -128,6 +136,12 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any]
                                          conn.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+def reads_whole_numerics(conn: Connection) -> bool:
+    """Whether :func:`driver_rows` reads ``numeric`` values as ints on ``conn`` (psycopg);
+    another PostgreSQL driver gives its ``Decimal``."""
+    return conn.dialect.driver == "psycopg"
 
 
 def driver_many(conn: Connection, statement: str, parameters: Iterable[Sequence[Any]]

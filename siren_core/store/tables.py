@@ -20,6 +20,14 @@ from siren_core.domain import RATE_LENGTH
 metadata = SQLModel.metadata
 
 
+class _Table(SQLModel):
+    """The base of every table: its pydantic schema is built only if something validates
+    through it, and nothing does (the store builds no model instances), so a process pays
+    for the table's columns, not for 32 validators and serialisers."""
+
+    model_config = SQLModel.model_config | {"defer_build": True}
+
+
 def table(model: type[Any]) -> sa.Table:
     """The Core table of a model, for set-based statements."""
     return cast(sa.Table, model.__table__)
@@ -58,7 +66,7 @@ def _json(**kwargs: Any) -> Any:
     return Field(sa_type=sa.JSON, **kwargs)
 
 
-class Collaborator(SQLModel, table=True):
+class Collaborator(_Table, table=True):
     __tablename__ = "collaborator"
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(max_length=255, unique=True)
@@ -69,7 +77,7 @@ class Collaborator(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class Distributor(SQLModel, table=True):
+class Distributor(_Table, table=True):
     """``hold_days`` repeats the configuration's key (written with it) so that the
     heartbeat finds the distributors with a hold period in one indexed query."""
 
@@ -87,7 +95,7 @@ class Distributor(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class DistributorStamp(SQLModel, table=True):
+class DistributorStamp(_Table, table=True):
     """One row (``id`` 1), its ``stamp`` raised by every write of a ``distributor`` row
     (in the writing transaction), so that a cache of the distributors checks one
     primary-key row instead of every distributor's version. No row yet: stamp 0."""
@@ -97,7 +105,7 @@ class DistributorStamp(SQLModel, table=True):
     stamp: int = Field(sa_type=sa.BigInteger, default=0)
 
 
-class DistributorConfig(SQLModel, table=True):
+class DistributorConfig(_Table, table=True):
     """Every configuration a distributor ever had, so allocations stay explainable."""
 
     __tablename__ = "distributor_config"
@@ -109,7 +117,7 @@ class DistributorConfig(SQLModel, table=True):
     created_at: datetime = _when()
 
 
-class Distribution(SQLModel, table=True):
+class Distribution(_Table, table=True):
     """One period of a distributor; ``open`` until distributed."""
 
     __tablename__ = "distribution"
@@ -143,7 +151,7 @@ class Distribution(SQLModel, table=True):
     """What this period, having allocated nothing, passed on to the next one."""
 
 
-class SourceEvent(SQLModel, table=True):
+class SourceEvent(_Table, table=True):
     """One recorded source event; ``(kind, key)`` is its idempotency key."""
 
     __tablename__ = "source_event"
@@ -160,7 +168,7 @@ class SourceEvent(SQLModel, table=True):
     payload: str
 
 
-class ScoreCredit(SQLModel, table=True):
+class ScoreCredit(_Table, table=True):
     """Points (and qualifying revenue) one source event gave one distributor.
 
     A credit counts in the period whose window holds ``effective_at``: the event's own
@@ -188,7 +196,7 @@ class ScoreCredit(SQLModel, table=True):
     late: bool = False
 
 
-class CreditConversion(SQLModel, table=True):
+class CreditConversion(_Table, table=True):
     """The exchange rate a source event's money was converted at for one distributor.
 
     Written beside the event's ``score_credit`` rows when its currency (``base``) differs
@@ -214,7 +222,7 @@ class CreditConversion(SQLModel, table=True):
     converted: int = _money()
 
 
-class ExchangeRate(SQLModel, table=True):
+class ExchangeRate(_Table, table=True):
     """1 ``base`` = ``rate`` ``quote`` (exact decimal text) from ``valid_from`` (00:00 UTC
     of a date) until the next rate of the pair."""
 
@@ -229,7 +237,7 @@ class ExchangeRate(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class StoreSetting(SQLModel, table=True):
+class StoreSetting(_Table, table=True):
     """Facts about the store itself, by key.
 
     ``credits_accounted_from_event``: the first source event id whose credits are fully
@@ -243,7 +251,7 @@ class StoreSetting(SQLModel, table=True):
     value: str = Field(max_length=255)
 
 
-class CreditSkip(SQLModel, table=True):
+class CreditSkip(_Table, table=True):
     """Why a source event credited no one for a distributor that tracked its metric type.
 
     Written when the event is recorded, beside (instead of) its ``score_credit`` rows, so
@@ -260,7 +268,7 @@ class CreditSkip(SQLModel, table=True):
     reason: str = Field(max_length=64)
 
 
-class Allocation(SQLModel, table=True):
+class Allocation(_Table, table=True):
     __tablename__ = "allocation"
     __table_args__ = (sa.UniqueConstraint("distribution_id", "collaborator_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -270,7 +278,7 @@ class Allocation(SQLModel, table=True):
     amount: int = _money()
 
 
-class Obligation(SQLModel, table=True):
+class Obligation(_Table, table=True):
     """Money owed to a collaborator; one per ``(source, source_id)``."""
 
     __tablename__ = "obligation"
@@ -294,7 +302,7 @@ class Obligation(SQLModel, table=True):
     """The open payout holding this obligation, or the payout that fulfilled it."""
 
 
-class Fulfillment(SQLModel, table=True):
+class Fulfillment(_Table, table=True):
     """A batch of payouts; ``pending`` → ``processing`` → ``complete`` | ``failed``."""
 
     __tablename__ = "fulfillment"
@@ -305,7 +313,7 @@ class Fulfillment(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class Payout(SQLModel, table=True):
+class Payout(_Table, table=True):
     """What one collaborator is paid in one currency by one fulfillment."""
 
     __tablename__ = "payout"
@@ -322,7 +330,7 @@ class Payout(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class PayoutItem(SQLModel, table=True):
+class PayoutItem(_Table, table=True):
     """One obligation in one payout. ``is_open`` while the payout is unpaid or processing:
     the partial unique index lets an obligation be in at most one open payout."""
 
@@ -340,7 +348,7 @@ class PayoutItem(SQLModel, table=True):
     is_open: bool = True
 
 
-class ObligationAudit(SQLModel, table=True):
+class ObligationAudit(_Table, table=True):
     """Append-only: every status change of an obligation, who made it, when and why."""
 
     __tablename__ = "obligation_audit"
@@ -356,7 +364,7 @@ class ObligationAudit(SQLModel, table=True):
     at: datetime = _when()
 
 
-class SaleRefund(SQLModel, table=True):
+class SaleRefund(_Table, table=True):
     """A refund (a ``refund`` source event) and the sale it refunds, with its amount.
 
     The refunds of a sale add up to at most the sale's amount; their score reversals are
@@ -372,7 +380,7 @@ class SaleRefund(SQLModel, table=True):
 
 # -- collaborator groups, bindings, programs (see docs/groups.md) -------------------------
 
-class CollaboratorGroup(SQLModel, table=True):
+class CollaboratorGroup(_Table, table=True):
     """A collaborator group. Deleting one sets ``status = 'deleted'`` and drops its members;
     the row stays so that bindings still naming it fail closed with a clear reason.
     ``version`` grows with every change of roster, metadata or structure (a cache key)."""
@@ -394,7 +402,7 @@ class CollaboratorGroup(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class CollaboratorGroupMember(SQLModel, table=True):
+class CollaboratorGroupMember(_Table, table=True):
     __tablename__ = "collaborator_group_member"
     __table_args__ = (
         sa.UniqueConstraint("group_id", "collaborator_id"),
@@ -408,7 +416,7 @@ class CollaboratorGroupMember(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class CollaboratorGroupBinding(SQLModel, table=True):
+class CollaboratorGroupBinding(_Table, table=True):
     """A distributor or program (``owner_type``) bound to at most one group."""
 
     __tablename__ = "collaborator_group_binding"
@@ -420,7 +428,7 @@ class CollaboratorGroupBinding(SQLModel, table=True):
     created_at: datetime = _when()
 
 
-class Program(SQLModel, table=True):
+class Program(_Table, table=True):
     """A per-conversion reward rule; here only what group bindings and eligibility need."""
 
     __tablename__ = "program"
@@ -432,7 +440,7 @@ class Program(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
-class ProgramCollaborator(SQLModel, table=True):
+class ProgramCollaborator(_Table, table=True):
     """A collaborator bound directly to a program (eligibility)."""
 
     __tablename__ = "program_collaborator"
@@ -444,7 +452,7 @@ class ProgramCollaborator(SQLModel, table=True):
 
 # -- the HTTP service (siren serve, see docs/service.md) ----------------------------------
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(_Table, table=True):
     """An API key of ``siren serve``: only a SHA-256 of the key is kept, beside the visible
     ``prefix`` it is looked up by. ``window_start``/``window_count`` are the per-key rate
     limit's current window, counted in the store so that every server process shares it."""
@@ -463,7 +471,7 @@ class ApiKey(SQLModel, table=True):
     window_count: int = 0
 
 
-class Opportunity(SQLModel, table=True):
+class Opportunity(_Table, table=True):
     """An attribution record: a referred visit of ``collaborator_id`` (and, optionally, the
     application's user). A sale's ``trackingId`` names one, and so its collaborator."""
 
@@ -476,7 +484,7 @@ class Opportunity(SQLModel, table=True):
 
 # -- webhooks: subscriptions, the transactional outbox, deliveries (docs/webhooks.md) -----
 
-class WebhookSubscription(SQLModel, table=True):
+class WebhookSubscription(_Table, table=True):
     """Where and what to deliver. ``secret`` signs every delivery (HMAC-SHA256); it is
     shown once, when the subscription is created, and never read out again. ``events``
     holds names (``*``: all); a deleted subscription keeps its row (status ``deleted``)
@@ -492,7 +500,7 @@ class WebhookSubscription(SQLModel, table=True):
     created_at: datetime = _when()
 
 
-class WebhookEvent(SQLModel, table=True):
+class WebhookEvent(_Table, table=True):
     """The outbox: one row per event some subscription wanted, written in the transaction
     of the change it reports. ``id`` is the commit order (writers of the outbox take one
     lock on PostgreSQL, so ids ascend in the order their transactions commit);
@@ -507,7 +515,7 @@ class WebhookEvent(SQLModel, table=True):
     created_at: datetime = _when()
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(_Table, table=True):
     """One event for one subscription: ``pending`` (due at ``next_attempt_at``; a worker
     holds it until ``leased_until``), ``delivered`` or ``failed`` (dead: the attempts ran
     out; ``siren webhooks resend`` makes it pending again)."""
@@ -528,7 +536,7 @@ class WebhookDelivery(SQLModel, table=True):
     delivered_at: datetime | None = _when(default=None)
 
 
-class WebhookAttempt(SQLModel, table=True):
+class WebhookAttempt(_Table, table=True):
     """One POST of a delivery and its outcome: the HTTP status (``None`` when no answer
     came) or the error, and how long it took."""
 
@@ -543,7 +551,7 @@ class WebhookAttempt(SQLModel, table=True):
 
 # -- operators of the admin API and the dashboard (docs/dashboard.md) ---------------------
 
-class Operator(SQLModel, table=True):
+class Operator(_Table, table=True):
     """A person who runs the engine over the web: ``password_hash`` is an Argon2id hash
     (the password itself is never stored); a ``disabled`` operator opens nothing."""
 
@@ -556,7 +564,7 @@ class Operator(SQLModel, table=True):
     disabled_at: datetime | None = _when(default=None)
 
 
-class OperatorSession(SQLModel, table=True):
+class OperatorSession(_Table, table=True):
     """A logged-in operator: the cookie's token is kept only as a SHA-256; the session
     ends at ``expires_at`` or when the operator logs out (``ended_at``)."""
 
@@ -569,7 +577,7 @@ class OperatorSession(SQLModel, table=True):
     ended_at: datetime | None = _when(default=None)
 
 
-class LoginFailure(SQLModel, table=True):
+class LoginFailure(_Table, table=True):
     """A refused login, by the name it gave: the login rate limit counts these in the
     store, so that every server process shares it."""
 
