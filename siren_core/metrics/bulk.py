@@ -34,7 +34,6 @@ from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.ingest import (
-    CREDIT_FIELDS,
     CreditRow,
     Ingestor,
     ParsedEvent,
@@ -344,12 +343,16 @@ class BulkIngestor:
         report.skipped += sum(len(skips) for _, skips in skipped)
         rejected = {index: sum(1 for skip in skips if skip["reason"] == LATE_REJECTED)
                     for index, skips in skipped}
+        credited = 0
         for index, (item, rows) in enumerate(zip(written, credits, strict=True)):
-            late = sum(1 for row in rows if row[_LATE]) + rejected.get(index, 0)
+            late = rejected.get(index, 0) if rejected else 0
+            for _key, _type, _rule, collaborator, _layer, _points, _revenue, is_late, _at in rows:
+                late += is_late
+                credited += collaborator is not None
             if late:
                 report.late += late
                 report.late_positions.append(item.position)
-            report.credits += sum(1 for row in rows if row[_COLLABORATOR] is not None)
+        report.credits += credited
 
     def _write_refund(self, conn: Connection, item: _Item,
                       report: _Tally) -> list[MetricsTriggered]:
@@ -430,10 +433,6 @@ class _Batch:
                   metrics[0].amount if metrics else None, _currency_code(metrics),
                   parsed.digest, parsed.payload)
         return source, rows, skips, conversions
-
-
-_LATE = CREDIT_FIELDS.index("late")
-_COLLABORATOR = CREDIT_FIELDS.index("collaborator_id")
 
 
 def _identified(ids: list[int], rows: list[tuple[int, list[dict[str, Any]]]]

@@ -283,8 +283,9 @@ def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: date
         else:
             effective_at = stored_starts[key] if late else stored_at
         kind = metric.metric_type
-        rows += [(key, kind, rule, collaborator, layer, points, revenue, late, effective_at)
-                 for rule, collaborator, layer, points, revenue in planned_rows]
+        for rule, collaborator, layer, points, revenue in planned_rows:
+            rows.append((key, kind, rule, collaborator, layer, points, revenue, late,
+                         effective_at))
     return rows
 
 

@@ -166,7 +166,7 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
     keys in sorted order.
     """
     scope: dict[str, Any] = {"quote": encode_basestring_ascii, "integer": int.__repr__,
-                             "instant": _instant_text}
+                             "datetime": datetime}
     lines = ["def canonical(event):"]
     lines += [f"    if event.{name}:\n        return None" for name in complex_fields]
     pieces = []
@@ -175,8 +175,9 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
         if name in complex_fields:
             pieces.append(repr(f"{key}:[]"))
             continue
-        if kinds[name] is datetime:
-            text = f"quote(instant({name}))"
+        if kinds[name] is datetime:  # str(value), sooner for a plain datetime
+            text = (f"quote({name}.isoformat(' ') if type({name}) is datetime "
+                    f"else str({name}))")
         elif kinds[name] is Decimal:
             text = f"quote(str({name}))"
         elif kinds[name] is int:
@@ -188,11 +189,6 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
     lines.append("    return '{' + " + " + ',' + ".join(pieces) + " + '}'")
     return cast(Callable[[Any], str | None],
                 _compile("\n".join(lines), "canonical", scope))
-
-
-def _instant_text(value: Any) -> str:
-    """``str(value)``, sooner for a plain datetime (what its ``__str__`` calls)."""
-    return value.isoformat(" ") if type(value) is datetime else str(value)
 
 
 class Shapes:
