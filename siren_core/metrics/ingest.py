@@ -79,10 +79,9 @@ class Ingestor:
         if strategy is None:
             known = ", ".join(sorted([*self._registry.trigger_strategies, REFUND]))
             raise InvalidInput("type", kind, f"is not a known trigger strategy (known: {known})")
-        event = self._shapes.structure(payload, strategy.event_type, prefix=kind)
+        event, digest, text = self._shapes.parse(payload, strategy.event_type, prefix=kind)
         check_identifier(f"{kind}.id", event.id)
         metrics = tuple(self._run_strategy(strategy, event))
-        digest, text = self._shapes.digest(event)
         return ParsedEvent(strategy, event, metrics, digest, text)
 
     def _run_strategy(self, strategy: TriggerStrategy, event: Any) -> Sequence[Metric]:

@@ -219,6 +219,18 @@ class Shapes:
         return structure(self._converter, dict(cast(Mapping[str, Any], data)), cls,
                          prefix=prefix)
 
+    def parse(self, data: Mapping[str, Any] | T, cls: type[T], prefix: str
+              ) -> tuple[T, str, str]:
+        """:meth:`structure` and :meth:`digest` at once (a source event is always both):
+        the event, the SHA-256 of its canonical text, the text."""
+        shape = self._shape(cls)
+        found = shape.structure(data) if shape is not None and type(data) is dict else None
+        event = self.structure(data, cls, prefix) if found is None else cast(T, found)
+        text = shape.canonical(event) if shape is not None else None
+        if text is None:
+            text = _SORTED.encode(self._converter.unstructure(event))
+        return event, sha256(text.encode()).hexdigest(), text
+
     def canonical(self, event: Any) -> str:
         """The JSON text idempotency compares: keys sorted, compact, decimals and
         datetimes as ``str(value)``."""
