@@ -274,6 +274,8 @@ class BulkIngestor:
             if item.kind != REFUND:  # refunds check their key as they are written
                 by_kind.setdefault(item.kind, []).append(item.key)
         known = {kind: mq.existing_events(conn, kind, keys) for kind, keys in by_kind.items()}
+        if not any(known.values()):  # the common case: nothing of the batch recorded yet
+            return items
         fresh = []
         for item in items:
             digest = known.get(item.kind, {}).get(item.key)
