@@ -230,16 +230,17 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
     planned: Planned = []
     skips: list[dict[str, Any]] = []
     planner.conversions = {}
-    for target in planner.targets(distributors):
-        distributor = target.distributor
+    for distributor in distributors:
+        status = distributor.spec.status
+        if status == "deleted":
+            continue
         for metric in metrics:
-            # what _CreditPlanner.tracks says, on the values worked out once
-            if metric.metric_type not in target.types and not (metric.revenue
-                                                               and target.revenue):
+            if not (metric.metric_type in distributor.metrics  # _CreditPlanner.tracks, inline
+                    or (metric.revenue and distributor.pool_resolver.uses_revenue)):
                 continue
-            if not target.active:
+            if status != "active":
                 _skip(skips, distributor, metric, "distributor_inactive")
-            elif at < target.first_start:
+            elif at < planner.first_start(distributor):
                 _skip(skips, distributor, metric, "before_distributor_start")
             elif rows := planner.rows(distributor, metric, at):
                 planned.append((distributor, metric, rows))
@@ -323,21 +324,6 @@ def _first_start(configured: schedule.Schedule) -> datetime:
     return schedule.boundary(configured, 0)
 
 
-class _Target:
-    """A distributor as the planning of a transaction's events sees it, worked out once
-    (not per event): whether it is active, its first period's start, the metric types
-    it scores and whether its pool uses revenue."""
-
-    __slots__ = ("active", "distributor", "first_start", "revenue", "types")
-
-    def __init__(self, distributor: ConfiguredDistributor) -> None:
-        self.distributor = distributor
-        self.active = distributor.spec.status == "active"
-        self.first_start = _first_start(distributor.spec.schedule)
-        self.types = distributor.metrics
-        self.revenue = distributor.pool_resolver.uses_revenue
-
-
 class _CreditPlanner:
     """Turns one metric into credit rows for one distributor, through its credit rules."""
 
@@ -351,7 +337,7 @@ class _CreditPlanner:
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry),
                                          any_binding=any_binding)
         self._eligible: dict[int, tuple[Callable[[str], bool], GroupView | None]] = {}
-        self._targets: tuple[Sequence[ConfiguredDistributor], list[_Target]] | None = None
+        self._first_starts: dict[int, datetime] = {}
         self._exchange: Exchange | None = None
         self.conversions: dict[tuple[int, str], dict[str, Any]] = {}
         """The ``credit_conversion`` rows of the event being planned, per distributor and
@@ -368,13 +354,14 @@ class _CreditPlanner:
         found = self._known.get(collaborator) or self._lookup(collaborator)
         return found is not None and found[1] == "active"
 
-    def targets(self, distributors: Sequence[ConfiguredDistributor]) -> list[_Target]:
-        """The distributors that are not deleted, as planning sees them (worked out once
-        for the same list of distributors)."""
-        if self._targets is None or self._targets[0] is not distributors:
-            self._targets = (distributors, [_Target(d) for d in distributors
-                                            if d.spec.status != "deleted"])
-        return self._targets[1]
+    def first_start(self, distributor: ConfiguredDistributor) -> datetime:
+        """The start of the distributor's first period: nothing before it is credited
+        (worked out once per distributor, not per event)."""
+        found = self._first_starts.get(distributor.key)
+        if found is None:
+            found = self._first_starts[distributor.key] = _first_start(
+                distributor.spec.schedule)
+        return found
 
     def prefetch(self, collaborators: Iterable[str]) -> None:
         """Look many collaborators up at once (a hint from rules that walk a group)."""
