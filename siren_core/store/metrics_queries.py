@@ -244,10 +244,8 @@ def reserve_source_event_ids(conn: Connection, count: int) -> list[int] | None:
         top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(source_event.c.id), 0)))
         first = int(top.scalar_one()) + 1
         return list(range(first, first + count))
-    if conn.dialect.name == "postgresql":
-        query = sa.text("SELECT nextval(pg_get_serial_sequence('source_event', 'id')) "
-                        "FROM generate_series(1, :count)")
-        return [int(row[0]) for row in conn.execute(query, {"count": count})]
+    if conn.dialect.name == "postgresql":  # through the driver: plain tuples, not rows
+        return [row[0] for row in driver_rows(conn, _NEXT_IDS, (count,))]
     return None
 
 
@@ -257,6 +255,10 @@ SOURCE_EVENT_VALUES = ("kind", "key", "occurred_at", "recorded_at", "collaborato
 CREDIT_VALUES = ("distributor_id", "metric_type", "rule", "collaborator_id", "layer",
                  "points", "revenue", "late", "effective_at")
 """The values of a credit row for :func:`insert_credit_values` (``source_event_id`` after)."""
+
+
+_NEXT_IDS = ("SELECT nextval(pg_get_serial_sequence('source_event', 'id')) "
+             "FROM generate_series(1, %s)")
 
 
 def insert_source_event_values(conn: Connection, values: Sequence[tuple[Any, ...]]
