@@ -97,19 +97,25 @@ CREDIT_COLUMNS = ["distributor_id", "source_event_id", "collaborator_id", "metri
                   "rule", "layer", "points", "revenue", "effective_at", "late"]
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""Built once: ``json.dumps`` with options builds a new encoder on every call."""
+
+
 def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, Any]],
                    first_id: int, keys: dict[str, int], distributor: int, now: Any
                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The ``source_event`` and ``score_credit`` rows the engine stores for ``batch``
     (``store_time``: a time in the store's format)."""
     sources, credits = [], []
+    encode, sha256, parse = _CANONICAL.encode, hashlib.sha256, datetime.fromisoformat
     for offset, event in enumerate(batch):
+        when = parse(event["at"])
         # The engine's canonical text: the time as ``str(datetime)``, the empty lines.
-        body = {**{k: v for k, v in event.items() if k != "type"},
-                "at": str(datetime.fromisoformat(event["at"])), "lines": []}
-        payload = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256(payload.encode()).hexdigest()
-        at = store_time(datetime.fromisoformat(event["at"]))
+        body = {**event, "at": str(when), "lines": []}
+        del body["type"]
+        payload = encode(body)
+        digest = sha256(payload.encode()).hexdigest()
+        at = store_time(when)
         amount = int(event["amount"].replace(".", ""))
         collaborator = keys[event["collaborator"]]
         source_id = first_id + offset

@@ -19,7 +19,8 @@ class Raw:
 
     def time(self, value: datetime) -> Any:
         naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+        # the text SQLAlchemy's DateTime stores on SQLite (isoformat: sooner than strftime)
+        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 
     def sql(self, text: str) -> str:
         return text.replace("?", self.mark)

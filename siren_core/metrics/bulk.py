@@ -34,15 +34,15 @@ from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics.ingest import (
+    CreditRow,
     Ingestor,
     ParsedEvent,
     _CreditPlanner,
     _currency_code,
-    late_count,
-    place_credits,
+    place_credit_rows,
     plan_credits,
 )
-from siren_core.metrics.refunds import REFUND, ParsedRefund
+from siren_core.metrics.refunds import LATE_REJECTED, REFUND, ParsedRefund
 from siren_core.plugins import PluginRegistry
 from siren_core.store import (
     Connection,
@@ -274,6 +274,8 @@ class BulkIngestor:
             if item.kind != REFUND:  # refunds check their key as they are written
                 by_kind.setdefault(item.kind, []).append(item.key)
         known = {kind: mq.existing_events(conn, kind, keys) for kind, keys in by_kind.items()}
+        if not any(known.values()):  # the common case: nothing of the batch recorded yet
+            return items
         fresh = []
         for item in items:
             digest = known.get(item.kind, {}).get(item.key)
@@ -296,12 +298,13 @@ class BulkIngestor:
         active = [d for d in distributors if d.spec.status == "active"]
         starts = queries.open_period_starts(conn, [d.key for d in active], lock=True,
                                             units={d.key: d.currency.code for d in active})
+        batch = _Batch(conn, known, [d for d in distributors if d.spec.status != "deleted"],
+                       starts, self._clock())
         planners: dict[str, _CreditPlanner] = {}
-        now = self._clock()
-        sources: list[dict[str, Any]] = []
-        credits: list[list[dict[str, Any]]] = []
-        skipped: list[list[dict[str, Any]]] = []
-        converted: list[list[dict[str, Any]]] = []
+        sources: list[tuple[Any, ...]] = []
+        credits: list[list[CreditRow]] = []
+        skipped: list[tuple[int, list[dict[str, Any]]]] = []
+        converted: list[tuple[int, list[dict[str, Any]]]] = []
         written: list[_Item] = []
         for item in items:
             planner = planners.get(item.kind)
@@ -309,8 +312,7 @@ class BulkIngestor:
                 planner = planners[item.kind] = _CreditPlanner(
                     conn, item.kind, known, self._registry, self._ingestor.group_views)
             try:
-                source, rows, skips, conversions = _plan(item, known, distributors, starts,
-                                                         planner, now)
+                source, rows, skips, conversions = batch.plan(item, planner)
             except InvalidInput as exc:
                 report.rejected.append(_rejection(item.position, item, exc))
                 continue
@@ -318,34 +320,41 @@ class BulkIngestor:
                 report.rejected.append(Rejection(item.position, item.kind, item.key, "type",
                                                  item.kind, f"could not be processed: {exc}"))
                 continue
+            if skips:
+                skipped.append((len(sources), skips))
+            if conversions:
+                converted.append((len(sources), conversions))
             sources.append(source)
             credits.append(rows)
-            skipped.append(skips)
-            converted.append(conversions)
             written.append(item)
-        ids = mq.insert_source_events(conn, sources)
-        for key, rows, skips, conversions in zip(ids, credits, skipped, converted, strict=True):
-            for row in rows:
-                row["source_event_id"] = key
-            for skip in skips:
-                skip["source_event_id"] = key
-            for conversion in conversions:
-                conversion["source_event_id"] = key
-        mq.insert_credits(conn, [row for rows in credits for row in rows])
-        mq.insert_many(conn, queries.credit_skip, [skip for skips in skipped for skip in skips])
-        xq.insert_conversions(conn, [row for rows in converted for row in rows])
-        report.inserted += len(written)
-        report.skipped += sum(map(len, skipped))
-        for item, rows, skips in zip(written, credits, skipped, strict=True):
-            if late := late_count(rows, skips):
-                report.late += late
-                report.late_positions.append(item.position)
-        report.credits += sum(1 for rows in credits for row in rows
-                              if row["collaborator_id"] is not None)
+        ids = mq.insert_source_event_values(conn, sources)
+        mq.insert_credit_values(conn, [(*row, key) for key, rows in zip(ids, credits, strict=True)
+                                       for row in rows])
+        mq.insert_many(conn, queries.credit_skip, _identified(ids, skipped))
+        xq.insert_conversions(conn, _identified(ids, converted))
+        self._count(report, written, credits, skipped)
         if not self._bus.listening:  # nobody would receive them: do not build them
             return []
         return [MetricsTriggered(strategy_id=item.kind, source_event_id=item.key,
                                  metrics=_metrics(item)) for item in written]
+
+    @staticmethod
+    def _count(report: _Tally, written: list[_Item], credits: list[list[CreditRow]],
+               skipped: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        report.inserted += len(written)
+        report.skipped += sum(len(skips) for _, skips in skipped)
+        rejected = {index: sum(1 for skip in skips if skip["reason"] == LATE_REJECTED)
+                    for index, skips in skipped}
+        credited = 0
+        for index, (item, rows) in enumerate(zip(written, credits, strict=True)):
+            late = rejected.get(index, 0) if rejected else 0
+            for _key, _type, _rule, collaborator, _layer, _points, _revenue, is_late, _at in rows:
+                late += is_late
+                credited += collaborator is not None
+            if late:
+                report.late += late
+                report.late_positions.append(item.position)
+        report.credits += credited
 
     def _write_refund(self, conn: Connection, item: _Item,
                       report: _Tally) -> list[MetricsTriggered]:
@@ -386,33 +395,52 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
     return isinstance(exc, IntegrityError) or is_retryable(exc)
 
 
-def _plan(item: _Item, known: dict[str, tuple[int, str]],
-          distributors: list[ConfiguredDistributor], starts: Mapping[int, datetime],
-          planner: _CreditPlanner, now: datetime
-          ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
-                     list[dict[str, Any]]]:
-    """The source event row, credit rows, skip rows and currency conversions of one event
-    (raises, writes nothing), as :meth:`Ingestor.record` plans them.
+class _Batch:
+    """What every event of one batch's transaction is planned against: the collaborators,
+    the distributors that track anything, their open periods, and the instants as the
+    store keeps them (each converted once)."""
 
-    ``starts`` holds the start of each active distributor's open period.
-    """
-    parsed = item.parsed
-    assert isinstance(parsed, ParsedEvent)
-    metrics, event = parsed.metrics, parsed.event
-    for metric in metrics:
-        if metric.collaborator is not None and metric.collaborator not in known:
-            raise InvalidInput(f"{item.kind}.collaborator", metric.collaborator,
-                               "is not a known collaborator")
-    planned, skips = plan_credits(planner, distributors, event.at, metrics)
-    rows = place_credits(planned, starts, event.at, skips)
-    conversions = planner.kept_conversions(rows)
-    actor = known.get(metrics[0].collaborator or "") if metrics else None
-    source = {"kind": item.kind, "key": event.id, "occurred_at": event.at, "recorded_at": now,
-              "collaborator_id": actor[0] if actor else None,
-              "amount": metrics[0].amount if metrics else None,
-              "currency": _currency_code(metrics), "digest": parsed.digest,
-              "payload": parsed.payload}
-    return source, rows, skips, conversions
+    def __init__(self, conn: Connection, known: dict[str, tuple[int, str]],
+                 distributors: list[ConfiguredDistributor], starts: Mapping[int, datetime],
+                 now: datetime) -> None:
+        self._known = known
+        self._distributors = distributors
+        self._starts = starts
+        self._stored = mq.stored_time(conn)
+        self._stored_starts = {key: self._stored(start) for key, start in starts.items()}
+        self._now = self._stored(now)
+
+    def plan(self, item: _Item, planner: _CreditPlanner
+             ) -> tuple[tuple[Any, ...], list[CreditRow], list[dict[str, Any]],
+                        list[dict[str, Any]]]:
+        """The source event's values, credit rows, skip rows and currency conversions of
+        one event (raises, writes nothing), as :meth:`Ingestor.record` plans them."""
+        parsed = item.parsed
+        assert isinstance(parsed, ParsedEvent)
+        metrics, event = parsed.metrics, parsed.event
+        known = self._known
+        for metric in metrics:
+            if metric.collaborator is not None and metric.collaborator not in known:
+                raise InvalidInput(f"{item.kind}.collaborator", metric.collaborator,
+                                   "is not a known collaborator")
+        at = event.at
+        stored_at = self._stored(at)
+        planned, skips = plan_credits(planner, self._distributors, at, metrics)
+        rows = place_credit_rows(planned, self._starts, at, skips, stored_at=stored_at,
+                                 stored_starts=self._stored_starts)
+        conversions = planner.conversions_of({row[0] for row in rows}) if (
+            planner.conversions) else []
+        actor = known.get(metrics[0].collaborator or "") if metrics else None
+        source = (item.kind, event.id, stored_at, self._now, actor[0] if actor else None,
+                  metrics[0].amount if metrics else None, _currency_code(metrics),
+                  parsed.digest, parsed.payload)
+        return source, rows, skips, conversions
+
+
+def _identified(ids: list[int], rows: list[tuple[int, list[dict[str, Any]]]]
+                ) -> list[dict[str, Any]]:
+    """The rows of each written event (by its index), with its store id."""
+    return [{**row, "source_event_id": ids[index]} for index, found in rows for row in found]
 
 
 def _metrics(item: _Item) -> tuple[Any, ...]:

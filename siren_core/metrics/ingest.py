@@ -38,12 +38,11 @@ from siren_core.metrics.refunds import LATE_REJECTED, REFUND, Refunds, recorded_
 from siren_core.metrics.shapes import Shapes
 from siren_core.plugins import PluginRegistry
 from siren_core.records import (
-    CompilerContext,
     Credit,
     CreditContext,
+    GroupView,
     Metric,
     RevenueLine,
-    TransactionCompiler,
     TriggerStrategy,
 )
 from siren_core.store import Connection, Engine, queries, unit_of_work
@@ -80,10 +79,9 @@ class Ingestor:
         if strategy is None:
             known = ", ".join(sorted([*self._registry.trigger_strategies, REFUND]))
             raise InvalidInput("type", kind, f"is not a known trigger strategy (known: {known})")
-        event = self._shapes.structure(payload, strategy.event_type, prefix=kind)
+        event, digest, text = self._shapes.parse(payload, strategy.event_type, prefix=kind)
         check_identifier(f"{kind}.id", event.id)
         metrics = tuple(self._run_strategy(strategy, event))
-        digest, text = self._shapes.digest(event)
         return ParsedEvent(strategy, event, metrics, digest, text)
 
     def _run_strategy(self, strategy: TriggerStrategy, event: Any) -> Sequence[Metric]:
@@ -192,26 +190,29 @@ def qualifying_revenue(distributor: ConfiguredDistributor, lines: Sequence[Reven
     if context is None or not distributor.compilers:
         return 0
     total = 0
-    for line in lines:
-        for compiler in distributor.compilers:
-            if _includes(compiler, line, context, registry):
-                total += -line.amount if line.kind == "discount" else line.amount
-                break
-    return max(total, 0)
-
-
-def _includes(compiler: TransactionCompiler, line: RevenueLine, context: CompilerContext,
-              registry: PluginRegistry) -> bool:
+    compiler = distributor.compilers[0]
     try:
-        return bool(compiler.includes(line, context))
+        for line in lines:
+            for compiler in distributor.compilers:
+                if compiler.includes(line, context):
+                    total += -line.amount if line.kind == "discount" else line.amount
+                    break
     except Exception as exc:
         raise PluginError(f"transaction compiler {compiler.id!r} failed: {exc!r}",
                           plugin=registry.owner("transaction_compilers", compiler.id),
                           hook="siren_transaction_compilers") from exc
+    return max(total, 0)
 
 
-Planned = list[tuple[ConfiguredDistributor, Metric, list[dict[str, Any]]]]
+PlannedRow = tuple[str, int | None, int, int, int]
+"""One credit row of an event before it gets a period: ``(rule, collaborator store id,
+layer, points, revenue)``."""
+Planned = list[tuple[ConfiguredDistributor, Metric, list[PlannedRow]]]
 """The credit rows of an event per distributor and metric, before they get a period."""
+CreditRow = tuple[int, str, str, int | None, int, int, int, bool, Any]
+"""A placed credit row: the values of :data:`CREDIT_FIELDS`, in that order."""
+CREDIT_FIELDS = mq.CREDIT_VALUES
+"""The ``score_credit`` columns a planned credit fills (``source_event_id`` comes later)."""
 
 
 def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistributor],
@@ -234,7 +235,8 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
         if status == "deleted":
             continue
         for metric in metrics:
-            if not planner.tracks(distributor, metric):
+            if not (metric.metric_type in distributor.metrics  # _CreditPlanner.tracks, inline
+                    or (metric.revenue and distributor.pool_resolver.uses_revenue)):
                 continue
             if status != "active":
                 _skip(skips, distributor, metric, "distributor_inactive")
@@ -249,14 +251,26 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
 
 def place_credits(planned: Planned, starts: Mapping[int, datetime], at: datetime,
                   skips: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`place_credit_rows` as dictionaries of :data:`CREDIT_FIELDS`."""
+    return [dict(zip(CREDIT_FIELDS, row, strict=True))
+            for row in place_credit_rows(planned, starts, at, skips)]
+
+
+def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: datetime,
+                      skips: list[dict[str, Any]], *, stored_at: Any = None,
+                      stored_starts: Mapping[int, Any] | None = None) -> list[CreditRow]:
     """The planned rows, in the period holding ``at``: the open period of each
     distributor (``starts``), or, if that one starts later (its period was distributed),
     as the distributor's ``late_events`` says: ``next_period``, at the open period's
     start, ``late``; ``reject``, no rows and a ``late_rejected`` skip. A distributor
-    without an open period gets a ``no_open_period`` skip (an active one always has one)."""
-    rows: list[dict[str, Any]] = []
+    without an open period gets a ``no_open_period`` skip (an active one always has one).
+
+    ``stored_at`` and ``stored_starts``: ``at`` and the starts as the store keeps them,
+    to be the rows' ``effective_at`` instead (a bulk write converts each instant once)."""
+    rows: list[CreditRow] = []
     for distributor, metric, planned_rows in planned:
-        start = starts.get(distributor.key)
+        key = distributor.key
+        start = starts.get(key)
         if start is None:
             _skip(skips, distributor, metric, "no_open_period")
             continue
@@ -264,11 +278,14 @@ def place_credits(planned: Planned, starts: Mapping[int, datetime], at: datetime
         if late and distributor.spec.late_events == "reject":
             _skip(skips, distributor, metric, LATE_REJECTED)
             continue
-        effective_at = start if late else at
-        for row in planned_rows:  # fresh dictionaries of the planner: completed in place
-            row["late"] = late
-            row["effective_at"] = effective_at
-        rows += planned_rows
+        if stored_starts is None:
+            effective_at = start if late else at
+        else:
+            effective_at = stored_starts[key] if late else stored_at
+        kind = metric.metric_type
+        for rule, collaborator, layer, points, revenue in planned_rows:
+            rows.append((key, kind, rule, collaborator, layer, points, revenue, late,
+                         effective_at))
     return rows
 
 
@@ -319,7 +336,8 @@ class _CreditPlanner:
         self._registry = registry
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry),
                                          any_binding=any_binding)
-        self._eligible: dict[int, Callable[[str], bool]] = {}
+        self._eligible: dict[int, tuple[Callable[[str], bool], GroupView | None]] = {}
+        self._first_starts: dict[int, datetime] = {}
         self._exchange: Exchange | None = None
         self.conversions: dict[tuple[int, str], dict[str, Any]] = {}
         """The ``credit_conversion`` rows of the event being planned, per distributor and
@@ -333,8 +351,17 @@ class _CreditPlanner:
         return found
 
     def is_eligible(self, collaborator: str) -> bool:
-        found = self._lookup(collaborator)
+        found = self._known.get(collaborator) or self._lookup(collaborator)
         return found is not None and found[1] == "active"
+
+    def first_start(self, distributor: ConfiguredDistributor) -> datetime:
+        """The start of the distributor's first period: nothing before it is credited
+        (worked out once per distributor, not per event)."""
+        found = self._first_starts.get(distributor.key)
+        if found is None:
+            found = self._first_starts[distributor.key] = _first_start(
+                distributor.spec.schedule)
+        return found
 
     def prefetch(self, collaborators: Iterable[str]) -> None:
         """Look many collaborators up at once (a hint from rules that walk a group)."""
@@ -343,12 +370,17 @@ class _CreditPlanner:
 
     def eligible_for(self, distributor: ConfiguredDistributor) -> Callable[[str], bool]:
         """Active, and allowed by the distributor's eligibility (direct + bound group)."""
+        return self._eligibility(distributor)[0]
+
+    def _eligibility(self, distributor: ConfiguredDistributor
+                     ) -> tuple[Callable[[str], bool], GroupView | None]:
         found = self._eligible.get(distributor.key)
         if found is None:
             scope = self._scopes.scope(distributor)
-            found = self._eligible[distributor.key] = (
+            eligible = self.is_eligible if scope.direct is None and not scope.bound else (
                 lambda collaborator: scope.allows(collaborator)
                 and self.is_eligible(collaborator))
+            found = self._eligible[distributor.key] = (eligible, scope.group)
         return found
 
     @staticmethod
@@ -357,10 +389,6 @@ class _CreditPlanner:
         its pool uses revenue and the metric has some."""
         return metric.metric_type in distributor.metrics or (
             bool(metric.revenue) and distributor.pool_resolver.uses_revenue)
-
-    def first_start(self, distributor: ConfiguredDistributor) -> datetime:
-        """The start of the distributor's first period: nothing before it is credited."""
-        return _first_start(distributor.spec.schedule)
 
     def why_nothing(self, distributor: ConfiguredDistributor, metric: Metric) -> str:
         """The reason a tracked metric gave the distributor no credit row."""
@@ -371,15 +399,15 @@ class _CreditPlanner:
         return "no_credit"
 
     def rows(self, distributor: ConfiguredDistributor, metric: Metric,
-             at: datetime) -> list[dict[str, Any]]:
+             at: datetime) -> list[PlannedRow]:
         revenue = self._revenue(distributor, metric, at)
-        rows = [self._row(distributor, metric, credit, rule) for credit, rule in
-                self._credits(distributor, metric, at)]
-        if revenue:
+        rows = self._credits(distributor, metric, at)
+        if revenue:  # the event's revenue rides on its first row, or on a row of its own
             if rows:
-                rows[0]["revenue"] = revenue
+                rule, collaborator, layer, points, _ = rows[0]
+                rows[0] = (rule, collaborator, layer, points, revenue)
             else:
-                rows.append(self._row(distributor, metric, None, "revenue", revenue))
+                rows.append(("revenue", None, 0, 0, revenue))
         return rows
 
     def _in_units(self, distributor: ConfiguredDistributor, metric: Metric, amount: int,
@@ -405,7 +433,10 @@ class _CreditPlanner:
         skipped distributor stores none)."""
         if not self.conversions:
             return []
-        credited = {row["distributor_id"] for row in rows}
+        return self.conversions_of({row["distributor_id"] for row in rows})
+
+    def conversions_of(self, credited: set[int]) -> list[dict[str, Any]]:
+        """The conversions of the ``credited`` distributors (store ids)."""
         return [row for (key, _), row in self.conversions.items() if key in credited]
 
     def _revenue(self, distributor: ConfiguredDistributor, metric: Metric,
@@ -413,19 +444,20 @@ class _CreditPlanner:
         if not metric.revenue or not distributor.pool_resolver.uses_revenue:
             return 0
         revenue = qualifying_revenue(distributor, metric.revenue, self._registry)
+        if metric.currency is distributor.currency:  # (_in_units would say the same)
+            return revenue
         return self._in_units(distributor, metric, revenue, at)
 
     def _credits(self, distributor: ConfiguredDistributor, metric: Metric,
-                 at: datetime) -> list[tuple[Credit, str]]:
+                 at: datetime) -> list[PlannedRow]:
         configured = distributor.metrics.get(metric.metric_type, ())
         actor = metric.collaborator
         if not configured or actor is None:
             return []
-        eligible = self.eligible_for(distributor)
+        eligible, group = self._eligibility(distributor)
         if not eligible(actor):
             return []
-        group = self._scopes.scope(distributor).group
-        found: list[tuple[Credit, str]] = []
+        found: list[PlannedRow] = []
         for entry in configured:
             if entry.spec.value == "amount":
                 points = self._in_units(distributor, metric, metric.amount or 0, at)
@@ -443,7 +475,10 @@ class _CreditPlanner:
                 # the actor was found eligible above: only others need asking
                 if credit.points and (credit.collaborator == actor
                                       or eligible(credit.collaborator)):
-                    found.append((credit, entry.rule.id))
+                    key = self._known.get(credit.collaborator) or self._lookup(
+                        credit.collaborator)
+                    found.append((entry.rule.id, key[0] if key else None, credit.layer,
+                                  credit.points, 0))
         return found
 
     def _call_rule(self, entry: ConfiguredMetric, context: CreditContext) -> Sequence[Credit]:
@@ -462,14 +497,6 @@ class _CreditPlanner:
                                   plugin=self._registry.owner("credit_rules", entry.rule.id),
                                   hook="siren_credit_rules")
         return credits
-
-    def _row(self, distributor: ConfiguredDistributor, metric: Metric, credit: Credit | None,
-             rule: str, revenue: int = 0) -> dict[str, Any]:
-        found = self._lookup(credit.collaborator) if credit else None
-        return {"distributor_id": distributor.key, "metric_type": metric.metric_type,
-                "rule": rule, "collaborator_id": found[0] if found else None,
-                "layer": credit.layer if credit else 0, "points": credit.points if credit else 0,
-                "revenue": revenue}
 
 
 def _triggered(kind: str, parsed: ParsedEvent, result: RecordResult) -> list[MetricsTriggered]:

@@ -166,7 +166,7 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
     keys in sorted order.
     """
     scope: dict[str, Any] = {"quote": encode_basestring_ascii, "integer": int.__repr__,
-                             "instant": _instant_text}
+                             "datetime": datetime}
     lines = ["def canonical(event):"]
     lines += [f"    if event.{name}:\n        return None" for name in complex_fields]
     pieces = []
@@ -175,8 +175,9 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
         if name in complex_fields:
             pieces.append(repr(f"{key}:[]"))
             continue
-        if kinds[name] is datetime:
-            text = f"quote(instant({name}))"
+        if kinds[name] is datetime:  # str(value), sooner for a plain datetime
+            text = (f"quote({name}.isoformat(' ') if type({name}) is datetime "
+                    f"else str({name}))")
         elif kinds[name] is Decimal:
             text = f"quote(str({name}))"
         elif kinds[name] is int:
@@ -188,11 +189,6 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
     lines.append("    return '{' + " + " + ',' + ".join(pieces) + " + '}'")
     return cast(Callable[[Any], str | None],
                 _compile("\n".join(lines), "canonical", scope))
-
-
-def _instant_text(value: Any) -> str:
-    """``str(value)``, sooner for a plain datetime (what its ``__str__`` calls)."""
-    return value.isoformat(" ") if type(value) is datetime else str(value)
 
 
 class Shapes:
@@ -222,6 +218,18 @@ class Shapes:
             data = self._converter.unstructure(data)
         return structure(self._converter, dict(cast(Mapping[str, Any], data)), cls,
                          prefix=prefix)
+
+    def parse(self, data: Mapping[str, Any] | T, cls: type[T], prefix: str
+              ) -> tuple[T, str, str]:
+        """:meth:`structure` and :meth:`digest` at once (a source event is always both):
+        the event, the SHA-256 of its canonical text, the text."""
+        shape = self._shape(cls)
+        found = shape.structure(data) if shape is not None and type(data) is dict else None
+        event = self.structure(data, cls, prefix) if found is None else cast(T, found)
+        text = shape.canonical(event) if shape is not None else None
+        if text is None:
+            text = _SORTED.encode(self._converter.unstructure(event))
+        return event, sha256(text.encode()).hexdigest(), text
 
     def canonical(self, event: Any) -> str:
         """The JSON text idempotency compares: keys sorted, compact, decimals and

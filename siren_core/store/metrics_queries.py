@@ -244,36 +244,61 @@ def reserve_source_event_ids(conn: Connection, count: int) -> list[int] | None:
         top = conn.execute(sa.select(sa.func.coalesce(sa.func.max(source_event.c.id), 0)))
         first = int(top.scalar_one()) + 1
         return list(range(first, first + count))
-    if conn.dialect.name == "postgresql":
-        query = sa.text("SELECT nextval(pg_get_serial_sequence('source_event', 'id')) "
-                        "FROM generate_series(1, :count)")
-        return [int(row[0]) for row in conn.execute(query, {"count": count})]
+    if conn.dialect.name == "postgresql":  # through the driver: plain tuples, not rows
+        return [row[0] for row in driver_rows(conn, _NEXT_IDS, (count,))]
     return None
 
 
-def insert_source_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert many source events; their store ids, in the order of ``rows``.
+SOURCE_EVENT_VALUES = ("kind", "key", "occurred_at", "recorded_at", "collaborator_id",
+                       "amount", "currency", "digest", "payload")
+"""The values of a source event row for :func:`insert_source_event_values` (no id)."""
+CREDIT_VALUES = ("distributor_id", "metric_type", "rule", "collaborator_id", "layer",
+                 "points", "revenue", "late", "effective_at")
+"""The values of a credit row for :func:`insert_credit_values` (``source_event_id`` after)."""
 
-    Ids are reserved first, set as each row's ``id`` and inserted explicitly
-    (``insert_many``); where that is not possible, ``INSERT … RETURNING`` in parameter
-    order.
+
+_NEXT_IDS = ("SELECT nextval(pg_get_serial_sequence('source_event', 'id')) "
+             "FROM generate_series(1, %s)")
+
+
+def insert_source_event_values(conn: Connection, values: Sequence[tuple[Any, ...]]
+                               ) -> list[int]:
+    """Insert many source events given as tuples of stored values (the order of
+    :data:`SOURCE_EVENT_VALUES`, times through :func:`stored_time`); their store ids, in
+    the order of ``values``.
+
+    Ids are reserved first and inserted explicitly (:func:`insert_tuples`); where that is
+    not possible, one ``INSERT … RETURNING`` each.
     """
-    if not rows:
+    if not values:
         return []
-    ids = reserve_source_event_ids(conn, len(rows))
+    ids = reserve_source_event_ids(conn, len(values))
     if ids is None:
-        statement = source_event.insert().returning(source_event.c.id,
-                                                    sort_by_parameter_order=True)
-        return [row[0] for row in conn.execute(statement, list(rows))]
-    for row, key in zip(rows, ids, strict=True):
-        row["id"] = key
-    insert_many(conn, source_event, rows)
+        return [_insert_returning(conn, row) for row in values]
+    insert_tuples(conn, source_event, (*SOURCE_EVENT_VALUES, "id"),
+                  [(*row, key) for row, key in zip(values, ids, strict=True)])
     return ids
 
 
-def insert_credits(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Many ``score_credit`` rows, all with the same keys."""
-    insert_many(conn, score_credit, rows)
+def _insert_returning(conn: Connection, row: tuple[Any, ...]) -> int:
+    quote = conn.dialect.identifier_preparer.quote
+    statement = marks(conn, f"INSERT INTO {quote(source_event.name)} "
+                            f"({', '.join(map(quote, SOURCE_EVENT_VALUES))}) VALUES "
+                            f"({', '.join('?' * len(row))}) RETURNING id")
+    return int(driver_rows(conn, statement, row)[0][0])
+
+
+def insert_credit_values(conn: Connection, values: Sequence[tuple[Any, ...]]) -> None:
+    """Many ``score_credit`` rows given as tuples of stored values: the order of
+    :data:`CREDIT_VALUES`, then ``source_event_id``."""
+    insert_tuples(conn, score_credit, (*CREDIT_VALUES, "source_event_id"), values)
+
+
+def stored_time(conn: Connection) -> Callable[[datetime], Any]:
+    """``convert(instant)``: an aware datetime as the store keeps it, exactly as the
+    ``UTCDateTime`` columns' bind processing gives it (the event times of a batch are
+    mostly distinct: nothing is remembered)."""
+    return _bind(conn, source_event.c.occurred_at.type)
 
 
 def insert_many(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -362,11 +387,7 @@ def _memoized(conn: Connection, column_type: Any) -> Callable[[Any], Any]:
     """
     key = (conn.dialect.name, repr(column_type))
     if key not in _MEMOS:
-        processor = _processor(conn, column_type)
-        assert processor is not None
-        if is_sqlite(conn) and isinstance(column_type, tables.UTCDateTime):
-            processor = _sqlite_utc_text(processor)
-        _MEMOS[key] = (processor, {})
+        _MEMOS[key] = (_bind(conn, column_type), {})
     processor, memo = _MEMOS[key]
 
     def convert(value: Any) -> Any:
@@ -380,6 +401,16 @@ def _memoized(conn: Connection, column_type: Any) -> Callable[[Any], Any]:
             found = memo[value] = processor(value)
         return found
     return convert
+
+
+def _bind(conn: Connection, column_type: Any) -> Callable[[Any], Any]:
+    """The column type's bind processor (one that has one), in one step for a plain UTC
+    datetime on SQLite."""
+    processor = _processor(conn, column_type)
+    assert processor is not None
+    if is_sqlite(conn) and isinstance(column_type, tables.UTCDateTime):
+        return _sqlite_utc_text(processor)
+    return processor
 
 
 def _sqlite_utc_text(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
