@@ -17,7 +17,7 @@ from siren_core.money import split
 from siren_core.records import AllocationCalculator, AllocationContext, PoolContext, PoolResolver
 from siren_core.store import distribution_queries
 
-from conftest import at, monthly, sale, statements
+from conftest import at, driver_statements, monthly, sale, statements
 
 MakeKernel = Callable[..., Kernel]
 
@@ -509,19 +509,13 @@ def test_a_sqlite_period_reads_its_rows_through_indexes(tmp_path: Any) -> None:
     sellers(kernel, "ana", "ben")
     kernel.create_distributor(monthly(pool=revenue_pool("10")))
     sales(kernel, "ana", 2, "30.00", "ana")
-    statements: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.startswith(("SELECT", "INSERT INTO obligation")):
-            statements.append((statement, parameters))
-
-    sa.event.listen(kernel.engine, "before_cursor_execute", seen)
-    kernel.heartbeat(at("2026-02-01"))
-    sa.event.remove(kernel.engine, "before_cursor_execute", seen)
+    with driver_statements(kernel) as seen:  # with their values, as the driver ran them
+        kernel.heartbeat(at("2026-02-01"))
+    statements = [s for s in seen if s.startswith(("SELECT", "INSERT INTO obligation"))]
+    assert any(s.startswith("INSERT INTO obligation_audit") for s in statements)
     with kernel.engine.connect() as conn:
         plans = {statement: " / ".join(row[3] for row in conn.exec_driver_sql(
-            f"EXPLAIN QUERY PLAN {statement}", parameters))
-            for statement, parameters in statements}
+            f"EXPLAIN QUERY PLAN {statement}")) for statement in statements}
     kernel.close()
     growing = ("score_credit", "obligation", "allocation", "obligation_audit", "source_event")
     for statement, plan in plans.items():

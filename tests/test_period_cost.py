@@ -7,6 +7,7 @@ statement or a transaction added to every period fails here."""
 from __future__ import annotations
 
 import gc
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from siren_core import Kernel, hookimpl, store
 from siren_core.records import AllocationCalculator, AllocationContext
 from siren_core.store import migrate
+from siren_core.webhooks import subscriptions
 
 from conftest import at, monthly, sale
 
@@ -62,11 +64,26 @@ def transactions(kernel: Kernel) -> Iterator[list[list[str]]]:
             driver.set_trace_callback(None)
 
 
+def _without_subqueries(statement: str) -> str:
+    """``statement`` without its parenthesised ``SELECT``s (as the claim's ``EXISTS``)."""
+    kept, depth, start = [], 0, 0
+    for index, char in enumerate(statement):
+        if depth == 0 and statement.startswith("(SELECT", index):
+            kept.append(statement[start:index])
+            depth = 1
+        elif depth and char == "(":
+            depth += 1
+        elif depth and char == ")":
+            depth -= 1
+            start = index + 1
+    return "".join(kept) + (statement[start:] if depth == 0 else "")
+
+
 def _kinds(statements: list[str]) -> list[str]:
-    """Each statement as its verb and first table."""
+    """Each statement as its verb and first table (of its own, not of a subquery)."""
     found = []
     for statement in statements:
-        words = statement.replace("(", " ").split()
+        words = _without_subqueries(statement).replace("(", " ").split()
         verb = words[0].upper()
         if verb == "WITH":
             verb = "WITH-INSERT"
@@ -86,8 +103,9 @@ def _one_due_period(kernel: Kernel, collaborators: int = 3) -> None:
 
 
 def test_a_period_is_one_transaction_of_its_own_statements_only(kernel: Kernel) -> None:
-    """The claim reads the period's carried-in pool and its distributor's version (no
-    statement of their own); after the last due period no empty claim follows, nor a
+    """The claim reads the period's carried-in pool, its distributor's version and
+    whether any webhook subscription is active (no statement of their own: without one
+    the outbox reads nothing); after the last due period no empty claim follows, nor a
     look for periods held by other workers."""
     _one_due_period(kernel)
     with transactions(kernel) as seen:
@@ -97,21 +115,40 @@ def test_a_period_is_one_transaction_of_its_own_statements_only(kernel: Kernel) 
     assert _kinds(due) == ["SELECT distribution"]
     sqlite = kernel.engine.dialect.name == "sqlite"
     assert _kinds(period) == ([
-        "SELECT distribution",  # the claim, with carried_in and the distributor's version
+        "SELECT distribution",  # the claim: carried_in, the version, any subscription
         "SELECT collaborator",  # the scores
         "INSERT allocation",
         "INSERT obligation", "INSERT obligation_audit",
         "UPDATE distribution",
         "INSERT distribution",
-        "SELECT webhook_subscription",  # the outbox
     ] if sqlite else [
         "SELECT distribution",
-        "WITH-INSERT obligation",  # the obligations and their audit entries
-        "UPDATE distribution",
-        "INSERT distribution",  # (the outbox's read of the subscriptions: the driver's)
+        "UPDATE distribution",  # (the obligations and audit entries: the driver's too)
+        "INSERT distribution",
     ])
     assert _kinds(again) == ["SELECT distribution"]  # the due list: nothing more is due
     assert _kinds(holds) == ["SELECT distributor"]  # held obligations (Kernel.heartbeat)
+
+
+def test_an_active_subscription_is_read_and_gets_the_periods_events(
+        kernel: Kernel) -> None:
+    """The claim says a subscription is active: the outbox reads them and writes the
+    period's events in the period's transaction."""
+    _one_due_period(kernel)
+    subscriptions.create(kernel.engine, "http://127.0.0.1:9/siren", ["distribution.completed"],
+                         allow_private=True)
+    with transactions(kernel) as seen:
+        [completed] = kernel.heartbeat(at("2026-02-01")).completed
+    [period] = [t for t in seen if "UPDATE distribution" in _kinds(t)]
+    if kernel.engine.dialect.name == "sqlite":  # the driver's statements are traced here
+        assert _kinds(period)[-6:] == [
+            "INSERT distribution", "SELECT webhook_subscription",
+            "SELECT allocation", "SELECT obligation",  # what the events say
+            "INSERT webhook_event", "INSERT webhook_delivery"]
+    with kernel.engine.connect() as conn:
+        bodies = conn.execute(sa.text("SELECT name, body FROM webhook_event")).all()
+    assert [(name, json.loads(body)["distribution"]["id"]) for name, body in bodies] == [
+        ("distribution.completed", completed.id)]
 
 
 def test_a_catch_up_claims_each_period_it_opened_without_reading_the_due_list_again(

@@ -30,6 +30,7 @@ CALCULATORS: dict[str, Allocate] = {
     "negative": lambda ctx, cfg: {"ana": ctx.pool + 1, "ben": -1},
     "stranger": lambda ctx, cfg: {"zed": ctx.pool},
     "float": lambda ctx, cfg: {"ana": ctx.pool / 2, "ben": ctx.pool / 2},
+    "boolean": lambda ctx, cfg: {"ana": True, "ben": ctx.pool - 1},  # sums to the pool
     "short": lambda ctx, cfg: {"ana": ctx.pool - 1},
 }
 POOLS: dict[str, Callable[[PoolContext, Any], Any]] = {
@@ -78,6 +79,7 @@ def _scenario(kernel: Kernel, broken: Mapping[str, Any]) -> None:
     ({"calculator": {"id": "negative"}}, "allocated -1 to 'ben'"),
     ({"calculator": {"id": "stranger"}}, "allocated to 'zed', who has no score"),
     ({"calculator": {"id": "float"}}, "allocated 50000.0 to 'ana'"),
+    ({"calculator": {"id": "boolean"}}, "allocated True to 'ana'"),
     ({"calculator": {"id": "short"}}, "allocated 99999 of a pool of 100000"),
     ({"pool": {"resolver": "float_pool"}}, "returned 12.5, not a non-negative int"),
     ({"pool": {"resolver": "negative_pool"}}, "returned -100, not a non-negative int"),

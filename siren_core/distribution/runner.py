@@ -405,7 +405,8 @@ class DistributionRunner:
             return None
         outcome = self._outcome(conn, distributor, claimed[3], claimed[4], claimed[5])
         distribution, due_next = self._write(conn, distributor, claimed, outcome, now)
-        outbox.record(conn, lambda: period_events(conn, distribution, outcome))
+        outbox.record(conn, lambda: period_events(conn, distribution, outcome),
+                      any_subscription=claimed[7])
         beat.done[claimed[1]] = beat.done.get(claimed[1], 0) + 1
         return distribution, outcome, due_next
 
@@ -425,7 +426,7 @@ class DistributionRunner:
         """Write the period's outcome and open the next period; the period as written
         (nothing is read back: the open period's units are always its distributor's) and
         the next period's id if it is due by ``now`` already."""
-        distribution_id, key, index, start, end, _carried, _version = claimed
+        distribution_id, key, index, start, end, _carried, _version, _subscribed = claimed
         distribution_queries.insert_allocations(conn, distribution_id, outcome.allocations)
         distribution_queries.issue_obligations_for(conn, distribution_id,
                                                    distributor.currency.code, now)
@@ -499,7 +500,7 @@ class DistributionRunner:
         if claimed is None:  # pragma: no cover - distributed by a heartbeat meanwhile
             return None
         # carried: the pool passed on by the periods before, through the paused time
-        distribution_id, key, index, _start, _end, carried, _version = claimed
+        distribution_id, key, index, _start, _end, carried, _version, _subscribed = claimed
         queries.complete_distribution(
             conn, distribution_id, status="skipped", pool=None, revenue=None,
             reason="distributor_inactive", config_version=distributor.version,

@@ -115,43 +115,34 @@ def late_credits(conn: Connection, distributor_key: int, start: datetime,
 
 _ISSUE = (
     "INSERT INTO obligation (collaborator_id, amount, units, status, award_type, source,"
-    " source_id, created_at, updated_at) SELECT collaborator_id, amount, :units, 'pending',"
-    " 'distribution', 'allocation', id, :now, :now FROM allocation"
-    " WHERE distribution_id = :distribution")
+    " source_id, created_at, updated_at) SELECT collaborator_id, amount, ?, 'pending',"
+    " 'distribution', 'allocation', id, ?, ? FROM allocation WHERE distribution_id = ?")
 _AUDIT = ("INSERT INTO obligation_audit (obligation_id, from_status, to_status, actor, reason,"
-          " at) SELECT {id}, NULL, 'pending', :actor, 'issued for an allocation', :now"
-          " FROM {source}")
-
-
-def _issue_statements() -> dict[str, list[sa.TextClause]]:
-    def typed(text: str) -> sa.TextClause:
-        return sa.text(text).bindparams(sa.bindparam("now", type_=UTCDateTime))
-    return {
-        # One statement: the audit rows come straight from the inserted obligations (no
-        # join back to the allocations, which PostgreSQL planned as a nested loop over the
-        # whole obligation table when its statistics said "empty").
-        "postgresql": [typed(f"WITH issued AS ({_ISSUE} RETURNING id) "
-                             + _AUDIT.format(id="id", source="issued"))],
-        # CROSS JOIN fixes the loop order: this distribution's allocations, then each one's
-        # obligation by the unique (source, source_id) index.
-        "sqlite": [typed(_ISSUE), typed(_AUDIT.format(id="o.id", source=(
-            "allocation a CROSS JOIN obligation o ON o.source = 'allocation'"
-            " AND o.source_id = a.id WHERE a.distribution_id = :distribution")))],
-    }
-
-
-_ISSUE_STATEMENTS = _issue_statements()
+          " at) SELECT {id}, NULL, 'pending', ?, 'issued for an allocation', ? FROM {source}")
+# One statement: the audit rows come straight from the inserted obligations (no join back
+# to the allocations, which PostgreSQL planned as a nested loop over the whole obligation
+# table when its statistics said "empty").
+_ISSUE_POSTGRESQL = (f"WITH issued AS ({_ISSUE} RETURNING id) "
+                     + _AUDIT.format(id="id", source="issued"))
+_AUDIT_SQLITE = _AUDIT.format(id="o.id", source=(
+    # CROSS JOIN fixes the loop order: this distribution's allocations, then each one's
+    # obligation by the unique (source, source_id) index.
+    "allocation a CROSS JOIN obligation o ON o.source = 'allocation'"
+    " AND o.source_id = a.id WHERE a.distribution_id = ?"))
 
 
 def issue_obligations_for(conn: Connection, distribution_id: int, units: str,
                           now: datetime) -> None:
     """One pending obligation per allocation of the distribution and its ``issued`` audit
-    entry, set-based inside the database (statements built once; nothing comes back to
-    Python)."""
-    values = {"units": units, "now": now, "distribution": distribution_id,
-              "actor": f"distribution #{distribution_id}"}
-    for statement in _ISSUE_STATEMENTS["sqlite" if is_sqlite(conn) else "postgresql"]:
-        conn.execute(statement, values)
+    entry, set-based inside the database, straight through the driver (nothing comes back
+    to Python)."""
+    at, actor = queries.store_time(conn, now), f"distribution #{distribution_id}"
+    if is_sqlite(conn):
+        queries.driver_rows(conn, _ISSUE, (units, at, at, distribution_id))
+        queries.driver_rows(conn, _AUDIT_SQLITE, (actor, at, distribution_id))
+    else:
+        queries.driver_rows(conn, queries.marks(conn, _ISSUE_POSTGRESQL),
+                            (units, at, at, distribution_id, actor, at))
 
 
 def list_allocations(conn: Connection, distribution_id: int | None = None

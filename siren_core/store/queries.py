@@ -418,22 +418,27 @@ def _have_open_period(conn: Connection, keys: Sequence[int]) -> bool:
     return conn.execute(query).first() is not None
 
 
-ClaimedRow = tuple[int, int, int, datetime, datetime, int, tuple[int, str]]
+ClaimedRow = tuple[int, int, int, datetime, datetime, int, tuple[int, str], bool]
 """(distribution id, distributor store id, period index, period start, period end,
-carried in, the distributor's (config version, status)): what distributing the period
-needs to know of it, read by the claim itself (no statement more per period)."""
+carried in, the distributor's (config version, status), whether any webhook subscription
+is active): what distributing the period needs to know of it, read by the claim itself
+(no statement more per period; without a subscription the outbox reads nothing)."""
+
+_webhook_subscription = tables.table(tables.WebhookSubscription)
 
 
 def claimed_columns() -> tuple[sa.ColumnElement[Any], ...]:
     """The columns of a :data:`ClaimedRow`, from ``distribution`` joined to its
     ``distributor``."""
     d, r = distribution.c, distributor.c
+    subscribed = sa.exists().where(_webhook_subscription.c.status == "active")
     return (d.id, d.distributor_id, d.period_index, d.period_start, d.period_end,
-            d.carried_in, r.config_version, r.status)
+            d.carried_in, r.config_version, r.status, subscribed.label("subscribed"))
 
 
 def claimed_row(row: Sequence[Any]) -> ClaimedRow:
-    return (row[0], row[1], row[2], row[3], row[4], int(row[5]), (row[6], row[7]))
+    return (row[0], row[1], row[2], row[3], row[4], int(row[5]), (row[6], row[7]),
+            bool(row[8]))
 
 
 def _claim_statements() -> dict[bool, sa.Select[Any]]:
