@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from siren_core import store
 from siren_core.errors import InvalidInput
+from siren_core.store import queries
+from siren_core.store.engine import current_transaction
 
 POSTGRES_URL = os.environ.get("SIREN_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL not configured: "
@@ -56,3 +58,72 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SIREN_DB_POOL_SIZE", "lots")
     with pytest.raises(InvalidInput, match="SIREN_DB_POOL_SIZE: 'lots' is not an integer"):
         store.open_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def _traced(engine: sa.Engine) -> list[str]:
+    """Every statement SQLite's driver runs for ``engine`` from now on."""
+    seen: list[str] = []
+    sa.event.listen(engine, "checkout",
+                    lambda driver, _record, _proxy: driver.set_trace_callback(seen.append))
+    return seen
+
+
+def test_a_sqlite_unit_of_work_is_one_driver_transaction_whatever_runs_in_it(
+        tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    seen = _traced(engine)
+    insert = sa.text("INSERT INTO t VALUES (:x)")
+    with store.unit_of_work(engine) as conn:
+        queries.driver_rows(conn, "INSERT INTO t VALUES (1)", ())
+        first = current_transaction(conn)
+        conn.execute(insert, {"x": 2})  # SQLAlchemy's transaction begins on top of it
+        assert current_transaction(conn) is first
+    with pytest.raises(RuntimeError), store.unit_of_work(engine) as conn:
+        assert current_transaction(conn) not in (None, first)
+        queries.driver_rows(conn, "INSERT INTO t VALUES (3)", ())
+        conn.execute(insert, {"x": 4})
+        raise RuntimeError("undo both")
+    with pytest.raises(RuntimeError), store.unit_of_work(engine) as conn:
+        queries.driver_rows(conn, "INSERT INTO t VALUES (5)", ())
+        raise RuntimeError("undo the driver's alone")
+    with store.unit_of_work(engine, write=False) as conn:
+        found = [row[0] for row in queries.driver_rows(conn, "SELECT x FROM t", ())]
+    assert found == [1, 2]
+    control = [s.split()[0] for s in seen
+               if s.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT")]
+    assert control == ["BEGIN", "COMMIT", "BEGIN", "ROLLBACK", "BEGIN", "ROLLBACK",
+                       "BEGIN", "COMMIT"]
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"] * 3 + ["BEGIN"]
+    engine.dispose()
+
+
+def test_nested_units_of_work_on_sqlite_undo_only_their_own_writes(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    seen = _traced(engine)
+
+    def insert(conn: sa.Connection, x: int) -> None:
+        queries.driver_rows(conn, f"INSERT INTO t VALUES ({x})", ())
+
+    with store.enclosing_transaction(engine) as outer:
+        insert(outer, 1)
+        with store.unit_of_work(engine) as inner:
+            insert(inner, 2)
+            with pytest.raises(RuntimeError), store.unit_of_work(engine) as innermost:
+                insert(innermost, 3)
+                raise RuntimeError("undo 3")
+            insert(inner, 4)
+        with pytest.raises(RuntimeError), store.unit_of_work(engine) as inner:
+            insert(inner, 5)
+            inner.execute(sa.text("INSERT INTO t VALUES (6)"))  # SQLAlchemy's, inside
+            raise RuntimeError("undo 5 and 6")
+        with store.unit_of_work(engine) as inner:  # SQLAlchemy's transaction now: its own
+            insert(inner, 7)
+    with store.unit_of_work(engine, write=False) as conn:
+        found = [row[0] for row in queries.driver_rows(conn, "SELECT x FROM t", ())]
+    assert found == [1, 2, 4, 7]
+    assert not [s for s in seen if s.startswith("ROLLBACK") and "TO" not in s]
+    engine.dispose()

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -156,14 +156,12 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+        if driver.in_transaction:  # a unit of work's, begun on the driver already
+            return
         write = connection.get_execution_options().get("siren_write", True)
-        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
-        # Through the driver: every transaction starts here (a single recording is a few
-        # hundred microseconds). Its error as SQLAlchemy's, as exec_driver_sql raised it.
-        try:
-            connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
-        except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        _on_driver(begin, driver.execute, begin)
 
 
 def create_schema(engine: Engine) -> None:
@@ -235,12 +233,95 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """
     enclosing = _enclosing.get()
     if enclosing is not None and enclosing[0] is engine:
-        with enclosing[1].begin_nested():
-            yield enclosing[1]
+        joined = enclosing[1]
+        with (_driver_savepoint(joined) if _on_driver_alone(joined)
+              else joined.begin_nested()):
+            yield joined
+        return
+    if is_sqlite(engine):
+        with engine.connect() as connection, _driver_transaction(connection, write=write):
+            yield connection
         return
     with (engine.connect().execution_options(siren_write=write) as connection,
           connection.begin()):
         yield connection
+
+
+_DRIVER_TRANSACTION = "siren_driver_transaction"
+"""The key, in the connection's ``info``, of the driver transaction under way."""
+
+
+@contextmanager
+def _driver_transaction(connection: Connection, *, write: bool) -> Iterator[None]:
+    """SQLite: a transaction begun and ended on the driver's connection (``BEGIN
+    [IMMEDIATE]`` … ``COMMIT``), not through SQLAlchemy's ``Transaction``, whose begin
+    and commit (the object, its events and execution options: about 10 µs) cost as much
+    as a single recording's statements. A statement through SQLAlchemy inside
+    autobegins SQLAlchemy's transaction on top of it (the begin listener sees the
+    driver's and sends nothing); SQLAlchemy then ends it."""
+    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+    _on_driver(begin, driver.execute, begin)
+    connection.info[_DRIVER_TRANSACTION] = object()
+    try:
+        yield
+    except BaseException:
+        if connection.in_transaction():
+            connection.rollback()
+        else:
+            _on_driver("ROLLBACK", driver.rollback)
+        raise
+    else:
+        if connection.in_transaction():
+            connection.commit()
+        else:
+            _on_driver("COMMIT", driver.commit)
+    finally:
+        connection.info.pop(_DRIVER_TRANSACTION, None)
+
+
+def _on_driver_alone(connection: Connection) -> bool:
+    """Whether ``connection``'s transaction is a driver transaction that SQLAlchemy has
+    not joined (no statement of its own ran in it)."""
+    return _DRIVER_TRANSACTION in connection.info and not connection.in_transaction()
+
+
+_SAVEPOINT = "siren_unit"
+"""A nested unit of work's savepoint (SQLite releases or rolls back to the innermost of
+that name: nesting needs no other)."""
+
+
+@contextmanager
+def _driver_savepoint(connection: Connection) -> Iterator[None]:
+    """A savepoint of a driver transaction, on the driver (SQLAlchemy's own is a compiled
+    statement each way, and would begin SQLAlchemy's transaction first)."""
+    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    savepoint = f"SAVEPOINT {_SAVEPOINT}"
+    _on_driver(savepoint, driver.execute, savepoint)
+    try:
+        yield
+    except BaseException:
+        for statement in (f"ROLLBACK TO {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}"):
+            _on_driver(statement, driver.execute, statement)
+        raise
+    release = f"RELEASE {_SAVEPOINT}"
+    _on_driver(release, driver.execute, release)
+
+
+def _on_driver(statement: str, call: Callable[..., Any], *args: Any) -> None:
+    """``call(*args)``, a driver call that runs ``statement``; its error as SQLAlchemy's,
+    as ``exec_driver_sql`` raises it."""
+    try:
+        call(*args)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+def current_transaction(connection: Connection) -> object | None:
+    """What identifies the transaction under way on ``connection`` (``None``: none): an
+    object no later transaction shares, for a per-transaction cache."""
+    found = connection.info.get(_DRIVER_TRANSACTION)
+    return found if found is not None else connection.get_transaction()
 
 
 @contextmanager

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
-from siren_core.store.engine import is_sqlite
+from siren_core.store.engine import current_transaction, is_sqlite
 from siren_core.store.queries import _inserted_key, driver_rows
 
 subscription = tables.table(tables.WebhookSubscription)
@@ -134,7 +134,7 @@ def active_subscriptions(conn: Connection) -> list[tuple[int, tuple[str, ...]]]:
     recording and the service's own messages), through the driver; every transaction
     reads again, so that a subscription another process made or deleted counts from the
     next transaction on. Writing a subscription forgets what this transaction read."""
-    transaction = conn.get_transaction()
+    transaction = current_transaction(conn)
     read = conn.info.get(_ACTIVE_READ)
     if read is not None and read[0] is transaction:
         found: list[tuple[int, tuple[str, ...]]] = read[1]
