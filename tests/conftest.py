@@ -126,6 +126,8 @@ def driver_statements(kernel: Kernel) -> Iterator[list[str]]:
     sqlite = kernel.engine.dialect.name == "sqlite"
     if sqlite:
         sa.event.listen(kernel.engine, "checkout", checked_out)
+        with store.unit_of_work(kernel.engine, write=False) as conn:  # the kept connection
+            checked_out(conn.connection.driver_connection, None, None)
     try:
         yield seen
     finally:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -127,3 +130,60 @@ def test_nested_units_of_work_on_sqlite_undo_only_their_own_writes(tmp_path: Pat
     assert found == [1, 2, 4, 7]
     assert not [s for s in seen if s.startswith("ROLLBACK") and "TO" not in s]
     engine.dispose()
+
+
+def _driver_of(engine: sa.Engine) -> Any:
+    with store.unit_of_work(engine, write=False) as conn:
+        return conn.connection.driver_connection
+
+
+def test_a_sqlite_engine_keeps_one_connection_between_units_of_work(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    kept = _driver_of(engine)
+    assert _driver_of(engine) is kept  # the next unit of work takes it again
+    inside = threading.Event()
+    drivers: list[Any] = []
+
+    def hold() -> None:
+        with store.unit_of_work(engine, write=False) as conn:
+            drivers.append(conn.connection.driver_connection)
+            inside.set()
+            done.wait(10)
+
+    done = threading.Event()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(10)
+    other = _driver_of(engine)  # the kept one is taken: one from the pool
+    done.set()
+    holder.join()
+    assert drivers == [kept] and other is not kept
+    assert _driver_of(engine) is other  # the first back is kept; one is, not two
+    assert _driver_of(engine) is other
+    engine.dispose()  # a kept connection of the old pool is closed, not used again
+    renewed = _driver_of(engine)
+    assert renewed is not other
+    with pytest.raises(sqlite3.ProgrammingError):
+        other.execute("SELECT 1")
+    store.dispose(engine)
+    with pytest.raises(sqlite3.ProgrammingError):
+        renewed.execute("SELECT 1")
+
+
+def test_a_unit_of_work_that_could_not_begin_leaves_the_engine_usable(
+        tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    engine = store.open_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    _driver_of(engine).execute("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer: this BEGIN IMMEDIATE fails
+    with pytest.raises(store.OperationalError, match="locked"), store.unit_of_work(engine):
+        pass
+    blocker.execute("ROLLBACK")
+    with store.unit_of_work(engine) as conn:
+        queries.driver_rows(conn, "INSERT INTO t VALUES (1)", ())
+    assert blocker.execute("SELECT x FROM t").fetchall() == [(1,)]
+    blocker.close()
+    store.dispose(engine)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -239,7 +240,7 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
             yield joined
         return
     if is_sqlite(engine):
-        with engine.connect() as connection, _driver_transaction(connection, write=write):
+        with _driver_transaction(engine, write=write) as connection:
             yield connection
         return
     with (engine.connect().execution_options(siren_write=write) as connection,
@@ -252,32 +253,103 @@ _DRIVER_TRANSACTION = "siren_driver_transaction"
 
 
 @contextmanager
-def _driver_transaction(connection: Connection, *, write: bool) -> Iterator[None]:
+def _driver_transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
     """SQLite: a transaction begun and ended on the driver's connection (``BEGIN
     [IMMEDIATE]`` … ``COMMIT``), not through SQLAlchemy's ``Transaction``, whose begin
     and commit (the object, its events and execution options: about 10 µs) cost as much
-    as a single recording's statements. A statement through SQLAlchemy inside
-    autobegins SQLAlchemy's transaction on top of it (the begin listener sees the
-    driver's and sends nothing); SQLAlchemy then ends it."""
+    as a single recording's statements; on the engine's kept connection
+    (:class:`_Kept`). A statement through SQLAlchemy inside autobegins SQLAlchemy's
+    transaction on top of it (the begin listener sees the driver's and sends nothing);
+    SQLAlchemy then ends it."""
+    kept = _Kept.of(engine)
+    connection = kept.take(engine)
     driver = cast(sqlite3.Connection, connection.connection.driver_connection)
-    begin = "BEGIN IMMEDIATE" if write else "BEGIN"
-    _on_driver(begin, driver.execute, begin)
-    connection.info[_DRIVER_TRANSACTION] = object()
+    ended = False
     try:
-        yield
-    except BaseException:
-        if connection.in_transaction():
-            connection.rollback()
-        else:
-            _on_driver("ROLLBACK", driver.rollback)
-        raise
-    else:
-        if connection.in_transaction():
-            connection.commit()
-        else:
-            _on_driver("COMMIT", driver.commit)
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        _on_driver(begin, driver.execute, begin)
+        connection.info[_DRIVER_TRANSACTION] = object()
+        try:
+            yield connection
+        except BaseException:
+            _end(connection, driver, commit=False)
+            ended = True
+            raise
+        _end(connection, driver, commit=True)
+        ended = True
     finally:
         connection.info.pop(_DRIVER_TRANSACTION, None)
+        if ended:
+            kept.keep(engine, connection)
+        else:  # its transaction may still be open: the pool rolls it back
+            connection.close()
+
+
+def _end(connection: Connection, driver: sqlite3.Connection, *, commit: bool) -> None:
+    if connection.in_transaction():
+        connection.commit() if commit else connection.rollback()
+    elif commit:
+        _on_driver("COMMIT", driver.commit)
+    else:
+        _on_driver("ROLLBACK", driver.rollback)
+
+
+class _Kept:
+    """The SQLite connection an engine keeps checked out between units of work, so that
+    the next one skips the pool's checkout and check-in and SQLAlchemy's ``Connection``
+    set-up (about as many instructions as a single recording's statements). One per
+    engine: a unit of work that finds it taken checks one out of the pool as before.
+    Kept for the engine's pool and process: after ``engine.dispose()`` or a fork it is
+    not used again (:func:`dispose` closes it)."""
+
+    _ATTRIBUTE = "siren_kept_connection"
+
+    def __init__(self, pool: sa.pool.Pool) -> None:
+        self.pool = pool
+        self.pid = os.getpid()
+        self.connections: list[Connection] = []
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Kept:
+        kept: _Kept | None = getattr(engine, cls._ATTRIBUTE, None)
+        if kept is None or kept.pool is not engine.pool or kept.pid != os.getpid():
+            if kept is not None and kept.pid == os.getpid():
+                kept.close(disposed=True)
+            kept = cls(engine.pool)
+            setattr(engine, cls._ATTRIBUTE, kept)
+        return kept
+
+    def take(self, engine: Engine) -> Connection:
+        with self.lock:
+            if self.connections:
+                return self.connections.pop()
+        return engine.connect()
+
+    def keep(self, engine: Engine, connection: Connection) -> None:
+        with self.lock:
+            if not self.connections and self.pool is engine.pool:
+                self.connections.append(connection)
+                return
+        connection.close()
+
+    def close(self, *, disposed: bool = False) -> None:
+        """Give the kept connection back to the pool, or (``disposed``: the pool was)
+        close it."""
+        with self.lock:
+            found, self.connections = self.connections, []
+        for connection in found:
+            if disposed:
+                connection.invalidate()
+            connection.close()
+
+
+def dispose(engine: Engine) -> None:
+    """Close the engine's connections (its kept one too, see :class:`_Kept`)."""
+    kept: _Kept | None = getattr(engine, _Kept._ATTRIBUTE, None)
+    if kept is not None and kept.pid == os.getpid():
+        kept.close()
+    engine.dispose()
 
 
 def _on_driver_alone(connection: Connection) -> bool:
