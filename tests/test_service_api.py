@@ -231,7 +231,7 @@ def test_text_filters_refuse_control_characters(
             "?")[1].split("=")[0]
 
 
-def test_a_sale_on_sqlite_runs_no_statement_of_sqlalchemy_s(
+def test_a_sale_on_sqlite_runs_no_statement_of_sqlalchemy_s_nor_reads_twice(
         api: tuple[TestClient, Kernel, dict[str, str]]) -> None:
     """The kernel's unit of work inside the request's transaction is a savepoint on the
     driver: neither SQLAlchemy's compiled ``SAVEPOINT`` nor its transaction under it."""
@@ -245,3 +245,5 @@ def test_a_sale_on_sqlite_runs_no_statement_of_sqlalchemy_s(
     assert [s for s in seen if s.startswith(("SAVEPOINT", "RELEASE"))] == [
         "SAVEPOINT siren_unit", "RELEASE siren_unit"]
     assert not [s for s in seen if "sa_savepoint" in s]
+    # the prelude found no active subscription: the service's own messages ask no more
+    assert not [s for s in seen if "webhook_subscription" in s and "EXISTS" not in s]

@@ -146,6 +146,13 @@ def active_subscriptions(conn: Connection) -> list[tuple[int, tuple[str, ...]]]:
     return found
 
 
+def none_active(conn: Connection) -> None:
+    """Note that this transaction found no active subscription (a recording's prelude
+    read it), so that :func:`active_subscriptions` does not ask again in it (a sale
+    through ``siren serve`` asks for the service's own messages too)."""
+    conn.info[_ACTIVE_READ] = (current_transaction(conn), [])
+
+
 _ACTIVE = "SELECT id, events FROM webhook_subscription WHERE status = 'active'"
 _ACTIVE_READ = "siren_active_subscriptions"
 """The key, in the connection's ``info``, of (transaction, its active subscriptions)."""
