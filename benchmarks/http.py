@@ -70,9 +70,7 @@ def start(side: str, url: str, processes: int) -> tuple[subprocess.Popen[bytes],
         argv = [sys.executable, "-m", "siren_core.cli", "serve", "--database", url,
                 "--workers", str(processes), "--rate-limit", str(10**9)]
     else:
-        argv = [sys.executable, "-m", "uvicorn", "benchmarks.http_baseline:create",
-                "--factory", "--workers", str(processes), "--no-access-log",
-                "--log-level", "warning"]
+        argv = [sys.executable, "-m", "benchmarks.http_baseline", "--workers", str(processes)]
     env = {**os.environ, "BENCH_DATABASE": url}
     process = subprocess.Popen([*argv, "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,11 +9,15 @@ distributor stamp) and that the sale falls in the open period (not late); writes
 reads the active webhook subscriptions (none: no outbox row); counts the request on the
 key's row against the rate limit. No validation, no plugins, no error shapes.
 
-    BENCH_DATABASE=sqlite:///x.db uvicorn benchmarks.http_baseline:create --factory
+    BENCH_DATABASE=sqlite:///x.db python -m benchmarks.http_baseline --port 8081 [--workers 2]
+
+It runs on uvicorn through ``siren serve``'s own code (``siren_core.service.server.run``:
+the same socket, ``TCP_NODELAY`` with several workers too).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
@@ -137,3 +141,19 @@ async def _answer(send: Send, body: bytes) -> None:
 
 def create() -> Baseline:
     return Baseline(os.environ["BENCH_DATABASE"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.http_baseline")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    from siren_core.service import server
+
+    server.run("benchmarks.http_baseline:create", host=args.host, port=args.port,
+               workers=args.workers, access_log=False, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

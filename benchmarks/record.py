@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks import ingest, period
 
@@ -36,20 +36,46 @@ def run_engine(url: str, count: int) -> float:
         return time.perf_counter() - began
 
 
-def _checked(db: period.Driver, cursor: Any, event: dict[str, Any], distributor: int,
-             now: Any) -> None:
+class RawStatements(NamedTuple):
+    """The raw transaction's statements, built once (not per event)."""
+
+    read: str
+    insert_source: str
+    insert_credit: str
+
+    @classmethod
+    def of(cls, db: period.Driver) -> RawStatements:
+        lock = "" if db.sqlite else " FOR SHARE"
+        read = db.sql(
+            "SELECT (SELECT id FROM source_event WHERE kind = ? AND key = ?),"
+            " c.id, c.status,"
+            " (SELECT id FROM distribution WHERE distributor_id = ? AND status = 'open'"
+            f" AND period_start <= ?{lock})"
+            " FROM collaborator AS c WHERE c.external_id = ?")
+        marks = ", ".join("?" * (len(ingest.SOURCE_COLUMNS) - 1))
+        insert_source = (f"INSERT INTO source_event ({', '.join(ingest.SOURCE_COLUMNS[1:])})"
+                         f" VALUES ({marks}) RETURNING id")
+        columns = ", ".join(c for c in ingest.CREDIT_COLUMNS if c != "source_event_id")
+        credit_marks = ", ".join("?" * (len(ingest.CREDIT_COLUMNS) - 1))
+        if db.sqlite:
+            return cls(read, insert_source, f"INSERT INTO score_credit ({columns},"
+                       f" source_event_id) VALUES ({credit_marks}, ?)")
+        return cls(read, "", db.sql(f"WITH e AS ({insert_source}) INSERT INTO score_credit"
+                                    f" ({columns}, source_event_id)"
+                                    f" SELECT {credit_marks}, e.id FROM e"))
+
+
+_WITHOUT_SOURCE_ID = [n for n, c in enumerate(ingest.CREDIT_COLUMNS) if c != "source_event_id"]
+
+
+def _checked(db: period.Driver, statements: RawStatements, cursor: Any,
+             event: dict[str, Any], distributor: int, now: Any) -> None:
     """One event in one transaction, with the engine's checks: every read in one
     statement, every write in one statement on PostgreSQL (a data-modifying ``WITH``;
     SQLite, without those, runs the two inserts, which cost it no round trip)."""
     at = db.time(datetime.fromisoformat(event["at"]))
-    lock = "" if db.sqlite else " FOR SHARE"
-    cursor.execute(db.sql(
-        "SELECT (SELECT id FROM source_event WHERE kind = ? AND key = ?),"
-        " c.id, c.status,"
-        " (SELECT id FROM distribution WHERE distributor_id = ? AND status = 'open'"
-        f" AND period_start <= ?{lock})"
-        " FROM collaborator AS c WHERE c.external_id = ?"),
-        ("sale", event["id"], distributor, at, event["collaborator"]))
+    cursor.execute(statements.read, ("sale", event["id"], distributor, at,
+                                     event["collaborator"]))
     existing, collaborator, status, open_period = cursor.fetchone()
     if existing is not None:
         raise AssertionError("a duplicate in the benchmark's input")
@@ -57,24 +83,12 @@ def _checked(db: period.Driver, cursor: Any, event: dict[str, Any], distributor:
     [source], [credit] = ingest.canonical_rows(db.time, [event], 0,
                                                {event["collaborator"]: collaborator},
                                                distributor, now)
-    marks = ", ".join("?" * (len(ingest.SOURCE_COLUMNS) - 1))
-    insert_source = (f"INSERT INTO source_event ({', '.join(ingest.SOURCE_COLUMNS[1:])})"
-                     f" VALUES ({marks}) RETURNING id")
-    credit_columns = [c for c in ingest.CREDIT_COLUMNS if c != "source_event_id"]
-    credit_values = tuple(v for c, v in zip(ingest.CREDIT_COLUMNS, credit, strict=True)
-                          if c != "source_event_id")
+    credit_values = tuple(credit[n] for n in _WITHOUT_SOURCE_ID)
     if db.sqlite:
-        cursor.execute(insert_source, source[1:])
-        source_id = cursor.fetchone()[0]
-        cursor.execute(f"INSERT INTO score_credit ({', '.join(credit_columns)},"
-                       f" source_event_id) VALUES ({', '.join('?' * len(credit_columns))}, ?)",
-                       (*credit_values, source_id))
+        cursor.execute(statements.insert_source, source[1:])
+        cursor.execute(statements.insert_credit, (*credit_values, cursor.fetchone()[0]))
         return
-    cursor.execute(db.sql(
-        f"WITH e AS ({insert_source}) INSERT INTO score_credit"
-        f" ({', '.join(credit_columns)}, source_event_id)"
-        f" SELECT {', '.join('?' * len(credit_columns))}, e.id FROM e"), (*source[1:],
-                                                                         *credit_values))
+    cursor.execute(statements.insert_credit, (*source[1:], *credit_values))
 
 
 def run_raw(url: str, count: int) -> float:
@@ -85,10 +99,11 @@ def run_raw(url: str, count: int) -> float:
     distributor = cursor.fetchone()[0]
     db.commit(cursor)
     sales = list(ingest.events(count, COLLABORATORS))
+    statements = RawStatements.of(db)
     began = time.perf_counter()
     for event in sales:
         cursor = db.begin()
-        _checked(db, cursor, event, distributor, db.time(datetime.now(UTC)))
+        _checked(db, statements, cursor, event, distributor, db.time(datetime.now(UTC)))
         db.commit(cursor)
     elapsed = time.perf_counter() - began
     db.connection.close()

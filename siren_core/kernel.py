@@ -191,7 +191,7 @@ class Kernel:
         return self.plugin_report
 
     def close(self) -> None:
-        self.engine.dispose()
+        store.dispose(self.engine)
 
     def __enter__(self) -> Kernel:
         return self

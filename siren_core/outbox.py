@@ -158,6 +158,7 @@ def record(conn: Connection, items: Items, *, any_subscription: bool = True) -> 
     ``any_subscription=False``: the caller knows, from this transaction, that none is
     active (they are then not read)."""
     if not any_subscription:
+        wq.none_active(conn)
         return 0
     subscriptions = wq.active_subscriptions(conn)
     if not subscriptions:

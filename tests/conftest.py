@@ -116,20 +116,23 @@ def driver_statements(kernel: Kernel) -> Iterator[list[str]]:
         if statement.split()[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
             seen.append(statement)
 
-    def begun(conn: Any) -> None:
-        driver = conn.connection.driver_connection
+    def checked_out(driver: Any, _record: Any, _proxy: Any) -> None:
+        # at checkout: a unit of work begins its transaction on the driver, not through
+        # SQLAlchemy's (no "begin" event)
         if driver not in traced:
             driver.set_trace_callback(record)
             traced.append(driver)
 
     sqlite = kernel.engine.dialect.name == "sqlite"
     if sqlite:
-        sa.event.listen(kernel.engine, "begin", begun)
+        sa.event.listen(kernel.engine, "checkout", checked_out)
+        with store.unit_of_work(kernel.engine, write=False) as conn:  # the kept connection
+            checked_out(conn.connection.driver_connection, None, None)
     try:
         yield seen
     finally:
         if sqlite:
-            sa.event.remove(kernel.engine, "begin", begun)
+            sa.event.remove(kernel.engine, "checkout", checked_out)
         for driver in traced:
             driver.set_trace_callback(None)
 

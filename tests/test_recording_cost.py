@@ -81,6 +81,19 @@ def test_a_recording_reads_no_binding_nor_subscription_when_there_are_none(
     kernel.close()
 
 
+def test_a_sale_without_a_collaborator_looks_no_collaborator_up(tmp_path: Any) -> None:
+    kernel = Kernel(f"sqlite:///{tmp_path / 'cost.db'}")
+    kernel.create_collaborator("alice")
+    kernel.create_distributor(monthly())
+    kernel.record("sale", sale("o-0", "alice", "10.00"))
+    with driver_statements(kernel) as seen:
+        result = kernel.record("sale", sale("o-1", None, "10.00"))
+    assert result.credits == 0
+    assert [s.reason for s in result.skipped] == ["no_collaborator"]
+    assert [s.split()[0] for s in seen] == ["SELECT", "INSERT", "INSERT"]  # prelude, event, skip
+    kernel.close()
+
+
 def test_a_distributor_created_by_another_kernel_is_credited_by_a_warm_recorder(
         make_kernel: Callable[..., Kernel]) -> None:
     """The recorder's first statement locks the open periods its cached catalog expects;

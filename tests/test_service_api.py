@@ -20,6 +20,8 @@ from siren_core.errors import InvalidInput
 from siren_core.service.app import Settings, create_app
 from siren_core.service.keys import check_scopes, create_key
 
+from conftest import driver_statements
+
 API = "/siren/v1"
 
 
@@ -227,3 +229,21 @@ def test_text_filters_refuse_control_characters(
                   "transactions?type=%1F"):
         assert _failed(client.get(f"{API}/{query}", headers=auth))[0][0] == query.split(
             "?")[1].split("=")[0]
+
+
+def test_a_sale_on_sqlite_runs_no_statement_of_sqlalchemy_s_nor_reads_twice(
+        api: tuple[TestClient, Kernel, dict[str, str]]) -> None:
+    """The kernel's unit of work inside the request's transaction is a savepoint on the
+    driver: neither SQLAlchemy's compiled ``SAVEPOINT`` nor its transaction under it."""
+    client, kernel, headers = api
+    if kernel.engine.dialect.name != "sqlite":
+        pytest.skip("the driver's trace: SQLite")
+    client.post("/siren/v1/event/sale", json={**SALE, "externalId": "warm"}, headers=headers)
+    with driver_statements(kernel) as seen:
+        answer = client.post("/siren/v1/event/sale", json=SALE, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert [s for s in seen if s.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "SAVEPOINT siren_unit", "RELEASE siren_unit"]
+    assert not [s for s in seen if "sa_savepoint" in s]
+    # the prelude found no active subscription: the service's own messages ask no more
+    assert not [s for s in seen if "webhook_subscription" in s and "EXISTS" not in s]

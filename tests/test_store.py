@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from siren_core import Kernel, store
 from siren_core.errors import InvalidInput
-from siren_core.store import tables
+from siren_core.store import queries, tables
+from siren_core.store.engine import current_transaction
 
 from conftest import at, monthly, sale
 
@@ -73,3 +77,127 @@ def test_the_table_models_build_no_validators(kernel: Kernel) -> None:
     models = tables._Table.__subclasses__()
     assert len(models) == len(tables.metadata.tables)
     assert not [model.__name__ for model in models if model.__pydantic_complete__]
+def _traced(engine: sa.Engine) -> list[str]:
+    """Every statement SQLite's driver runs for ``engine`` from now on."""
+    seen: list[str] = []
+    sa.event.listen(engine, "checkout",
+                    lambda driver, _record, _proxy: driver.set_trace_callback(seen.append))
+    return seen
+
+
+def test_a_sqlite_unit_of_work_is_one_driver_transaction_whatever_runs_in_it(
+        tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    seen = _traced(engine)
+    insert = sa.text("INSERT INTO t VALUES (:x)")
+    with store.unit_of_work(engine) as conn:
+        queries.driver_rows(conn, "INSERT INTO t VALUES (1)", ())
+        first = current_transaction(conn)
+        conn.execute(insert, {"x": 2})  # SQLAlchemy's transaction begins on top of it
+        assert current_transaction(conn) is first
+    with pytest.raises(RuntimeError), store.unit_of_work(engine) as conn:
+        assert current_transaction(conn) not in (None, first)
+        queries.driver_rows(conn, "INSERT INTO t VALUES (3)", ())
+        conn.execute(insert, {"x": 4})
+        raise RuntimeError("undo both")
+    with pytest.raises(RuntimeError), store.unit_of_work(engine) as conn:
+        queries.driver_rows(conn, "INSERT INTO t VALUES (5)", ())
+        raise RuntimeError("undo the driver's alone")
+    with store.unit_of_work(engine, write=False) as conn:
+        found = [row[0] for row in queries.driver_rows(conn, "SELECT x FROM t", ())]
+    assert found == [1, 2]
+    control = [s.split()[0] for s in seen
+               if s.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT")]
+    assert control == ["BEGIN", "COMMIT", "BEGIN", "ROLLBACK", "BEGIN", "ROLLBACK",
+                       "BEGIN", "COMMIT"]
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"] * 3 + ["BEGIN"]
+    engine.dispose()
+
+
+def test_nested_units_of_work_on_sqlite_undo_only_their_own_writes(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    seen = _traced(engine)
+
+    def insert(conn: sa.Connection, x: int) -> None:
+        queries.driver_rows(conn, f"INSERT INTO t VALUES ({x})", ())
+
+    with store.enclosing_transaction(engine) as outer:
+        insert(outer, 1)
+        with store.unit_of_work(engine) as inner:
+            insert(inner, 2)
+            with pytest.raises(RuntimeError), store.unit_of_work(engine) as innermost:
+                insert(innermost, 3)
+                raise RuntimeError("undo 3")
+            insert(inner, 4)
+        with pytest.raises(RuntimeError), store.unit_of_work(engine) as inner:
+            insert(inner, 5)
+            inner.execute(sa.text("INSERT INTO t VALUES (6)"))  # SQLAlchemy's, inside
+            raise RuntimeError("undo 5 and 6")
+        with store.unit_of_work(engine) as inner:  # SQLAlchemy's transaction now: its own
+            insert(inner, 7)
+    with store.unit_of_work(engine, write=False) as conn:
+        found = [row[0] for row in queries.driver_rows(conn, "SELECT x FROM t", ())]
+    assert found == [1, 2, 4, 7]
+    assert not [s for s in seen if s.startswith("ROLLBACK") and "TO" not in s]
+    engine.dispose()
+
+
+def _driver_of(engine: sa.Engine) -> Any:
+    with store.unit_of_work(engine, write=False) as conn:
+        return conn.connection.driver_connection
+
+
+def test_a_sqlite_engine_keeps_one_connection_between_units_of_work(tmp_path: Path) -> None:
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    kept = _driver_of(engine)
+    assert _driver_of(engine) is kept  # the next unit of work takes it again
+    inside = threading.Event()
+    drivers: list[Any] = []
+
+    def hold() -> None:
+        with store.unit_of_work(engine, write=False) as conn:
+            drivers.append(conn.connection.driver_connection)
+            inside.set()
+            done.wait(10)
+
+    done = threading.Event()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(10)
+    other = _driver_of(engine)  # the kept one is taken: one from the pool
+    done.set()
+    holder.join()
+    assert drivers == [kept] and other is not kept
+    assert _driver_of(engine) is other  # the first back is kept; one is, not two
+    assert _driver_of(engine) is other
+    engine.dispose()  # a kept connection of the old pool is closed, not used again
+    renewed = _driver_of(engine)
+    assert renewed is not other
+    with pytest.raises(sqlite3.ProgrammingError):
+        other.execute("SELECT 1")
+    store.dispose(engine)
+    with pytest.raises(sqlite3.ProgrammingError):
+        renewed.execute("SELECT 1")
+
+
+def test_a_unit_of_work_that_could_not_begin_leaves_the_engine_usable(
+        tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    engine = store.open_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    _driver_of(engine).execute("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer: this BEGIN IMMEDIATE fails
+    with pytest.raises(store.OperationalError, match="locked"), store.unit_of_work(engine):
+        pass
+    blocker.execute("ROLLBACK")
+    with store.unit_of_work(engine) as conn:
+        queries.driver_rows(conn, "INSERT INTO t VALUES (1)", ())
+    assert blocker.execute("SELECT x FROM t").fetchall() == [(1,)]
+    blocker.close()
+    store.dispose(engine)

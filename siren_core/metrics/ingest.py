@@ -132,8 +132,8 @@ class Ingestor:
             if prelude.actor is None:
                 raise InvalidInput(f"{kind}.collaborator", single, "is not a known collaborator")
             actors = {single: prelude.actor}
-        else:
-            actors = self._actors(conn, kind, wanted)
+        else:  # several collaborators, or none (an unattributed sale: nothing to ask)
+            actors = self._actors(conn, kind, wanted) if wanted else {}
         planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views,
                                  any_binding=prelude.bindings)
         distributors = self._catalog.all(conn, stamp=prelude.stamp)

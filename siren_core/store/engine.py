@@ -27,13 +27,16 @@ masked.
 
 from __future__ import annotations
 
+import os
 import random
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -128,7 +131,6 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
     busy_timeout_ms = environment.integer("SIREN_SQLITE_BUSY_TIMEOUT_MS", 0)
     if busy_timeout_ms is None:
         busy_timeout_ms = _SQLITE_BUSY_TIMEOUT_MS
-    error = engine.dialect.loaded_dbapi.Error  # sqlite3's, not imported by a PostgreSQL process
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -143,14 +145,12 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+        if driver.in_transaction:  # a unit of work's, begun on the driver already
+            return
         write = connection.get_execution_options().get("siren_write", True)
-        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
-        # Through the driver: every transaction starts here (a single recording is a few
-        # hundred microseconds). Its error as SQLAlchemy's, as exec_driver_sql raised it.
-        try:
-            connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
-        except error as exc:
-            raise sa.exc.DBAPIError.instance(statement, None, exc, error) from exc
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        _on_driver(begin, driver.execute, begin)
 
 
 def create_schema(engine: Engine) -> None:
@@ -222,12 +222,166 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     """
     enclosing = _enclosing.get()
     if enclosing is not None and enclosing[0] is engine:
-        with enclosing[1].begin_nested():
-            yield enclosing[1]
+        joined = enclosing[1]
+        with (_driver_savepoint(joined) if _on_driver_alone(joined)
+              else joined.begin_nested()):
+            yield joined
+        return
+    if is_sqlite(engine):
+        with _driver_transaction(engine, write=write) as connection:
+            yield connection
         return
     with (engine.connect().execution_options(siren_write=write) as connection,
           connection.begin()):
         yield connection
+
+
+_DRIVER_TRANSACTION = "siren_driver_transaction"
+"""The key, in the connection's ``info``, of the driver transaction under way."""
+
+
+@contextmanager
+def _driver_transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """SQLite: a transaction begun and ended on the driver's connection (``BEGIN
+    [IMMEDIATE]`` … ``COMMIT``), not through SQLAlchemy's ``Transaction``, whose begin
+    and commit (the object, its events and execution options: about 10 µs) cost as much
+    as a single recording's statements; on the engine's kept connection
+    (:class:`_Kept`). A statement through SQLAlchemy inside autobegins SQLAlchemy's
+    transaction on top of it (the begin listener sees the driver's and sends nothing);
+    SQLAlchemy then ends it."""
+    kept = _Kept.of(engine)
+    connection = kept.take(engine)
+    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    ended = False
+    try:
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        _on_driver(begin, driver.execute, begin)
+        connection.info[_DRIVER_TRANSACTION] = object()
+        try:
+            yield connection
+        except BaseException:
+            _end(connection, driver, commit=False)
+            ended = True
+            raise
+        _end(connection, driver, commit=True)
+        ended = True
+    finally:
+        connection.info.pop(_DRIVER_TRANSACTION, None)
+        if ended:
+            kept.keep(engine, connection)
+        else:  # its transaction may still be open: the pool rolls it back
+            connection.close()
+
+
+def _end(connection: Connection, driver: sqlite3.Connection, *, commit: bool) -> None:
+    if connection.in_transaction():
+        connection.commit() if commit else connection.rollback()
+    elif commit:
+        _on_driver("COMMIT", driver.commit)
+    else:
+        _on_driver("ROLLBACK", driver.rollback)
+
+
+class _Kept:
+    """The SQLite connection an engine keeps checked out between units of work, so that
+    the next one skips the pool's checkout and check-in and SQLAlchemy's ``Connection``
+    set-up (about as many instructions as a single recording's statements). One per
+    engine: a unit of work that finds it taken checks one out of the pool as before.
+    Kept for the engine's pool and process: after ``engine.dispose()`` or a fork it is
+    not used again (:func:`dispose` closes it)."""
+
+    _ATTRIBUTE = "siren_kept_connection"
+
+    def __init__(self, pool: sa.pool.Pool) -> None:
+        self.pool = pool
+        self.pid = os.getpid()
+        self.connections: list[Connection] = []
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Kept:
+        kept: _Kept | None = getattr(engine, cls._ATTRIBUTE, None)
+        if kept is None or kept.pool is not engine.pool or kept.pid != os.getpid():
+            if kept is not None and kept.pid == os.getpid():
+                kept.close(disposed=True)
+            kept = cls(engine.pool)
+            setattr(engine, cls._ATTRIBUTE, kept)
+        return kept
+
+    def take(self, engine: Engine) -> Connection:
+        with self.lock:
+            if self.connections:
+                return self.connections.pop()
+        return engine.connect()
+
+    def keep(self, engine: Engine, connection: Connection) -> None:
+        with self.lock:
+            if not self.connections and self.pool is engine.pool:
+                self.connections.append(connection)
+                return
+        connection.close()
+
+    def close(self, *, disposed: bool = False) -> None:
+        """Give the kept connection back to the pool, or (``disposed``: the pool was)
+        close it."""
+        with self.lock:
+            found, self.connections = self.connections, []
+        for connection in found:
+            if disposed:
+                connection.invalidate()
+            connection.close()
+
+
+def dispose(engine: Engine) -> None:
+    """Close the engine's connections (its kept one too, see :class:`_Kept`)."""
+    kept: _Kept | None = getattr(engine, _Kept._ATTRIBUTE, None)
+    if kept is not None and kept.pid == os.getpid():
+        kept.close()
+    engine.dispose()
+
+
+def _on_driver_alone(connection: Connection) -> bool:
+    """Whether ``connection``'s transaction is a driver transaction that SQLAlchemy has
+    not joined (no statement of its own ran in it)."""
+    return _DRIVER_TRANSACTION in connection.info and not connection.in_transaction()
+
+
+_SAVEPOINT = "siren_unit"
+"""A nested unit of work's savepoint (SQLite releases or rolls back to the innermost of
+that name: nesting needs no other)."""
+
+
+@contextmanager
+def _driver_savepoint(connection: Connection) -> Iterator[None]:
+    """A savepoint of a driver transaction, on the driver (SQLAlchemy's own is a compiled
+    statement each way, and would begin SQLAlchemy's transaction first)."""
+    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    savepoint = f"SAVEPOINT {_SAVEPOINT}"
+    _on_driver(savepoint, driver.execute, savepoint)
+    try:
+        yield
+    except BaseException:
+        for statement in (f"ROLLBACK TO {_SAVEPOINT}", f"RELEASE {_SAVEPOINT}"):
+            _on_driver(statement, driver.execute, statement)
+        raise
+    release = f"RELEASE {_SAVEPOINT}"
+    _on_driver(release, driver.execute, release)
+
+
+def _on_driver(statement: str, call: Callable[..., Any], *args: Any) -> None:
+    """``call(*args)``, a driver call that runs ``statement``; its error as SQLAlchemy's,
+    as ``exec_driver_sql`` raises it."""
+    try:
+        call(*args)
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
+def current_transaction(connection: Connection) -> object | None:
+    """What identifies the transaction under way on ``connection`` (``None``: none): an
+    object no later transaction shares, for a per-transaction cache."""
+    found = connection.info.get(_DRIVER_TRANSACTION)
+    return found if found is not None else connection.get_transaction()
 
 
 @contextmanager

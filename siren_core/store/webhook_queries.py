@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from siren_core.store import tables
-from siren_core.store.engine import is_sqlite
+from siren_core.store.engine import current_transaction, is_sqlite
 from siren_core.store.queries import _inserted_key, driver_rows
 
 subscription = tables.table(tables.WebhookSubscription)
@@ -134,7 +134,7 @@ def active_subscriptions(conn: Connection) -> list[tuple[int, tuple[str, ...]]]:
     recording and the service's own messages), through the driver; every transaction
     reads again, so that a subscription another process made or deleted counts from the
     next transaction on. Writing a subscription forgets what this transaction read."""
-    transaction = conn.get_transaction()
+    transaction = current_transaction(conn)
     read = conn.info.get(_ACTIVE_READ)
     if read is not None and read[0] is transaction:
         found: list[tuple[int, tuple[str, ...]]] = read[1]
@@ -144,6 +144,13 @@ def active_subscriptions(conn: Connection) -> list[tuple[int, tuple[str, ...]]]:
     # the transaction itself is kept (not its id): a later one cannot be mistaken for it
     conn.info[_ACTIVE_READ] = (transaction, found)
     return found
+
+
+def none_active(conn: Connection) -> None:
+    """Note that this transaction found no active subscription (a recording's prelude
+    read it), so that :func:`active_subscriptions` does not ask again in it (a sale
+    through ``siren serve`` asks for the service's own messages too)."""
+    conn.info[_ACTIVE_READ] = (current_transaction(conn), [])
 
 
 _ACTIVE = "SELECT id, events FROM webhook_subscription WHERE status = 'active'"
