@@ -141,7 +141,9 @@ def test_revoked_and_expired_keys_are_refused(server: tuple[Server, Kernel],
                                               database_url: str) -> None:
     running, _kernel = server
     key = mint_key(database_url, *EVENTS)
-    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    # Far enough ahead that the minting command itself (a process start) cannot outlast
+    # it on a loaded host: a past expiry is refused when the key is created.
+    soon = (datetime.now(UTC) + timedelta(seconds=6)).isoformat()
     expiring = mint_key(database_url, *EVENTS, extra=["--expires", soon])
     with client(running, key) as sdk:
         assert sdk.events.sale(source="s", external_id="1", total=1,
