@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import sqlite3
+import sys
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -83,7 +84,10 @@ def main() -> None:
     if args.report:
         command = "python -m benchmarks --report" + (" --quick" if args.quick else "") + (
             " --postgres URL" if args.postgres else "")
-        report.report(args.quick, args.postgres, command)
+        rows = report.report(args.quick, args.postgres, command)
+        failed = [f"{row.store}: {row.measure}" for row in rows if row.failed]
+        if failed:  # the page says so too; the run must not pass for a complete one
+            sys.exit("measures that failed: " + "; ".join(failed))
         return
     sizes = FULL if args.full else QUICK
     print(f"machine: {machine(args.database)}")

@@ -27,6 +27,10 @@ PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
 
 
+FAILED = "failed: "
+"""How a measure that raised begins its figure."""
+
+
 @dataclass(frozen=True)
 class Row:
     measure: str
@@ -37,6 +41,11 @@ class Row:
     target: str
     passed: bool | None
     """``None``: not measured"""
+
+    @property
+    def failed(self) -> bool:
+        """The measure raised instead of measuring (the page says so)."""
+        return self.figure.startswith(FAILED)
 
 
 @dataclass(frozen=True)
@@ -245,7 +254,7 @@ def report(quick: bool, postgres: str | None, command: str) -> list[Row]:
                 try:
                     found = measure(url, store, sizes)
                 except Exception as exc:  # the others still run; the page says so
-                    found = [Row(measure.__name__, store, f"failed: {type(exc).__name__}: "
+                    found = [Row(measure.__name__, store, f"{FAILED}{type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0][:200]}", None, "—", False)]
                 for row in found:
                     print(f"   {row.measure}: {row.figure}", flush=True)

@@ -451,8 +451,10 @@ class Kernel:
         its clock (``siren heartbeat --now`` refuses one unless ``--force``). Periods it
         closes stay closed."""
         when = self.clock() if now is None else now
-        report = self._runner.heartbeat(when)
-        return attrs.evolve(report, approved_obligations=self._obligations.approve_held(when))
+        with store.connection_held(self.engine):  # not a checkout (and ping) per period
+            report = self._runner.heartbeat(when)
+            approved = self._obligations.approve_held(when)
+        return attrs.evolve(report, approved_obligations=approved)
 
     def preview(self, distributor: str, now: datetime | None = None) -> Preview:
         """What the open period of ``distributor`` would pay if it closed at ``now``."""

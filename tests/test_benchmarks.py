@@ -4,6 +4,10 @@ raises on a difference; these run them on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 from benchmarks import catchup, ingest, many, period, record
 
 
@@ -46,3 +50,21 @@ def test_catch_up_runs_twelve_periods_of_the_single_periods_size(database_url: s
     keys = catchup.populate(database_url, 200, 50)
     measured = catchup.alternate(database_url, keys, 1)  # asserts every heartbeat's periods
     assert len(measured.singles) == len(measured.monthly) == len(measured.catchups) == 1
+
+
+def test_the_report_fails_when_a_measure_fails(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A measure that raised (a missing database, say) is written on the page as
+    failed, and ``python -m benchmarks --report`` exits non-zero naming it."""
+    from benchmarks import __main__ as runner
+    from benchmarks import report
+
+    rows = [report.Row("idle", "PostgreSQL", f"{report.FAILED}OperationalError: no such",
+                       None, "—", False),
+            report.Row("idle heartbeat", "SQLite", "0.1 ms", None, "< 2 ms", True)]
+    monkeypatch.setattr(report, "report", lambda *_args: rows)  # the real one takes minutes
+    monkeypatch.setattr(sys, "argv", ["benchmarks", "--report"])
+    with pytest.raises(SystemExit) as stopped:
+        runner.main()
+    assert stopped.value.code == "measures that failed: PostgreSQL: idle"
+    assert [row.failed for row in rows] == [True, False]

@@ -162,6 +162,23 @@ def test_a_catch_up_claims_each_period_it_opened_without_reading_the_due_list_ag
     assert len(seen) == 2 + 4 + 1
 
 
+def test_a_heartbeat_checks_one_connection_out_for_all_its_periods(kernel: Kernel) -> None:
+    """Not one checkout (and, on PostgreSQL, one ping of the pool) per period: a heartbeat
+    of 1,000 small periods would pay a round trip each. Each period is still its own
+    transaction (above)."""
+    _one_due_period(kernel)
+    kernel.heartbeat(at("2026-01-15"))  # the kernel's own first checkouts are not counted
+    checkouts: list[object] = []
+    listener = lambda *_args: checkouts.append(_args)  # noqa: E731
+    sa.event.listen(kernel.engine.pool, "checkout", listener)
+    try:
+        report = kernel.heartbeat(at("2026-05-01"))
+    finally:
+        sa.event.remove(kernel.engine.pool, "checkout", listener)
+    assert len(report.completed) == 4
+    assert len(checkouts) <= 1  # SQLite keeps one checked out between units of work: 0
+
+
 def test_a_changed_distributor_is_seen_by_the_next_claim(kernel: Kernel) -> None:
     """The version the claim reads is the one the period is distributed with."""
     _one_due_period(kernel)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from siren_core.store.engine import (
     DEFAULT_URL,
     StoreUnavailable,
+    connection_held,
     create_schema,
     dispose,
     drop_schema,
@@ -38,6 +39,7 @@ __all__ = [
     "IntegrityError",
     "OperationalError",
     "StoreUnavailable",
+    "connection_held",
     "create_schema",
     "dispose",
     "drop_schema",

@@ -231,9 +231,38 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
         with _driver_transaction(engine, write=write) as connection:
             yield connection
         return
+    held = _held.get()
+    if held is not None and held[0] is engine and not held[1].in_transaction():
+        with held[1].begin():
+            yield held[1]
+        return
     with (engine.connect().execution_options(siren_write=write) as connection,
           connection.begin()):
         yield connection
+
+
+_held: ContextVar[tuple[Engine, Connection] | None] = ContextVar(
+    "siren_held_connection", default=None)
+
+
+@contextmanager
+def connection_held(engine: Engine) -> Iterator[None]:
+    """The units of work on ``engine`` inside the block (in this thread) run one after
+    the other on one connection, checked out (and pinged) once, each still its own
+    transaction: a heartbeat distributing 1,000 small periods would otherwise pay a
+    checkout and the pool's ping, a round trip as long as a small period's statement,
+    for each. A unit of work begun while another is open on it checks out its own, as
+    outside the block. SQLite keeps a connection per engine anyway (:class:`_Kept`)."""
+    held = _held.get()
+    if is_sqlite(engine) or (held is not None and held[0] is engine):
+        yield
+        return
+    with engine.connect() as connection:
+        token = _held.set((engine, connection))
+        try:
+            yield
+        finally:
+            _held.reset(token)
 
 
 _DRIVER_TRANSACTION = "siren_driver_transaction"
