@@ -265,3 +265,31 @@ def test_a_store_at_this_releases_schema_opens_without_alembic(tmp_path: Path) -
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_claim_walks_the_due_index_in_its_order(kernel: Kernel) -> None:
+    """Claiming the oldest free due period reads the due index in the claim's order and
+    stops at the first row: no sort of every due period for each claim (a heartbeat of
+    1,000 periods would sort 1,000 rows 1,000 times)."""
+    from siren_core.store import distribution_queries
+
+    for number in range(300):
+        kernel.create_distributor(monthly(id=f"d{number:03}"))
+    postgres = kernel.engine.dialect.name == "postgresql"
+    statement = distribution_queries._CLAIMS[False, postgres]
+    explain = "EXPLAIN" if postgres else "EXPLAIN QUERY PLAN"
+
+    def explained(_conn: Any, _cursor: Any, text: str, parameters: Any, _context: Any,
+                  _many: bool) -> tuple[str, Any]:
+        return f"{explain} {text}", parameters
+
+    with kernel.engine.begin() as conn:
+        if postgres:
+            conn.exec_driver_sql("ANALYZE distribution")
+            conn.exec_driver_sql("ANALYZE distributor")
+        sa.event.listen(conn, "before_cursor_execute", explained, retval=True)
+        rows = conn.execute(statement, {"now": at("2026-02-01"), "excluded": []}).all()
+        sa.event.remove(conn, "before_cursor_execute", explained)
+    plan = " / ".join(str(row[-1]) for row in rows)
+    assert "ix_distribution_due" in plan, plan
+    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan

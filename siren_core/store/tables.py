@@ -123,7 +123,7 @@ class Distribution(_Table, table=True):
     __tablename__ = "distribution"
     __table_args__ = (
         sa.UniqueConstraint("distributor_id", "period_index"),
-        sa.Index("ix_distribution_due", "status", "period_end"),
+        sa.Index("ix_distribution_due", "status", "period_end", "id"),  # the claim's order
     )
     id: int | None = Field(default=None, primary_key=True)
     distributor_id: int = Field(foreign_key="distributor.id")
