@@ -13,7 +13,6 @@ the store, so several processes on several hosts serve one PostgreSQL store.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +29,7 @@ from siren_core.service.access import AccessLog
 from siren_core.service.admin import routes as admin
 from siren_core.service.dashboard.app import create_dashboard
 from siren_core.service.models import ErrorBody, Health
+from siren_core.service.writers import SqliteWriters
 from siren_core.store import service_queries as sq
 
 BASE_PATH = "/siren/v1"
@@ -62,12 +62,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (503, "Store unavailable"))}
 
 
+def _sqlite_file(kernel: Kernel) -> str | None:
+    database = kernel.engine.url.database
+    return None if database in (None, "", ":memory:") else os.path.abspath(database)
+
+
 def create_api(kernel: Kernel, settings: Settings | None = None) -> FastAPI:
     """Siren's API over ``kernel`` (routes relative to the mount point)."""
     api = FastAPI(title="siren-core", version=__version__, openapi_url="/openapi.json",
                   docs_url="/docs", redoc_url=None, responses=_ERRORS)
     api.state.kernel = kernel
-    api.state.sqlite_writer = threading.Lock() if store.is_sqlite(kernel.engine) else None
+    api.state.sqlite_writers = (SqliteWriters(_sqlite_file(kernel))
+                                if store.is_sqlite(kernel.engine) else None)
     api.state.settings = settings or Settings()
     problems.install(api)
     api.include_router(events.router)
@@ -104,14 +110,18 @@ def create_app(kernel: Kernel, settings: Settings | None = None, *,
     """The whole service: the API mounted at ``/siren/v1``, with request ids and the
     access log. ``close_kernel``: close ``kernel`` when the application shuts down."""
 
+    api = create_api(kernel, settings)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if api.state.sqlite_writers is not None:
+            api.state.sqlite_writers.close()
         if close_kernel:
             kernel.close()
 
     root = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
-    root.mount(BASE_PATH, create_api(kernel, settings))
+    root.mount(BASE_PATH, api)
     root.mount(DASHBOARD_PATH, create_dashboard(kernel))
     problems.install(root)
     return AccessLog(root)

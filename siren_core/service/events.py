@@ -4,7 +4,6 @@ code of its own)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -29,6 +28,7 @@ from siren_core.service.models import (
     VisitAnswer,
 )
 from siren_core.service.problems import ApiProblem, engine_problem
+from siren_core.service.writers import SqliteWriters
 from siren_core.store import Connection
 
 router = APIRouter(prefix="/event", tags=["events"])
@@ -103,12 +103,13 @@ async def _event(request: Request, credentials: HTTPAuthorizationCredentials | N
 
 
 def _one_writer(request: Request) -> AbstractContextManager[object]:
-    """On SQLite, the process's events are written one at a time: SQLite serializes
-    writers anyway, and a lock the threads queue on answers in turn where the database's
-    busy handler would let them sleep and retry (long tails; measured in
-    docs/service.md). PostgreSQL writes in parallel."""
-    lock: threading.Lock | None = request.app.state.sqlite_writer
-    return nullcontext() if lock is None else lock
+    """On SQLite, the events of every server process on the store are written one at a
+    time (:class:`~siren_core.service.writers.SqliteWriters`): SQLite serializes writers
+    anyway, and a lock they queue on answers in turn where the database's busy handler
+    would let them sleep and retry (long tails; measured in docs/service.md).
+    PostgreSQL writes in parallel."""
+    writers: SqliteWriters | None = request.app.state.sqlite_writers
+    return nullcontext() if writers is None else writers
 
 
 _OID = {"X-Siren-OID": {"description": "The opportunity the event is attributed to",
