@@ -347,7 +347,7 @@ class BulkIngestor:
                     for index, skips in skipped}
         credited = 0
         for index, (item, rows) in enumerate(zip(written, credits, strict=True)):
-            late = rejected.get(index, 0) if rejected else 0
+            late = rejected.get(index, 0)
             for _key, _type, _rule, collaborator, _layer, _points, _revenue, is_late, _at in rows:
                 late += is_late
                 credited += collaborator is not None

@@ -235,8 +235,7 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
         if status == "deleted":
             continue
         for metric in metrics:
-            if not (metric.metric_type in distributor.metrics  # _CreditPlanner.tracks, inline
-                    or (metric.revenue and distributor.pool_resolver.uses_revenue)):
+            if not _CreditPlanner.tracks(distributor, metric):
                 continue
             if status != "active":
                 _skip(skips, distributor, metric, "distributor_inactive")
