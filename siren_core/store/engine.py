@@ -324,7 +324,7 @@ class _Kept:
     def __init__(self, pool: sa.pool.Pool) -> None:
         self.pool = pool
         self.pid = os.getpid()
-        self.connections: list[Connection] = []
+        self.connection: Connection | None = None
         self.lock = threading.Lock()
 
     @classmethod
@@ -339,14 +339,13 @@ class _Kept:
 
     def take(self, engine: Engine) -> Connection:
         with self.lock:
-            if self.connections:
-                return self.connections.pop()
-        return engine.connect()
+            found, self.connection = self.connection, None
+        return engine.connect() if found is None else found
 
     def keep(self, engine: Engine, connection: Connection) -> None:
         with self.lock:
-            if not self.connections and self.pool is engine.pool:
-                self.connections.append(connection)
+            if self.connection is None and self.pool is engine.pool:
+                self.connection = connection
                 return
         connection.close()
 
@@ -354,11 +353,11 @@ class _Kept:
         """Give the kept connection back to the pool, or (``disposed``: the pool was)
         close it."""
         with self.lock:
-            found, self.connections = self.connections, []
-        for connection in found:
+            found, self.connection = self.connection, None
+        if found is not None:
             if disposed:
-                connection.invalidate()
-            connection.close()
+                found.invalidate()
+            found.close()
 
 
 def dispose(engine: Engine) -> None:
