@@ -41,6 +41,37 @@ def test_a_new_store_is_created_from_the_models_and_stamped(database_url: str) -
         assert _differences(kernel.engine) == []
 
 
+PARTIAL = {("payout_item", "ux_payout_item_open_obligation"): "is_open",
+           ("collaborator_group", "ux_collaborator_group_live_id"): "active"}
+
+
+def _partial_clauses(engine: sa.Engine) -> dict[tuple[str, str], str]:
+    """The reflected ``WHERE`` of each of the store's partial indexes."""
+    option = f"{engine.dialect.name}_where"
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        return {(table, index["name"]): str(index.get("dialect_options", {}).get(option))
+                for table, _name in PARTIAL for index in inspector.get_indexes(table)
+                if (table, index["name"]) in PARTIAL}
+
+
+@pytest.mark.parametrize("made_by", ["models", "revisions"])
+def test_the_partial_indexes_are_partial_on_each_store(database_url: str,
+                                                       made_by: str) -> None:
+    """The models name a partial index's clause for no dialect in particular (a SQLite
+    process does not load PostgreSQL's dialect): each store's DDL still makes it partial."""
+    engine = store.open_engine(database_url)
+    if made_by == "models":
+        migrate.upgrade(engine)
+    else:
+        with engine.begin() as connection:
+            command.upgrade(migrate.alembic_config(connection), "head")
+    clauses = _partial_clauses(engine)
+    engine.dispose()
+    assert clauses.keys() == PARTIAL.keys()
+    assert all(word in clauses[key] for key, word in PARTIAL.items()), clauses
+
+
 def _old_store(engine: sa.Engine) -> None:
     """A store at the first revision, with what the first release would have written."""
     now = datetime(2026, 1, 20, tzinfo=UTC).replace(tzinfo=None)

@@ -60,6 +60,18 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def dialect_insert(conn: Engine | Connection, table: sa.Table) -> Any:
+    """An ``INSERT`` into ``table`` with the store's ``ON CONFLICT`` clauses: SQLite's or
+    PostgreSQL's, imported here so that a process loads only the dialect it uses."""
+    if is_sqlite(conn):
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(table)
+
+
 def _postgres_options(options: dict[str, Any], statement_timeout_ms: int | None) -> None:
     for key, name, minimum in (("pool_size", "SIREN_DB_POOL_SIZE", 1),
                                ("max_overflow", "SIREN_DB_MAX_OVERFLOW", 0)):

@@ -8,13 +8,11 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from siren_core.records import ExchangeRate
 from siren_core.store import tables
-from siren_core.store.engine import is_sqlite
+from siren_core.store.engine import dialect_insert
 from siren_core.store.metrics_queries import insert_many
 
 exchange_rate = tables.table(tables.ExchangeRate)
@@ -63,9 +61,8 @@ def set_rate(conn: Connection, base: str, quote: str, since: datetime, rate: str
     r = exchange_rate.c
     previous = conn.execute(sa.select(r.rate).where(
         r.base == base, r.quote == quote, r.valid_from == since)).scalar_one_or_none()
-    insert = sqlite_insert if is_sqlite(conn) else postgresql_insert
-    statement = insert(exchange_rate).values(base=base, quote=quote, valid_from=since,
-                                             rate=rate, created_at=now, updated_at=now)
+    statement = dialect_insert(conn, exchange_rate).values(
+        base=base, quote=quote, valid_from=since, rate=rate, created_at=now, updated_at=now)
     conn.execute(statement.on_conflict_do_update(
         index_elements=["base", "quote", "valid_from"],
         set_={"rate": statement.excluded.rate, "updated_at": statement.excluded.updated_at}))

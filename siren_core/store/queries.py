@@ -13,14 +13,12 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from siren_core import domain
 from siren_core.errors import ConfigurationChanged
 from siren_core.store import tables
-from siren_core.store.engine import is_sqlite
+from siren_core.store.engine import dialect_insert, is_sqlite
 
 
 def _inserted_key(result: sa.CursorResult[Any]) -> int:
@@ -236,20 +234,16 @@ def raise_distributor_stamp(conn: Connection) -> None:
     call it first in the writing transaction, before any ``distributor`` row is changed
     (on PostgreSQL the stamp's row lock then orders concurrent distributor writers and
     cannot deadlock with their row locks)."""
-    conn.execute(_RAISE_STAMP[is_sqlite(conn)])
+    statement = _RAISE_STAMP.get(conn.dialect.name)
+    if statement is None:
+        statement = _RAISE_STAMP[conn.dialect.name] = dialect_insert(
+            conn, distributor_stamp).values(id=1, stamp=1).on_conflict_do_update(
+            index_elements=["id"], set_={"stamp": distributor_stamp.c.stamp + 1})
+    conn.execute(statement)
 
 
-def _raise_stamp_statements() -> dict[bool, Any]:
-    values = {"id": 1, "stamp": 1}
-    raised = {"stamp": distributor_stamp.c.stamp + 1}
-    return {
-        True: sqlite_insert(distributor_stamp).values(values).on_conflict_do_update(
-            index_elements=["id"], set_=raised),
-        False: postgresql_insert(distributor_stamp).values(values).on_conflict_do_update(
-            index_elements=["id"], set_=raised)}
-
-
-_RAISE_STAMP = _raise_stamp_statements()
+_RAISE_STAMP: dict[str, Any] = {}
+"""dialect name → the stamp's upsert (built once a dialect)."""
 
 
 def distributor_stamp_value(conn: Connection) -> int:
@@ -644,9 +638,7 @@ runs it for every event)."""
 
 def _insert_ignoring_conflict(conn: Connection, table: sa.Table,
                               unique: list[str]) -> Any:
-    if is_sqlite(conn):
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=unique)
-    return postgresql_insert(table).on_conflict_do_nothing(index_elements=unique)
+    return dialect_insert(conn, table).on_conflict_do_nothing(index_elements=unique)
 
 
 

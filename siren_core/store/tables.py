@@ -66,6 +66,16 @@ def _json(**kwargs: Any) -> Any:
     return Field(sa_type=sa.JSON, **kwargs)
 
 
+def _partial_index(name: str, *columns: str, where: str) -> sa.Index:
+    """A unique index over the rows ``where`` holds, partial on every store. The clause
+    goes to a dialect when that dialect first creates or compares the schema
+    (:func:`declare_partial_indexes`): naming it for each dialect here
+    (``postgresql_where=``) makes SQLAlchemy load every dialect it names to check the
+    name, and a SQLite process would carry PostgreSQL's dialect and its drivers' modules
+    (2 MB) that it never uses."""
+    return sa.Index(name, *columns, unique=True, info={"where": where})
+
+
 class Collaborator(_Table, table=True):
     __tablename__ = "collaborator"
     id: int | None = Field(default=None, primary_key=True)
@@ -336,8 +346,7 @@ class PayoutItem(_Table, table=True):
 
     __tablename__ = "payout_item"
     __table_args__ = (
-        sa.Index("ux_payout_item_open_obligation", "obligation_id", unique=True,
-                 sqlite_where=sa.text("is_open"), postgresql_where=sa.text("is_open")),
+        _partial_index("ux_payout_item_open_obligation", "obligation_id", where="is_open"),
         sa.Index("ix_payout_item_payout", "payout_id"),
         sa.Index("ix_payout_item_obligation", "obligation_id"),
     )
@@ -387,9 +396,8 @@ class CollaboratorGroup(_Table, table=True):
 
     __tablename__ = "collaborator_group"
     __table_args__ = (
-        sa.Index("ux_collaborator_group_live_id", "external_id", unique=True,
-                 sqlite_where=sa.text("status = 'active'"),
-                 postgresql_where=sa.text("status = 'active'")),
+        _partial_index("ux_collaborator_group_live_id", "external_id",
+                       where="status = 'active'"),
     )
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(max_length=255)
@@ -585,3 +593,22 @@ class LoginFailure(_Table, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, index=True)
     at: datetime = _when()
+
+
+def declare_partial_indexes(dialect: str) -> None:
+    """Give ``dialect`` the ``WHERE`` clause of each partial index (see
+    :func:`_partial_index`), before its first DDL or schema comparison; once is enough."""
+    for index in _PARTIAL_INDEXES:
+        options = index.dialect_options[dialect]
+        if options.get("where") is None:
+            options["where"] = sa.text(index.info["where"])
+
+
+def _declare_before_create(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
+    declare_partial_indexes(connection.dialect.name)
+
+
+_PARTIAL_INDEXES = [index for model_table in metadata.tables.values()
+                    for index in model_table.indexes if "where" in index.info]
+for _table_of_index in {index.table for index in _PARTIAL_INDEXES}:
+    sa.event.listen(_table_of_index, "before_create", _declare_before_create)

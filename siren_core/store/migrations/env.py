@@ -8,7 +8,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from alembic import context
 
-from siren_core.store.tables import UTCDateTime, metadata
+from siren_core.store.tables import UTCDateTime, declare_partial_indexes, metadata
 
 config = context.config
 
@@ -23,6 +23,7 @@ def render_item(kind: str, value: Any, autogen_context: Any) -> str | Literal[Fa
 
 
 def _configure(connection: sa.engine.Connection) -> None:
+    declare_partial_indexes(connection.dialect.name)  # compared and rendered as partial
     context.configure(
         connection=connection,
         target_metadata=config.attributes.get("target_metadata", metadata),

@@ -1,0 +1,37 @@
+"""What a heartbeat worker does NOT import: a fresh process opens a kernel on a store and
+runs one heartbeat; the modules it never uses stay unloaded (each one is resident memory
+in every worker). No sizes, no timings: what is imported is what is checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from siren_core import Kernel
+
+WORKER = """
+import json, sys
+from datetime import UTC, datetime
+from siren_core import Kernel
+with Kernel(sys.argv[1]) as kernel:
+    kernel.heartbeat(datetime(2026, 2, 1, tzinfo=UTC))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+OTHER_DIALECT = {"sqlite": "sqlalchemy.dialects.postgresql",
+                 "postgresql": "sqlalchemy.dialects.sqlite"}
+
+
+def _worker_modules(url: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", WORKER, url],
+                          capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_worker_loads_only_its_own_stores_dialect(database_url: str) -> None:
+    with Kernel(database_url) as kernel:  # the store made, as a worker finds it
+        dialect = kernel.engine.dialect.name
+    modules = _worker_modules(database_url)
+    assert f"sqlalchemy.dialects.{dialect}" in modules
+    assert OTHER_DIALECT[dialect] not in modules
