@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -33,7 +34,6 @@ from siren_core.config.converter import (
     structure,
     unstructure_distributor,
 )
-from siren_core.config.rates import exchange_rate
 from siren_core.distribution.runner import (
     DistributionRunner,
     HeartbeatReport,
@@ -73,10 +73,6 @@ from siren_core.events import (
     ManualMetricRequested,
     deferred_events,
 )
-from siren_core.groups.bindings import BindingService
-from siren_core.groups.doctor import GroupDoctor, eligible_collaborators
-from siren_core.groups.programs import ProgramService
-from siren_core.groups.rosters import GroupService
 from siren_core.groups.values import (
     CollaboratorGroup,
     DoctorFinding,
@@ -85,12 +81,8 @@ from siren_core.groups.values import (
     GroupSpec,
     Program,
 )
-from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkIngestor, BulkReport
-from siren_core.metrics.ingest import Ingestor
+from siren_core.metrics import DEFAULT_BATCH_SIZE
 from siren_core.money import plain_text
-from siren_core.obligations.exports import fulfillment_csv
-from siren_core.obligations.fulfillment import FulfillmentService
-from siren_core.obligations.lifecycle import ObligationService
 from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
 from siren_core.records import ExchangeRate
@@ -104,6 +96,16 @@ from siren_core.store import (
 )
 from siren_core.store.operations_queries import CreditLine, PeriodFailure
 from siren_core.times import check_instant
+
+if TYPE_CHECKING:
+    from siren_core.groups.bindings import BindingService
+    from siren_core.groups.doctor import GroupDoctor
+    from siren_core.groups.programs import ProgramService
+    from siren_core.groups.rosters import GroupService
+    from siren_core.metrics.bulk import BulkIngestor, BulkReport
+    from siren_core.metrics.ingest import Ingestor
+    from siren_core.obligations.fulfillment import FulfillmentService
+    from siren_core.obligations.lifecycle import ObligationService
 
 
 def _utc_now() -> datetime:
@@ -171,20 +173,64 @@ class Kernel:
         # siren_on_event (a sandbox such as `siren simulate`)
         self.events = EventBus(self.plugin_manager.hook if plugin_listeners else None, self)
         self._catalog = Catalog(self.registry, self.converter)
-        self._ingestor = Ingestor(self.engine, self.registry, self.converter, self._catalog,
-                                  self.events, clock)
         self._runner = DistributionRunner(self.engine, self.registry, self._catalog,
                                           self.events, clock)
-        self._bulk = BulkIngestor(self.engine, self.registry, self._catalog, self._ingestor,
-                                  self.events, clock)
-        self._obligations = ObligationService(self.engine, self.events, clock)
-        self._fulfillment = FulfillmentService(self.engine, self.events, clock)
-        self._groups = GroupService(self.engine, self.registry, self.converter, self.events,
-                                    clock)
-        self._bindings = BindingService(self.engine, self.registry, self.converter,
-                                        self.events, clock)
-        self._programs = ProgramService(self.engine, clock)
-        self._group_doctor = GroupDoctor(self.engine, self.registry, self.converter)
+
+    # The other services are built, and their modules imported, on first use: a worker
+    # that only runs heartbeats never loads recording, obligations or groups (see
+    # tests/test_worker_imports.py). None holds a lock or a state another must share.
+
+    @cached_property
+    def _ingestor(self) -> Ingestor:
+        from siren_core.metrics.ingest import Ingestor
+
+        return Ingestor(self.engine, self.registry, self.converter, self._catalog,
+                        self.events, self.clock)
+
+    @cached_property
+    def _bulk(self) -> BulkIngestor:
+        from siren_core.metrics.bulk import BulkIngestor
+
+        return BulkIngestor(self.engine, self.registry, self._catalog, self._ingestor,
+                            self.events, self.clock)
+
+    @cached_property
+    def _obligations(self) -> ObligationService:
+        from siren_core.obligations.lifecycle import ObligationService
+
+        return ObligationService(self.engine, self.events, self.clock)
+
+    @cached_property
+    def _fulfillment(self) -> FulfillmentService:
+        from siren_core.obligations.fulfillment import FulfillmentService
+
+        return FulfillmentService(self.engine, self.events, self.clock)
+
+    @cached_property
+    def _groups(self) -> GroupService:
+        from siren_core.groups.rosters import GroupService
+
+        return GroupService(self.engine, self.registry, self.converter, self.events,
+                            self.clock)
+
+    @cached_property
+    def _bindings(self) -> BindingService:
+        from siren_core.groups.bindings import BindingService
+
+        return BindingService(self.engine, self.registry, self.converter, self.events,
+                              self.clock)
+
+    @cached_property
+    def _programs(self) -> ProgramService:
+        from siren_core.groups.programs import ProgramService
+
+        return ProgramService(self.engine, self.clock)
+
+    @cached_property
+    def _group_doctor(self) -> GroupDoctor:
+        from siren_core.groups.doctor import GroupDoctor
+
+        return GroupDoctor(self.engine, self.registry, self.converter)
 
     @property
     def load_report(self) -> LoadReport:
@@ -513,6 +559,8 @@ class Kernel:
         refused). Events already recorded keep the rate they were converted at. Fires
         ``exchange_rate_set`` unless the same rate was stored from that date already.
         """
+        from siren_core.config.rates import exchange_rate
+
         value = exchange_rate(base, quote, rate, since)
         text = plain_text(value.rate)
         with store.unit_of_work(self.engine) as conn:
@@ -634,6 +682,8 @@ class Kernel:
 
     def export_fulfillment_csv(self, id: int, *, all_payouts: bool = False) -> str:
         """A mass-payout CSV of the fulfillment's open payouts (every payout if asked)."""
+        from siren_core.obligations.exports import fulfillment_csv
+
         return fulfillment_csv(self._fulfillment.fulfillment(id), all_payouts=all_payouts)
 
     def obligation_totals(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -729,6 +779,8 @@ class Kernel:
 
     def eligible_collaborators(self, *, distributor: str | None = None,
                                program: str | None = None) -> tuple[str, ...]:
+        from siren_core.groups.doctor import eligible_collaborators
+
         return tuple(eligible_collaborators(self.engine, self.converter,
                                             distributor=distributor, program=program))
 

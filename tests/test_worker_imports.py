@@ -19,6 +19,14 @@ with Kernel(sys.argv[1]) as kernel:
 print(json.dumps(sorted(sys.modules)))
 """
 
+NOT_FOR_A_HEARTBEAT = ("siren_core.metrics.ingest", "siren_core.metrics.bulk",
+                       "siren_core.groups.rosters", "siren_core.groups.bindings",
+                       "siren_core.groups.programs", "siren_core.groups.doctor",
+                       "siren_core.obligations.fulfillment", "siren_core.obligations.exports",
+                       "siren_core.config.rates", "siren_core.webhooks", "alembic")
+"""Recording, groups, fulfillment, exchange rates and webhook delivery: the kernel builds
+their services on first use."""
+
 OTHER_DIALECT = {"sqlite": "sqlalchemy.dialects.postgresql",
                  "postgresql": "sqlalchemy.dialects.sqlite"}
 
@@ -35,3 +43,12 @@ def test_a_worker_loads_only_its_own_stores_dialect(database_url: str) -> None:
     modules = _worker_modules(database_url)
     assert f"sqlalchemy.dialects.{dialect}" in modules
     assert OTHER_DIALECT[dialect] not in modules
+
+
+def test_a_heartbeat_worker_does_not_load_what_it_does_not_run(database_url: str) -> None:
+    with Kernel(database_url):
+        pass
+    modules = _worker_modules(database_url)
+    assert "siren_core.distribution.runner" in modules
+    assert [name for name in NOT_FOR_A_HEARTBEAT if name in modules] == []
+

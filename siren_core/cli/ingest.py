@@ -16,7 +16,8 @@ from siren_core.cli.common import DATABASE_OPTION, JSON_OPTION, console
 from siren_core.errors import InvalidInput, shown
 from siren_core.jsontext import json_problem, load_json
 from siren_core.kernel import Kernel
-from siren_core.metrics.bulk import DEFAULT_BATCH_SIZE, BulkReport
+from siren_core.metrics import DEFAULT_BATCH_SIZE
+from siren_core.metrics.bulk import BulkReport
 
 
 class _Lines:

@@ -33,6 +33,7 @@ from siren_core import collector, outbox
 from siren_core.catalog import Catalog, ConfiguredDistributor
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
 from siren_core.events import EventBus, MetricsTriggered
+from siren_core.metrics import DEFAULT_BATCH_SIZE
 from siren_core.metrics.ingest import (
     CreditRow,
     Ingestor,
@@ -56,8 +57,6 @@ from siren_core.store import (
 )
 from siren_core.store import exchange_queries as xq
 from siren_core.store import metrics_queries as mq
-
-DEFAULT_BATCH_SIZE = 10_000
 
 
 @attrs.frozen
