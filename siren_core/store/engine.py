@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -45,6 +44,9 @@ from sqlalchemy.engine import Connection, Engine
 from siren_core import environment
 from siren_core.errors import Conflict, InvalidInput
 from siren_core.store.tables import metadata
+
+if TYPE_CHECKING:
+    import sqlite3
 
 DEFAULT_URL = "sqlite:///siren.db"
 _SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -157,7 +159,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool, wal: bool = True) -> N
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+        driver = cast("sqlite3.Connection", connection.connection.driver_connection)
         if driver.in_transaction:  # a unit of work's, begun on the driver already
             return
         write = connection.get_execution_options().get("siren_write", True)
@@ -292,7 +294,7 @@ def _driver_transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
     SQLAlchemy then ends it."""
     kept = _Kept.of(engine)
     connection = kept.take(engine)
-    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    driver = cast("sqlite3.Connection", connection.connection.driver_connection)
     ended = False
     try:
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
@@ -395,7 +397,7 @@ that name: nesting needs no other)."""
 def _driver_savepoint(connection: Connection) -> Iterator[None]:
     """A savepoint of a driver transaction, on the driver (SQLAlchemy's own is a compiled
     statement each way, and would begin SQLAlchemy's transaction first)."""
-    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    driver = cast("sqlite3.Connection", connection.connection.driver_connection)
     savepoint = f"SAVEPOINT {_SAVEPOINT}"
     _on_driver(savepoint, driver.execute, savepoint)
     try:
@@ -413,7 +415,11 @@ def _on_driver(statement: str, call: Callable[..., Any], *args: Any) -> None:
     as ``exec_driver_sql`` raises it."""
     try:
         call(*args)
-    except sqlite3.Error as exc:
+    except Exception as exc:
+        import sqlite3  # loaded already: only SQLite's driver calls come here
+
+        if not isinstance(exc, sqlite3.Error):
+            raise
         raise sa.exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
