@@ -63,10 +63,10 @@ def test_inactive_collaborators_are_scored_but_not_eligible(kernel: Kernel) -> N
     assert len(scores.keys) == 2
 
 
-def _columns(rows: list[tuple[int, str, int, int]]) -> tuple[array[int], dict[str, int],
-                                                             array[int]]:
+def _columns(rows: list[tuple[int, str, int, int]]
+             ) -> tuple[array[int], dict[str, int], tuple[int, ...]]:
     return (array("q", (r[0] for r in rows)), {r[1]: r[2] for r in rows},
-            array("q", (r[3] for r in rows)))
+            tuple(r[3] for r in rows))
 
 
 @pytest.mark.parametrize("order", ["python", "another collation"])

@@ -30,7 +30,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import compress, islice, repeat
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import attrs
 
@@ -67,39 +67,41 @@ from siren_core.store import (
 )
 from siren_core.times import check_instant
 
+T = TypeVar("T")
+
 
 @attrs.frozen
 class Allocations(Sequence[tuple[int, str, int, int]]):
     """A period's allocations, read as (collaborator store id, collaborator id, score,
-    amount) tuples in the order of the collaborators' ids, held as columns: the store ids,
-    scores and amounts in arrays of 64-bit ints (8 bytes each, where a tuple of four and
-    its ints take over 150), the ids in a tuple (the strings the scores held already)."""
+    amount) tuples in the order of the collaborators' ids, held as columns (a tuple of four
+    is 88 bytes more per allocation): the store ids in an array of 64-bit ints, 8 bytes
+    each; the ids, scores and amounts in tuples of the objects the scores and the
+    calculator's answer made already (an array would convert each int once more)."""
 
     keys: array[int] = attrs.field(factory=lambda: array("q"))
     names: tuple[str, ...] = ()
-    scores: array[int] = attrs.field(factory=lambda: array("q"))
-    amounts: array[int] = attrs.field(factory=lambda: array("q"))
+    scores: tuple[int, ...] = ()
+    amounts: tuple[int, ...] = ()
 
     @classmethod
-    def paid(cls, keys: array[int], scores: Mapping[str, int], amounts: array[int]
+    def paid(cls, keys: array[int], scores: Mapping[str, int], amounts: tuple[int, ...]
              ) -> Allocations:
         """The allocations of the positive ``amounts``, whose collaborators are ``scores``'
         keys and store ids ``keys``, all three in one order. That is the store's order of
         ids, so there is nothing to sort unless the database's collation orders them
         otherwise than Python does."""
         if all(amounts):
-            found = cls(keys, tuple(scores), array("q", scores.values()), amounts)
+            found = cls(keys, tuple(scores), tuple(scores.values()), amounts)
         else:
             found = cls(array("q", compress(keys, amounts)), tuple(compress(scores, amounts)),
-                        array("q", compress(scores.values(), amounts)),
-                        array("q", filter(None, amounts)))
+                        tuple(compress(scores.values(), amounts)), tuple(filter(None, amounts)))
         if all(map(operator.lt, found.names, islice(found.names, 1, None))):
             return found
         order = sorted(range(len(found)), key=found.names.__getitem__)
 
-        def ordered(column: array[int]) -> array[int]:
-            return array("q", map(column.__getitem__, order))
-        return cls(ordered(found.keys), tuple(map(found.names.__getitem__, order)),
+        def ordered(column: Sequence[T]) -> tuple[T, ...]:
+            return tuple(map(column.__getitem__, order))
+        return cls(array("q", ordered(found.keys)), ordered(found.names),
                    ordered(found.scores), ordered(found.amounts))
 
     def __len__(self) -> int:
@@ -266,7 +268,7 @@ def compute(conn: Connection, distributor: ConfiguredDistributor, plugins: _Plug
     if isinstance(answer, Decline):
         return _unallocated(distributor, pool, revenue, DECLINED + answer.reason, carried_in)
     # every collaborator the answer names is in ``eligible`` (checked by _Plugins.allocate)
-    amounts = array("q", map(answer.get, eligible, repeat(0)))
+    amounts = tuple(map(answer.get, eligible, repeat(0)))
     del answer  # a large period's peak: its mapping is not held beside the allocations
     return Outcome(pool, revenue, None, Allocations.paid(scores.keys, eligible, amounts),
                    carried_in)
