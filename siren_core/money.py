@@ -43,10 +43,12 @@ is equal, every weight is equal, so the smallest keys win.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import operator
 import re
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Mapping, MutableSequence
 from decimal import Decimal
 from itertools import compress, pairwise, repeat
 from typing import Any, Protocol, TypeVar
@@ -357,42 +359,79 @@ def _sorted_keys(keys: Iterable[K], field: str) -> list[K]:
     return ordered
 
 
-def _largest_remainder(amount: int, keys: list[K], weights: list[int],
-                       field: str) -> dict[K, int]:
-    """Hamilton split of ``amount``; ``keys`` ascending, ``weights`` valid and aligned."""
+def _largest_remainder(amount: int, keys: list[K], weights: Mapping[K, int]
+                       ) -> dict[K, int]:
+    """Hamilton split of ``amount`` among ``keys`` (ascending) by ``weights``.
+
+    A large split's peak memory is its columns of n ints, each dropped once its last use
+    is past (``keys`` too: the caller passes it, not holds it): the products are not kept
+    (computed twice), the parts are an array of 64-bit ints while the remainders are held
+    (8 bytes a key, not 40), the units won are added in place, and the result copies the
+    table of ``weights`` given as a dict in key order rather than growing one."""
+    values = _weights(keys, weights)
     if amount == 0:
         return dict.fromkeys(keys, 0)
     if not keys:
-        raise InvalidInput(field, {}, f"is empty, so {amount} cannot be shared among it")
-    total = sum(weights)
+        raise InvalidInput("split.weights", {},
+                           f"is empty, so {amount} cannot be shared among it")
+    total = sum(values)
     if total == 0:
-        raise InvalidInput(field, total,
+        raise InvalidInput("split.weights", total,
                            f"is the total weight; {amount} cannot be shared in proportion "
                            f"to weights that are all 0")
-    # map() with C-level callables keeps this fast for 100,000s of keys. A large split's
-    # peak memory is its lists of n ints: the products are not kept (computed twice),
-    # the units won are added in place and the remainders go before the result is built.
-    n = len(weights)
-    parts = list(map(operator.floordiv, map(amount.__mul__, weights), repeat(total, n)))
+    keyed = weights if type(weights) is dict and all(map(operator.is_, keys, weights)) \
+        else None
+    names: Iterable[K] = keys if keyed is None else keyed
+    del keys
+    # map() with C-level callables keeps this fast for 100,000s of keys.
+    n = len(values)
+    parts = _column(map(operator.floordiv, map(amount.__mul__, values), repeat(total, n)),
+                    amount)
     leftover = amount - sum(parts)
-    if not leftover:
-        return dict(zip(keys, parts, strict=True))
-    remainders = list(map(operator.mod, map(amount.__mul__, weights), repeat(total, n)))
-    # The remainders add up to leftover * total and each is < total, so more than
-    # `leftover` of them are positive and keys of weight 0 (remainder 0) never win.
-    # Every key whose remainder beats the leftover-th largest remainder wins a unit ...
-    threshold = sorted(remainders)[n - leftover]
-    for i in compress(range(n), map(threshold.__lt__, remainders)):
-        parts[i] += 1
-    # ... and the units still left go to the keys whose remainder equals it, larger
-    # weight first, then smaller key: indices ascend, and sorted() with reverse=True
-    # is stable, so equal weights stay in ascending key order.
-    tied = list(compress(range(n), map(threshold.__eq__, remainders)))
-    del remainders
-    still_left = amount - sum(parts)
-    for i in sorted(tied, key=weights.__getitem__, reverse=True)[:still_left]:
-        parts[i] += 1
-    return dict(zip(keys, parts, strict=True))
+    if leftover:
+        remainders = list(map(operator.mod, map(amount.__mul__, values), repeat(total, n)))
+        # The remainders add up to leftover * total and each is < total, so more than
+        # `leftover` of them are positive and keys of weight 0 (remainder 0) never win.
+        # Every key whose remainder beats the leftover-th largest remainder wins a unit ...
+        ranked = sorted(remainders)
+        threshold = ranked[n - leftover]
+        still_left = leftover - (n - bisect.bisect_right(ranked, threshold))
+        del ranked
+        for i in compress(range(n), map(threshold.__lt__, remainders)):
+            parts[i] += 1
+        # ... and the units still left go to the keys whose remainder equals it, larger
+        # weight first, then smaller key: indices ascend, and sorted() with reverse=True
+        # is stable, so equal weights stay in ascending key order.
+        tied = list(compress(range(n), map(threshold.__eq__, remainders)))
+        del remainders
+        for i in sorted(tied, key=values.__getitem__, reverse=True)[:still_left]:
+            parts[i] += 1
+    del values
+    if keyed is None:
+        return dict(zip(names, parts, strict=True))
+    result = dict(keyed)
+    result.update(zip(names, parts, strict=True))
+    return result
+
+
+def _weights(keys: list[K], weights: Mapping[K, int]) -> list[int]:
+    """The weights of ``keys`` in their order, checked: ints (an int subclass but ``bool``
+    is taken as its int), none negative."""
+    values = list(map(weights.__getitem__, keys))
+    if not set(map(type, values)) <= {int} or (values and min(values) < 0):
+        for key, w in zip(keys, values, strict=True):
+            if isinstance(w, bool) or not isinstance(w, int):
+                raise InvalidInput(f"split.weights[{key!r}]", w,
+                                   f"is {_a_type(w)}, not an int weight")
+            if w < 0:
+                raise InvalidInput(f"split.weights[{key!r}]", w, "is a negative weight")
+        values = [int(w) for w in values]  # int subclasses (not bool) are fine
+    return values
+
+
+def _column(values: Iterable[int], bound: int) -> MutableSequence[int]:
+    """``values``, none above ``bound``: an array of 64-bit ints if they fit, else a list."""
+    return array("q", values) if bound <= INT64_MAX else list(values)
 
 
 def split(amount: int, weights: Mapping[K, int]) -> dict[K, int]:
@@ -409,18 +448,8 @@ def split(amount: int, weights: Mapping[K, int]) -> dict[K, int]:
     ``split.weights[<key>]``), and for ``amount > 0`` with no weights or weights
     that are all 0 (field ``split.weights``).  ``split(0, ...)`` gives all zeros.
     """
-    amount = _check_amount(amount, "split.amount")
-    keys = _sorted_keys(weights, "split.weights")
-    values = list(map(weights.__getitem__, keys))
-    if not set(map(type, values)) <= {int} or (values and min(values) < 0):
-        for key, w in zip(keys, values, strict=True):
-            if isinstance(w, bool) or not isinstance(w, int):
-                raise InvalidInput(f"split.weights[{key!r}]", w,
-                                   f"is {_a_type(w)}, not an int weight")
-            if w < 0:
-                raise InvalidInput(f"split.weights[{key!r}]", w, "is a negative weight")
-        values = [int(w) for w in values]  # int subclasses (not bool) are fine
-    return _largest_remainder(amount, keys, values, "split.weights")
+    return _largest_remainder(_check_amount(amount, "split.amount"),
+                              _sorted_keys(weights, "split.weights"), weights)
 
 
 def split_equally(amount: int, keys: Iterable[K]) -> dict[K, int]:

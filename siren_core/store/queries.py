@@ -8,7 +8,8 @@ single recording runs go straight through the driver (:func:`driver_rows`).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
@@ -119,6 +120,18 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
     ``whole_numerics``: the statement's ``numeric`` values are whole numbers (sums of
     integers on PostgreSQL), read as ints, exact at any size (psycopg: no ``Decimal``
     per value, nor a second list of rows to convert them; see :func:`reads_whole_numerics`)."""
+    with driver_cursor(conn, statement, parameters, whole_numerics=whole_numerics) as cursor:
+        return [] if cursor.description is None else cast(list[tuple[Any, ...]],
+                                                          cursor.fetchall())
+
+
+@contextmanager
+def driver_cursor(conn: Connection, statement: str, parameters: Sequence[Any], *,
+                  whole_numerics: bool = False) -> Iterator[Any]:
+    """The driver's cursor having run ``statement``, as :func:`driver_rows` runs it, for
+    its rows to be read one at a time (a large result is never held as a list); a driver
+    error, while it runs or while its rows are read, is raised as SQLAlchemy's. The cursor
+    is closed on leaving."""
     cursor = conn.connection.cursor()
     try:
         if whole_numerics and reads_whole_numerics(conn):
@@ -126,9 +139,7 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
 
             cursor.adapters.register_loader("numeric", IntLoader)  # this cursor only
         cursor.execute(statement, parameters)
-        if cursor.description is None:
-            return []
-        return cast(list[tuple[Any, ...]], cursor.fetchall())
+        yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
         raise sa.exc.DBAPIError.instance(statement, parameters, exc,
                                          conn.dialect.loaded_dbapi.Error) from exc
