@@ -415,8 +415,8 @@ def _largest_remainder(amount: int, keys: list[K], weights: Mapping[K, int]
 
 
 def _weights(keys: list[K], weights: Mapping[K, int]) -> list[int]:
-    """The weights of ``keys`` in their order, checked: ints (an int subclass but ``bool``
-    is taken as its int), none negative."""
+    """The weights of ``keys`` in their order, checked: ints, none negative (an int
+    subclass other than ``bool`` is taken as its int)."""
     values = list(map(weights.__getitem__, keys))
     if not set(map(type, values)) <= {int} or (values and min(values) < 0):
         for key, w in zip(keys, values, strict=True):
