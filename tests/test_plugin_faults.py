@@ -61,8 +61,12 @@ class Faulty:
         def wrong(ctx: CreditContext, cfg: Any) -> list[Any]:
             return [(ctx.actor, 1.5)]
 
+        def number(ctx: CreditContext, cfg: Any) -> Any:
+            return 42
+
         return [CreditRule(id="raising", description="raises", credit=raising),
-                CreditRule(id="wrong", description="returns tuples", credit=wrong)]
+                CreditRule(id="wrong", description="returns tuples", credit=wrong),
+                CreditRule(id="number", description="returns a number", credit=number)]
 
 
 def _scenario(kernel: Kernel, broken: Mapping[str, Any]) -> None:
@@ -100,7 +104,8 @@ def test_a_faulty_distribution_plugin_is_refused_and_named(
 
 
 @pytest.mark.parametrize(("rule", "message"), [
-    ("raising", "rule blew up"), ("wrong", "returned ('ana', 1.5)")])
+    ("raising", "rule blew up"), ("wrong", "returned ('ana', 1.5)"),
+    ("number", "credit rule 'number' failed")])
 def test_a_faulty_credit_rule_rejects_the_event_and_writes_nothing(
         kernel_factory: Callable[..., Kernel], rule: str, message: str) -> None:
     kernel = kernel_factory(plugins=[Faulty()])
@@ -110,6 +115,11 @@ def test_a_faulty_credit_rule_rejects_the_event_and_writes_nothing(
     with pytest.raises(PluginError) as error:
         kernel.record("sale", sale("o-1", "ana", "1.00"))
     assert message in str(error.value) and "plugin 'Faulty'" in str(error.value)
+    assert error.value.hook == "siren_credit_rules"
+    report = kernel.record_many([{"type": "sale", **sale("o-2", "ana", "1.00")}])
+    assert [(rejection.position, rejection.id) for rejection in report.rejected] == [
+        (0, "o-2")]
+    assert message in report.rejected[0].problem
     assert kernel.table_counts() == before
 
 

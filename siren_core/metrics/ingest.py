@@ -480,9 +480,10 @@ class _CreditPlanner:
                                   credit.points, 0))
         return found
 
-    def _call_rule(self, entry: ConfiguredMetric, context: CreditContext) -> Sequence[Credit]:
-        try:
-            credits: Sequence[Credit] = entry.rule.credit(context, entry.rule_config)
+    def _call_rule(self, entry: ConfiguredMetric, context: CreditContext
+                   ) -> tuple[Credit, ...]:
+        try:  # taken as a tuple here: an answer that is no sequence is the rule's fault
+            credits = tuple(entry.rule.credit(context, entry.rule_config))
         except InvalidInput:
             raise
         except Exception as exc:
