@@ -97,14 +97,20 @@ def period_scores(conn: Connection, distributor_key: int, start: datetime,
     try:
         with queries.driver_cursor(conn, queries.marks(conn, _SCORES), parameters,
                                    whole_numerics=True) as rows:
-            if is_sqlite(conn) or queries.reads_whole_numerics(conn):  # ints already
+            if is_sqlite(conn):
+                scores = PeriodScores.of(rows)
+            elif queries.reads_whole_numerics(conn):  # ints already
                 return PeriodScores.of(rows)
-            # NUMERIC: exact past 64 bits
-            return PeriodScores.of((r[0], r[1], r[2], int(r[3])) for r in rows)
+            else:  # NUMERIC: exact past 64 bits
+                return PeriodScores.of((r[0], r[1], r[2], int(r[3])) for r in rows)
     except sa.exc.OperationalError as exc:
         if not sqlite_overflowed(exc):
             raise
         return PeriodScores.of(_period_scores_in_python(conn, distributor_key, start, end))
+    # The pages the aggregate read are not needed for the split, the period's peak: SQLite
+    # gives its page cache back (the writes after it read what they need again).
+    conn.connection.driver_connection.execute("PRAGMA shrink_memory")
+    return scores
 
 
 def _period_scores_in_python(conn: Connection, distributor_key: int, start: datetime,
