@@ -109,7 +109,7 @@ def period_scores(conn: Connection, distributor_key: int, start: datetime,
         return PeriodScores.of(_period_scores_in_python(conn, distributor_key, start, end))
     # The pages the aggregate read are not needed for the split, the period's peak: SQLite
     # gives its page cache back (the writes after it read what they need again).
-    conn.connection.driver_connection.execute("PRAGMA shrink_memory")
+    conn.connection.cursor().execute("PRAGMA shrink_memory").close()
     return scores
 
 
