@@ -82,6 +82,7 @@ from siren_core.groups.values import (
     Program,
 )
 from siren_core.metrics import DEFAULT_BATCH_SIZE
+from siren_core.metrics.reports import BulkReport
 from siren_core.money import plain_text
 from siren_core.obligations.values import BulkResult, GenerateResult
 from siren_core.plugins import LoadReport, PluginRegistry, PluginSettings, make_plugin_manager
@@ -102,7 +103,7 @@ if TYPE_CHECKING:
     from siren_core.groups.doctor import GroupDoctor
     from siren_core.groups.programs import ProgramService
     from siren_core.groups.rosters import GroupService
-    from siren_core.metrics.bulk import BulkIngestor, BulkReport
+    from siren_core.metrics.bulk import BulkIngestor
     from siren_core.metrics.ingest import Ingestor
     from siren_core.obligations.fulfillment import FulfillmentService
     from siren_core.obligations.lifecycle import ObligationService

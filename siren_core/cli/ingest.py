@@ -17,7 +17,7 @@ from siren_core.errors import InvalidInput, shown
 from siren_core.jsontext import json_problem, load_json
 from siren_core.kernel import Kernel
 from siren_core.metrics import DEFAULT_BATCH_SIZE
-from siren_core.metrics.bulk import BulkReport
+from siren_core.metrics.reports import BulkReport
 
 
 class _Lines:

@@ -31,7 +31,7 @@ import attrs
 
 from siren_core import collector, outbox
 from siren_core.catalog import Catalog, ConfiguredDistributor
-from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError, shown
+from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics import DEFAULT_BATCH_SIZE
 from siren_core.metrics.ingest import (
@@ -44,6 +44,7 @@ from siren_core.metrics.ingest import (
     plan_credits,
 )
 from siren_core.metrics.refunds import LATE_REJECTED, REFUND, ParsedRefund
+from siren_core.metrics.reports import BulkReport, Rejection
 from siren_core.plugins import PluginRegistry
 from siren_core.store import (
     Connection,
@@ -57,49 +58,6 @@ from siren_core.store import (
 )
 from siren_core.store import exchange_queries as xq
 from siren_core.store import metrics_queries as mq
-
-
-@attrs.frozen
-class Rejection:
-    """One event that was not recorded: where it was, and why.
-
-    ``position`` is the event's index in the iterable given to ``record_many`` (from 0),
-    or its line number in ``siren ingest``.
-    """
-
-    position: int
-    type: str | None
-    id: str | None
-    field: str
-    value: Any
-    problem: str
-
-    @property
-    def reason(self) -> str:
-        return f"{self.field}: {shown(self.value)} {self.problem}"
-
-
-@attrs.frozen
-class BulkReport:
-    """Counts of a bulk ingestion: every event is inserted, a duplicate, or rejected."""
-
-    inserted: int = 0
-    duplicates: int = 0
-    credits: int = 0
-    skipped: int = 0
-    """``credit_skip`` rows written: a tracking distributor credited nothing (see
-    :class:`~siren_core.domain.CreditSkipped`)."""
-    late: int = 0
-    """Late credits and ``late_rejected`` skips written, summed as
-    :attr:`~siren_core.domain.RecordResult.late` (events in a distributed period)."""
-    late_positions: tuple[int, ...] = ()
-    """The positions of the inserted events that were late at some distributor."""
-    rejected: tuple[Rejection, ...] = ()
-    """The events refused, by position."""
-
-    @property
-    def total(self) -> int:
-        return self.inserted + self.duplicates + len(self.rejected)
 
 
 @attrs.define
