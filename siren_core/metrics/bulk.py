@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from siren_core import collector, outbox
-from siren_core.catalog import Catalog, ConfiguredDistributor
+from siren_core.catalog import Catalog
 from siren_core.errors import ConfigurationChanged, Conflict, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.metrics import DEFAULT_BATCH_SIZE
@@ -71,6 +71,16 @@ class _Tally:
     late: int = 0
     late_positions: list[int] = attrs.Factory(list)
     rejected: list[Rejection] = attrs.Factory(list)
+
+    def add(self, other: _Tally) -> None:
+        """Count ``other`` (a committed transaction's tally) in this one."""
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.credits += other.credits
+        self.skipped += other.skipped
+        self.late += other.late
+        self.late_positions.extend(other.late_positions)
+        self.rejected.extend(other.rejected)
 
     def report(self) -> BulkReport:
         return BulkReport(self.inserted, self.duplicates, self.credits, self.skipped,
@@ -201,13 +211,7 @@ class BulkIngestor:
                 if attempt == _ATTEMPTS:
                     raise
                 continue
-            report.inserted += outcome.inserted
-            report.duplicates += outcome.duplicates
-            report.credits += outcome.credits
-            report.skipped += outcome.skipped
-            report.late += outcome.late
-            report.late_positions.extend(outcome.late_positions)
-            report.rejected.extend(outcome.rejected)
+            report.add(outcome)
             return announce, left
         raise AssertionError("unreachable")
 
@@ -255,8 +259,7 @@ class BulkIngestor:
         active = [d for d in distributors if d.spec.status == "active"]
         starts = queries.open_period_starts(conn, [d.key for d in active], lock=True,
                                             units={d.key: d.currency.code for d in active})
-        batch = _Batch(conn, known, [d for d in distributors if d.spec.status != "deleted"],
-                       starts, self._clock())
+        batch = _Batch(conn, known, starts, self._clock())
         planners: dict[str, _CreditPlanner] = {}
         sources: list[tuple[Any, ...]] = []
         credits: list[list[CreditRow]] = []
@@ -267,7 +270,8 @@ class BulkIngestor:
             planner = planners.get(item.kind)
             if planner is None:
                 planner = planners[item.kind] = _CreditPlanner(
-                    conn, item.kind, known, self._registry, self._ingestor.group_views)
+                    conn, item.kind, known, self._registry, distributors,
+                    self._ingestor.group_views)
             try:
                 source, rows, skips, conversions = batch.plan(item, planner)
             except InvalidInput as exc:
@@ -353,15 +357,13 @@ def _retryable(exc: IntegrityError | OperationalError) -> bool:
 
 
 class _Batch:
-    """What every event of one batch's transaction is planned against: the collaborators,
-    the distributors that track anything, their open periods, and the instants as the
-    store keeps them (each converted once)."""
+    """What every event of one batch's transaction is planned against besides its
+    planner: the collaborators, the open periods, and the instants as the store keeps
+    them (each converted once)."""
 
     def __init__(self, conn: Connection, known: dict[str, tuple[int, str]],
-                 distributors: list[ConfiguredDistributor], starts: Mapping[int, datetime],
-                 now: datetime) -> None:
+                 starts: Mapping[int, datetime], now: datetime) -> None:
         self._known = known
-        self._distributors = distributors
         self._starts = starts
         self._stored = mq.stored_time(conn)
         self._stored_starts = {key: self._stored(start) for key, start in starts.items()}
@@ -382,7 +384,7 @@ class _Batch:
                                    "is not a known collaborator")
         at = event.at
         stored_at = self._stored(at)
-        planned, skips = plan_credits(planner, self._distributors, at, metrics)
+        planned, skips = plan_credits(planner, at, metrics)
         rows = place_credit_rows(planned, self._starts, at, skips, stored_at=stored_at,
                                  stored_starts=self._stored_starts)
         conversions = planner.conversions_of({row[0] for row in rows}) if (

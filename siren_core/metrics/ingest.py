@@ -134,10 +134,10 @@ class Ingestor:
             actors = {single: prelude.actor}
         else:  # several collaborators, or none (an unattributed sale: nothing to ask)
             actors = self._actors(conn, kind, wanted) if wanted else {}
-        planner = _CreditPlanner(conn, kind, actors, self._registry, self.group_views,
-                                 any_binding=prelude.bindings)
         distributors = self._catalog.all(conn, stamp=prelude.stamp)
-        planned, skips = plan_credits(planner, distributors, event.at, parsed.metrics)
+        planner = _CreditPlanner(conn, kind, actors, self._registry, distributors,
+                                 self.group_views, any_binding=prelude.bindings)
+        planned, skips = plan_credits(planner, event.at, parsed.metrics)
         starts = queries.open_period_starts(
             conn, sorted({d.key for d, _, _ in planned}), lock=True,
             units={d.key: d.currency.code for d, _, _ in planned},
@@ -209,18 +209,20 @@ PlannedRow = tuple[str, int | None, int, int, int]
 layer, points, revenue)``."""
 Planned = list[tuple[ConfiguredDistributor, Metric, list[PlannedRow]]]
 """The credit rows of an event per distributor and metric, before they get a period."""
+Lane = tuple[ConfiguredDistributor, int, datetime]
+"""A distributor tracking one of an event's metrics: the distributor, the metric's index
+among the event's metrics, the start of the distributor's first period."""
 CreditRow = tuple[int, str, str, int | None, int, int, int, bool, Any]
 """A placed credit row: the values of :data:`CREDIT_FIELDS`, in that order."""
 CREDIT_FIELDS = mq.CREDIT_VALUES
 """The ``score_credit`` columns a planned credit fills (``source_event_id`` comes later)."""
 
 
-def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistributor],
-                 at: datetime, metrics: Sequence[Metric]
+def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric]
                  ) -> tuple[Planned, list[dict[str, Any]]]:
     """The credit rows and ``credit_skip`` rows of one event (without its store id).
 
-    Every distributor that tracks one of the event's metric types (see
+    Every distributor of the planner that tracks one of the event's metric types (see
     :meth:`_CreditPlanner.tracks`) gets credit rows for it, or a skip row saying why not:
     paused (``distributor_inactive``), an event older than its first period
     (``before_distributor_start``: it belongs to no period), or nothing to credit.
@@ -230,21 +232,16 @@ def plan_credits(planner: _CreditPlanner, distributors: Sequence[ConfiguredDistr
     planned: Planned = []
     skips: list[dict[str, Any]] = []
     planner.conversions = {}
-    for distributor in distributors:
-        status = distributor.spec.status
-        if status == "deleted":
-            continue
-        for metric in metrics:
-            if not _CreditPlanner.tracks(distributor, metric):
-                continue
-            if status != "active":
-                _skip(skips, distributor, metric, "distributor_inactive")
-            elif at < planner.first_start(distributor):
-                _skip(skips, distributor, metric, "before_distributor_start")
-            elif rows := planner.rows(distributor, metric, at):
-                planned.append((distributor, metric, rows))
-            else:
-                _skip(skips, distributor, metric, planner.why_nothing(distributor, metric))
+    for distributor, index, first_start in planner.tracking(metrics):
+        metric = metrics[index]
+        if distributor.spec.status != "active":
+            _skip(skips, distributor, metric, "distributor_inactive")
+        elif at < first_start:
+            _skip(skips, distributor, metric, "before_distributor_start")
+        elif rows := planner.rows(distributor, metric, at):
+            planned.append((distributor, metric, rows))
+        else:
+            _skip(skips, distributor, metric, planner.why_nothing(distributor, metric))
     return planned, skips
 
 
@@ -327,16 +324,17 @@ class _CreditPlanner:
     """Turns one metric into credit rows for one distributor, through its credit rules."""
 
     def __init__(self, conn: Connection, kind: str, known: dict[str, tuple[int, str]],
-                 registry: PluginRegistry, group_views: GroupViews | None = None, *,
-                 any_binding: bool = True) -> None:
+                 registry: PluginRegistry, distributors: Sequence[ConfiguredDistributor],
+                 group_views: GroupViews | None = None, *, any_binding: bool = True) -> None:
         self._conn = conn
         self._kind = kind
+        self._distributors = [d for d in distributors if d.spec.status != "deleted"]
+        self._tracking: dict[tuple[tuple[str, bool], ...], list[Lane]] = {}
         self._known = dict(known)
         self._registry = registry
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry),
                                          any_binding=any_binding)
         self._eligible: dict[int, tuple[Callable[[str], bool], GroupView | None]] = {}
-        self._first_starts: dict[int, datetime] = {}
         self._exchange: Exchange | None = None
         self.conversions: dict[tuple[int, str], dict[str, Any]] = {}
         """The ``credit_conversion`` rows of the event being planned, per distributor and
@@ -353,13 +351,18 @@ class _CreditPlanner:
         found = self._known.get(collaborator) or self._lookup(collaborator)
         return found is not None and found[1] == "active"
 
-    def first_start(self, distributor: ConfiguredDistributor) -> datetime:
-        """The start of the distributor's first period: nothing before it is credited
-        (worked out once per distributor, not per event)."""
-        found = self._first_starts.get(distributor.key)
+    def tracking(self, metrics: Sequence[Metric]) -> list[Lane]:
+        """Each distributor tracking one of ``metrics`` (see :meth:`tracks`) with the index
+        of that metric and the start of the distributor's first period, distributor by
+        distributor: worked out once per planner for each kind of event (its metrics'
+        types, and whether each carries revenue), not for every event of a batch."""
+        signature = tuple([(metric.metric_type, bool(metric.revenue)) for metric in metrics])
+        found = self._tracking.get(signature)
         if found is None:
-            found = self._first_starts[distributor.key] = _first_start(
-                distributor.spec.schedule)
+            found = self._tracking[signature] = [
+                (distributor, index, _first_start(distributor.spec.schedule))
+                for distributor in self._distributors
+                for index, metric in enumerate(metrics) if self.tracks(distributor, metric)]
         return found
 
     def prefetch(self, collaborators: Iterable[str]) -> None:
@@ -399,7 +402,8 @@ class _CreditPlanner:
 
     def rows(self, distributor: ConfiguredDistributor, metric: Metric,
              at: datetime) -> list[PlannedRow]:
-        revenue = self._revenue(distributor, metric, at)
+        revenue = self._revenue(distributor, metric, at) if (
+            metric.revenue and distributor.pool_resolver.uses_revenue) else 0
         rows = self._credits(distributor, metric, at)
         if revenue:  # the event's revenue rides on its first row, or on a row of its own
             if rows:
@@ -440,8 +444,8 @@ class _CreditPlanner:
 
     def _revenue(self, distributor: ConfiguredDistributor, metric: Metric,
                  at: datetime) -> int:
-        if not metric.revenue or not distributor.pool_resolver.uses_revenue:
-            return 0
+        """The metric's qualifying revenue in the distributor's units (the caller checked
+        that the metric carries revenue and the distributor's pool uses it)."""
         revenue = qualifying_revenue(distributor, metric.revenue, self._registry)
         if metric.currency is distributor.currency:  # (_in_units would say the same)
             return revenue

@@ -223,9 +223,11 @@ class Shapes:
               ) -> tuple[T, str, str]:
         """:meth:`structure` and :meth:`digest` at once (a source event is always both):
         the event, the SHA-256 of its canonical text, the text."""
-        shape = self._shape(cls)
-        found = shape.structure(data) if shape is not None and type(data) is dict else None
-        event = self.structure(data, cls, prefix) if found is None else cast(T, found)
+        shape = self._fast.get(cls, _UNKNOWN)  # (a look-up, not a call: once per event)
+        if shape is _UNKNOWN:
+            shape = self._shape(cls)
+        found: Any = shape.structure(data) if shape is not None and type(data) is dict else None
+        event: T = self.structure(data, cls, prefix) if found is None else found
         text = shape.canonical(event) if shape is not None else None
         if text is None:
             text = _SORTED.encode(self._converter.unstructure(event))
@@ -244,6 +246,9 @@ class Shapes:
         text = self.canonical(event)
         return sha256(text.encode()).hexdigest(), text
 
+
+_UNKNOWN: Any = object()
+"""A class :class:`Shapes` has not looked at yet."""
 
 # Built once: ``json.dumps`` with any option builds a new encoder on every call.
 _SORTED = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
