@@ -16,7 +16,11 @@ January
   ``score_credit`` rows. No validation, no look-ups;
 * through the **fastest** raw path, the same rows as the baseline but written with
   ``COPY`` on PostgreSQL and multi-row ``INSERT … VALUES (…), (…)`` on SQLite (what the
-  engine's bulk writes use).
+  engine's bulk writes use);
+* with ``--floor``, through the **floor** (:mod:`benchmarks.ingest_floor`): the fastest
+  raw path plus the plugin calls, checks and look-ups any implementation of
+  ``record_many`` must make, straight-line for this one configuration. A lower bound
+  for the engine, not a competitor: floor/fastest is the most any kernel could reach.
 
 All read the same generated event dictionaries, on a freshly emptied schema, and print
 events/s and the ratios engine/baseline and engine/fastest. The database is EMPTIED
@@ -42,6 +46,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from benchmarks.ingest_floor import run_floor
 from benchmarks.period import Driver
 from benchmarks.raw import Raw
 from siren_core import Kernel, store
@@ -183,10 +188,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--collaborators", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="Rounds (baseline, engine, fastest each); best times and "
+                        help="Rounds (baseline, engine, fastest[, floor] each); best times and "
                              "per-round ratios are printed")
     parser.add_argument("--database", default=None,
                         help="Database URL to EMPTY and use (default: a temporary SQLite file)")
+    parser.add_argument("--floor", action="store_true",
+                        help="Also run the floor: the fastest raw side plus the plugin calls "
+                             "and look-ups any implementation must make "
+                             "(benchmarks/ingest_floor.py)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -197,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         runs: list[tuple[str, Callable[[Kernel, int, int, int], float]]] = [
             ("baseline", run_baseline), ("engine", run_engine),
             ("fastest", partial(run_baseline, fastest=True))]
+        if args.floor:
+            runs.append(("floor", run_floor))
         for _round in range(args.repeat):
             rounds.append({})
             for name, run in runs:
@@ -223,7 +234,11 @@ def main(argv: list[str] | None = None) -> None:
               f"executemany baseline/{fastest}: {rates['baseline'] / rates['fastest']:.2f}")
         # Rounds run their three back to back, so a round's ratios share the machine's
         # mood; the best times may come from different rounds.
-        for other in ("baseline", "fastest"):
+        if args.floor:
+            print(f"{backend:10} ratio floor/{fastest}: {rates['floor'] / rates['fastest']:.2f} "
+                  f"(the most any implementation making these plugin calls could reach); "
+                  f"engine/floor: {rates['engine'] / rates['floor']:.2f}")
+        for other in ("baseline", "fastest", *(("floor",) if args.floor else ())):
             ratios = [one[other] / one["engine"] for one in rounds]
             print(f"{backend:10} engine/{other} per round: "
                   f"{', '.join(f'{ratio:.2f}' for ratio in ratios)} "

@@ -54,6 +54,18 @@ SCRATCH = 9999  # the raw side's period index: beside the engine's, never in its
 
 # -- the raw side (driver only) ----------------------------------------------------------
 
+def store_time(value: datetime, sqlite: bool) -> Any:
+    """An aware instant as the store keeps it: on SQLite the text SQLAlchemy's ``DateTime``
+    writes (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), on PostgreSQL a naive UTC datetime. A
+    UTC value takes the engine's own shortcut (its ISO text without the ``+00:00``),
+    sooner than ``astimezone``, ``replace`` and ``strftime``."""
+    if value.tzinfo is UTC:
+        return value.isoformat(" ", "microseconds")[:-6] if sqlite else value.replace(
+            tzinfo=None)
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return naive.isoformat(" ", "microseconds") if sqlite else naive
+
+
 class Driver:
     """A DBAPI connection from a SQLAlchemy-style URL, with the engine's settings."""
 
@@ -76,8 +88,7 @@ class Driver:
         return text.replace("?", self.mark)
 
     def time(self, value: datetime) -> Any:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+        return store_time(value, self.sqlite)
 
     def begin(self) -> Any:
         cursor = self.connection.cursor()

@@ -4,10 +4,10 @@ placeholders, time format and bulk paths (``executemany``, and ``COPY`` on Postg
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from benchmarks.period import multirow
+from benchmarks.period import multirow, store_time
 from siren_core import Kernel, store
 
 
@@ -18,9 +18,7 @@ class Raw:
         self.mark = "?" if self.sqlite else "%s"
 
     def time(self, value: datetime) -> Any:
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        # the text SQLAlchemy's DateTime stores on SQLite (isoformat: sooner than strftime)
-        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
+        return store_time(value, self.sqlite)
 
     def sql(self, text: str) -> str:
         return text.replace("?", self.mark)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks import catchup, ingest, many, period, record
+from benchmarks import catchup, ingest, ingest_floor, many, period, record
 
 
 def test_a_raw_period_writes_the_engines_allocations_obligations_and_audit(
@@ -42,6 +42,15 @@ def test_the_fastest_raw_ingestion_stores_the_engines_rows(database_url: str) ->
     engine_rows = ingest.stored_sales(database_url)
     with ingest.fresh(database_url, 50) as kernel:
         ingest.run_baseline(kernel, 300, 50, 100, fastest=True)
+    assert ingest.stored_sales(database_url) == engine_rows
+
+
+def test_the_ingestion_floor_stores_the_engines_rows(database_url: str) -> None:
+    with ingest.fresh(database_url, 50) as kernel:
+        ingest.run_engine(kernel, 300, 50, 100)
+    engine_rows = ingest.stored_sales(database_url)
+    with ingest.fresh(database_url, 50) as kernel:
+        ingest_floor.run_floor(kernel, 300, 50, 100)
     assert ingest.stored_sales(database_url) == engine_rows
     assert len(engine_rows) == 300
 
