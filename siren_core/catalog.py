@@ -10,11 +10,13 @@ reloads them when any configuration version changed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
 import cattrs
 
+from siren_core import schedule
 from siren_core.config.converter import structure
 from siren_core.domain import (
     DESCRIPTION_LENGTH,
@@ -67,6 +69,9 @@ class ConfiguredDistributor:
     calculator_config: Any
     metrics: Mapping[str, tuple[ConfiguredMetric, ...]]
     """metric type → its configured entries (a type may be tracked twice)."""
+    first_start: datetime
+    """The start of the distributor's first period: an event before it belongs to none
+    (worked out once here, not for every event)."""
     compilers: tuple[TransactionCompiler, ...] = ()
     """The enabled transaction compilers (qualifying revenue, see ``spec.revenue``)."""
     compiler_context: CompilerContext | None = None
@@ -133,6 +138,7 @@ def configure(spec: DistributorSpec, registry: PluginRegistry, converter: cattrs
         calculator_config=_plugin_config(converter, calculator.config_type,
                                          spec.calculator.config, "calculator"),
         metrics={name: tuple(entries) for name, entries in metrics.items()},
+        first_start=schedule.boundary(spec.schedule, 0),
         compilers=compilers, compiler_context=CompilerContext(
             distributor=spec.id, skus=frozenset(spec.revenue.skus),
             categories=frozenset(spec.revenue.categories), types=frozenset(spec.revenue.types)))

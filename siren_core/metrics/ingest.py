@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import cattrs
 
-from siren_core import outbox, schedule
+from siren_core import outbox
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import ConfigurationChanged, InvalidInput, PluginError
@@ -314,12 +314,6 @@ def _currency_code(metrics: Sequence[Metric]) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
-def _first_start(configured: schedule.Schedule) -> datetime:
-    """A schedule's first instant, worked out once per schedule (not per event)."""
-    return schedule.boundary(configured, 0)
-
-
 class _CreditPlanner:
     """Turns one metric into credit rows for one distributor, through its credit rules."""
 
@@ -360,7 +354,7 @@ class _CreditPlanner:
         found = self._tracking.get(signature)
         if found is None:
             found = self._tracking[signature] = [
-                (distributor, index, _first_start(distributor.spec.schedule))
+                (distributor, index, distributor.first_start)
                 for distributor in self._distributors
                 for index, metric in enumerate(metrics) if self.tracks(distributor, metric)]
         return found

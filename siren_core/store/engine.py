@@ -32,7 +32,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -226,25 +226,37 @@ _enclosing: ContextVar[tuple[Engine, Connection] | None] = ContextVar(
     "siren_enclosing_transaction", default=None)
 
 
-@contextmanager
-def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
+def unit_of_work(engine: Engine, *, write: bool = True
+                 ) -> AbstractContextManager[Connection]:
     """One transaction: committed when the block ends, rolled back if it raises.
 
     Inside :func:`enclosing_transaction` on the same engine, the unit of work joins the
     enclosing transaction as a savepoint instead: its failure undoes only its own writes,
     and nothing is committed until the enclosing block ends.
+
+    (The context manager of the case at hand is returned as it is, not wrapped in one
+    more: a single recording is a few statements, and each layer costs a generator.)
     """
     enclosing = _enclosing.get()
     if enclosing is not None and enclosing[0] is engine:
-        joined = enclosing[1]
-        with (_driver_savepoint(joined) if _on_driver_alone(joined)
-              else joined.begin_nested()):
-            yield joined
-        return
+        return _joined(enclosing[1])
     if is_sqlite(engine):
-        with _driver_transaction(engine, write=write) as connection:
-            yield connection
-        return
+        return _driver_transaction(engine, write=write)
+    return _pooled(engine, write=write)
+
+
+@contextmanager
+def _joined(joined: Connection) -> Iterator[Connection]:
+    """A unit of work inside the enclosing transaction: a savepoint of it."""
+    with (_driver_savepoint(joined) if _on_driver_alone(joined)
+          else joined.begin_nested()):
+        yield joined
+
+
+@contextmanager
+def _pooled(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """A unit of work on a pooled connection (the one :func:`connection_held` holds, if
+    it is free)."""
     held = _held.get()
     if held is not None and held[0] is engine and not held[1].in_transaction():
         with held[1].begin():

@@ -120,9 +120,17 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
     ``whole_numerics``: the statement's ``numeric`` values are whole numbers (sums of
     integers on PostgreSQL), read as ints, exact at any size (psycopg: no ``Decimal``
     per value, nor a second list of rows to convert them; see :func:`reads_whole_numerics`)."""
-    with driver_cursor(conn, statement, parameters, whole_numerics=whole_numerics) as cursor:
+    # (the body of driver_cursor without its generator: this runs for every statement of
+    # a single recording)
+    cursor = conn.connection.cursor()
+    try:
+        _run(conn, cursor, statement, parameters, whole_numerics)
         return [] if cursor.description is None else cast(list[tuple[Any, ...]],
                                                           cursor.fetchall())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(conn, statement, parameters, exc) from exc
+    finally:
+        cursor.close()
 
 
 @contextmanager
@@ -134,17 +142,28 @@ def driver_cursor(conn: Connection, statement: str, parameters: Sequence[Any], *
     is closed on leaving."""
     cursor = conn.connection.cursor()
     try:
-        if whole_numerics and reads_whole_numerics(conn):
-            from psycopg.types.numeric import IntLoader
-
-            cursor.adapters.register_loader("numeric", IntLoader)  # this cursor only
-        cursor.execute(statement, parameters)
+        _run(conn, cursor, statement, parameters, whole_numerics)
         yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, parameters, exc,
-                                         conn.dialect.loaded_dbapi.Error) from exc
+        raise _driver_error(conn, statement, parameters, exc) from exc
     finally:
         cursor.close()
+
+
+def _run(conn: Connection, cursor: Any, statement: str, parameters: Sequence[Any],
+         whole_numerics: bool) -> None:
+    if whole_numerics and reads_whole_numerics(conn):
+        from psycopg.types.numeric import IntLoader
+
+        cursor.adapters.register_loader("numeric", IntLoader)  # this cursor only
+    cursor.execute(statement, parameters)
+
+
+def _driver_error(conn: Connection, statement: str, parameters: Sequence[Any] | None,
+                  exc: Exception) -> sa.exc.StatementError:
+    """A driver's error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``…)."""
+    return sa.exc.DBAPIError.instance(statement, parameters, exc,
+                                      conn.dialect.loaded_dbapi.Error)
 
 
 def reads_whole_numerics(conn: Connection) -> bool:
@@ -161,8 +180,7 @@ def driver_many(conn: Connection, statement: str, parameters: Iterable[Sequence[
     try:
         cursor.executemany(statement, parameters)  # type: ignore[arg-type]  # any iterable
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc,
-                                         conn.dialect.loaded_dbapi.Error) from exc
+        raise _driver_error(conn, statement, None, exc) from exc
     finally:
         cursor.close()
 
@@ -173,14 +191,13 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str],
     connection's transaction, each row written as it comes; a database error is raised as
     SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would."""
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.cursor()
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(conn, statement, None, exc) from exc
     finally:
         cursor.close()
 
@@ -193,6 +210,9 @@ def marks(conn: Connection, statement: str) -> str:
 def store_time(conn: Connection, value: datetime) -> Any:
     """An aware datetime as the store keeps it (``UTCDateTime``'s bind processing for
     the driver): naive UTC, as text on SQLite."""
+    if value.tzinfo is UTC:  # the common value: no conversion to make
+        return value.isoformat(" ", "microseconds")[:-6] if is_sqlite(conn) else (
+            value.replace(tzinfo=None))
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r} reached the store")
     utc = value.astimezone(UTC)
