@@ -15,8 +15,70 @@ import sqlalchemy as sa
 
 from siren_core import Kernel, store
 
-POSTGRES_URL = os.environ.get("SIREN_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _worker_url(url: str | None) -> str | None:
+    """Under pytest-xdist, each worker's own PostgreSQL database: ``<name>_gw0`` for the
+    worker ``gw0`` (the tests empty the database they are given, so two workers never
+    share one). Outside xdist, and for a URL that already names the worker's database (a
+    pytest this run started), the URL as given."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = sa.engine.make_url(url)
+    if not parsed.database or parsed.database.endswith(f"_{worker}"):
+        return url
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(
+        hide_password=False)
+
+
+# Set for the whole worker process at import, before any test module reads it: the
+# modules that read SIREN_TEST_POSTGRES_URL themselves, and the processes the tests start,
+# get the worker's database too.
+POSTGRES_URL = _worker_url(os.environ.get("SIREN_TEST_POSTGRES_URL"))
+if POSTGRES_URL:
+    os.environ["SIREN_TEST_POSTGRES_URL"] = POSTGRES_URL
+
+
+def _create_database(url: str) -> None:
+    """Create the database ``url`` names if it is missing."""
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(sa.engine.make_url(url).set(database="postgres"),
+                             isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                  {"name": name}).first()
+            if exists is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Plain ``pytest`` runs on one pytest-xdist worker a CPU (``-n auto``), idle workers
+    taking tests queued on busy ones (``--dist worksteal``: the long crash and soak tests
+    do not hold up the rest). ``-n 0`` or ``-p no:xdist`` runs in one process. Set here
+    rather than in ``addopts`` so that ``-p no:xdist`` is not refused for an unknown
+    ``-n``; this runs before xdist's own ``pytest_cmdline_main`` reads the option."""
+    if (not config.pluginmanager.hasplugin("xdist") or os.environ.get("PYTEST_XDIST_WORKER")
+            or config.option.numprocesses is not None):
+        return
+    config.option.numprocesses = "auto"
+    if config.option.dist == "no":
+        config.option.dist = "worksteal"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if POSTGRES_URL and os.environ.get("PYTEST_XDIST_WORKER"):
+        try:
+            _create_database(POSTGRES_URL)
+        except sa.exc.SQLAlchemyError as error:
+            raise pytest.UsageError(
+                f"cannot create this worker's PostgreSQL database "
+                f"{store.masked(POSTGRES_URL)}: {error}") from error
 
 
 def _reset_postgres(url: str) -> None:
