@@ -160,17 +160,12 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
     stream = events(count, collaborators)
     started = time.perf_counter()
     next_id = 1
-    cursor = raw.connection.cursor()
     while batch := list(islice(stream, batch_size)):
-        if raw.sqlite:
-            cursor.execute("BEGIN IMMEDIATE")
+        cursor = raw.begin()
         sources, credits = canonical_rows(raw.time, batch, next_id, keys, distributor, now)
         write(cursor, "source_event", SOURCE_COLUMNS, sources)
         write(cursor, "score_credit", CREDIT_COLUMNS, credits)
-        if raw.sqlite:
-            cursor.execute("COMMIT")
-        else:
-            raw.connection.commit()
+        raw.commit(cursor)
         next_id += len(batch)
     elapsed = time.perf_counter() - started
     raw.connection.close()

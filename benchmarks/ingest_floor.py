@@ -57,11 +57,9 @@ def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -
     now = raw.time(datetime.now(UTC))
     stream = events(count, collaborators)
     started = time.perf_counter()
-    cursor = raw.connection.cursor()
     next_id = 1
     while batch := list(islice(stream, batch_size)):
-        if raw.sqlite:
-            cursor.execute("BEGIN IMMEDIATE")
+        cursor = raw.begin()
         keys = [event["id"] for event in batch]
         assert not _rows(raw, cursor, _EXISTING, keys), "the floor writes fresh events only"
         names = [event["collaborator"] for event in batch]
@@ -70,10 +68,7 @@ def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -
         sources, credits = plan.rows(batch, next_id, known, raw.time, now)
         raw.fastest(cursor, "source_event", SOURCE_COLUMNS, sources)
         raw.fastest(cursor, "score_credit", CREDIT_COLUMNS, credits)
-        if raw.sqlite:
-            cursor.execute("COMMIT")
-        else:
-            raw.connection.commit()
+        raw.commit(cursor)
         next_id += len(batch)
     elapsed = time.perf_counter() - started
     raw.connection.close()

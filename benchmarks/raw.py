@@ -29,6 +29,13 @@ class Raw:
             cursor.execute("BEGIN IMMEDIATE")
         return cursor
 
+    def commit(self, cursor: Any) -> None:
+        """End the transaction :meth:`begin` began."""
+        if self.sqlite:
+            cursor.execute("COMMIT")
+        else:
+            self.connection.commit()
+
     def insert(self, cursor: Any, table: str, columns: list[str],
                rows: Iterable[tuple[Any, ...]]) -> None:
         """``executemany`` of one ``INSERT``."""
