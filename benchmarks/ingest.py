@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{backend:10} ratio floor/{fastest}: {rates['floor'] / rates['fastest']:.2f} "
                   f"(the most any implementation making these plugin calls could reach); "
                   f"engine/floor: {rates['engine'] / rates['floor']:.2f}")
-        for other in ("baseline", "fastest", *(("floor",) if args.floor else ())):
+        for other in (name for name, _ in runs if name != "engine"):
             ratios = [one[other] / one["engine"] for one in rounds]
             print(f"{backend:10} engine/{other} per round: "
                   f"{', '.join(f'{ratio:.2f}' for ratio in ratios)} "

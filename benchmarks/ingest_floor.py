@@ -13,7 +13,8 @@ per-configuration function at its best would:
 * per event: the event structured into the strategy's record and its id checked, its
   canonical text and digest, the strategy's ``metrics``, each metric checked to be a
   ``Metric``, the collaborator known and active, the revenue through the distributor's
-  transaction compilers, a ``CreditContext`` and the rule's answer, checked.
+  transaction compilers (the engine's ``qualifying_revenue``), a ``CreditContext``
+  and the rule's answer, checked.
 
 It leaves out everything the engine does beyond that (rejections with positions,
 duplicates within the input, late events, skips, conversions, other distributors, the
@@ -36,6 +37,7 @@ from benchmarks.raw import Raw
 from siren_core import Kernel
 from siren_core.catalog import configure
 from siren_core.domain import STORABLE_MAX, check_identifier
+from siren_core.metrics.ingest import qualifying_revenue
 from siren_core.metrics.shapes import FastShape
 from siren_core.records import Credit, CreditContext, Metric
 from siren_core.store import queries
@@ -53,7 +55,7 @@ def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -
     strategy = kernel.registry.trigger_strategies["sale"]
     shape = FastShape(strategy.event_type)
     [entry] = distributor.metrics["sale"]
-    plan = _Plan(distributor, entry, strategy.metrics, shape)
+    plan = _Plan(distributor, entry, strategy.metrics, shape, kernel.registry)
     now = raw.time(datetime.now(UTC))
     stream = events(count, collaborators)
     started = time.perf_counter()
@@ -97,18 +99,17 @@ class _Plan:
     """The per-event work of the benchmark's one configuration, straight-line."""
 
     def __init__(self, distributor: Any, entry: Any, metrics: Callable[[Any], Any],
-                 shape: FastShape) -> None:
-        self.distributor, self.entry, self.metrics, self.shape = (
-            distributor, entry, metrics, shape)
+                 shape: FastShape, registry: Any) -> None:
+        self.distributor, self.entry, self.metrics, self.shape, self.registry = (
+            distributor, entry, metrics, shape, registry)
 
     def rows(self, batch: list[dict[str, Any]], first_id: int,
              known: dict[str, tuple[int, str]], stored: Callable[[datetime], Any], now: Any
              ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         distributor, entry, strategy = self.distributor, self.entry, self.metrics
         structure, canonical = self.shape.structure, self.shape.canonical
-        rule, config, compilers = entry.rule.credit, entry.rule_config, distributor.compilers
-        compiler_context, name, key = distributor.compiler_context, distributor.spec.id, \
-            distributor.key
+        rule, config, registry = entry.rule.credit, entry.rule_config, self.registry
+        name, key = distributor.spec.id, distributor.key
 
         def eligible(collaborator: str) -> bool:
             found = known.get(collaborator)
@@ -127,10 +128,7 @@ class _Plan:
             assert isinstance(metric, Metric)
             actor = metric.collaborator
             assert eligible(actor)
-            revenue = 0
-            for line in metric.revenue:
-                if any(compiler.includes(line, compiler_context) for compiler in compilers):
-                    revenue += -line.amount if line.kind == "discount" else line.amount
+            revenue = qualifying_revenue(distributor, metric.revenue, registry)
             context = CreditContext(distributor=name, metric_type=metric.metric_type,
                                     actor=actor, points=entry.spec.points * metric.quantity,
                                     is_eligible=eligible)
@@ -143,6 +141,6 @@ class _Plan:
             sources.append((source_id, kind, event.id, at, now, store_id, metric.amount,
                             metric.currency.code, digest, text))
             credits.append((key, source_id, store_id, metric.metric_type, entry.rule.id,
-                            credit.layer, credit.points, max(revenue, 0), at, False))
+                            credit.layer, credit.points, revenue, at, False))
         return sources, credits
 

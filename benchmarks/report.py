@@ -123,7 +123,8 @@ def bulk(url: str, store: str, sizes: Sizes) -> list[Row]:
                 reference = stored
             elif stored != reference:
                 raise AssertionError(f"the {side} ingestion stored other rows")
-    engine, raw, floor = (statistics.median(seconds[side]) for side in sides)
+    engine, raw, floor = (statistics.median(seconds[side])
+                          for side in ("engine", "raw", "floor"))
     ratio = raw / engine  # throughput ratio
     fastest = "multi-row INSERT" if store == "SQLite" else "COPY"
     return [Row(f"bulk ingestion, {sizes.events:,} sales (batches of {batch:,})", store,
