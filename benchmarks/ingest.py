@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import statistics
 import tempfile
 import time
@@ -41,6 +40,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import islice
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -102,23 +102,22 @@ CREDIT_COLUMNS = ["distributor_id", "source_event_id", "collaborator_id", "metri
                   "rule", "layer", "points", "revenue", "effective_at", "late"]
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-"""Built once: ``json.dumps`` with options builds a new encoder on every call."""
-
-
 def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, Any]],
                    first_id: int, keys: dict[str, int], distributor: int, now: Any
                    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The ``source_event`` and ``score_credit`` rows the engine stores for ``batch``
     (``store_time``: a time in the store's format)."""
     sources, credits = [], []
-    encode, sha256, parse = _CANONICAL.encode, hashlib.sha256, datetime.fromisoformat
+    quote, sha256, parse = encode_basestring_ascii, hashlib.sha256, datetime.fromisoformat
     for offset, event in enumerate(batch):
         when = parse(event["at"])
-        # The engine's canonical text: the time as ``str(datetime)``, the empty lines.
-        body = {**event, "at": str(when), "lines": []}
-        del body["type"]
-        payload = encode(body)
+        # The engine's canonical text, written at once for these events' one shape (what
+        # the JSON encoder gives for them, keys sorted; 2.5 against 4 µs an event): the
+        # time as ``str(datetime)``, the amount as written, the empty lines.
+        payload = (f'{{"amount":{quote(event["amount"])},"at":{quote(str(when))},'
+                   f'"collaborator":{quote(event["collaborator"])},'
+                   f'"currency":{quote(event["currency"])},"id":{quote(event["id"])},'
+                   f'"lines":[]}}')
         digest = sha256(payload.encode()).hexdigest()
         at = store_time(when)
         amount = int(event["amount"].replace(".", ""))

@@ -13,8 +13,9 @@ per-configuration function at its best would:
 * per event: the event structured into the strategy's record and its id checked, its
   canonical text and digest, the strategy's ``metrics``, each metric checked to be a
   ``Metric``, the collaborator known and active, the revenue through the distributor's
-  transaction compilers (the engine's ``qualifying_revenue``), a ``CreditContext``
-  and the rule's answer, checked.
+  transaction compilers (the engine's ``qualifying_revenue``), and the points; the
+  ``fixed`` rule's ``credit`` is the kernel's ``credit_actor``, whose answer is known
+  without a call (as the engine plans it).
 
 It leaves out everything the engine does beyond that (rejections with positions,
 duplicates within the input, late events, skips, conversions, other distributors, the
@@ -39,7 +40,7 @@ from siren_core.catalog import configure
 from siren_core.domain import STORABLE_MAX, check_identifier
 from siren_core.metrics.ingest import qualifying_revenue
 from siren_core.metrics.shapes import FastShape
-from siren_core.records import Credit, CreditContext, Metric
+from siren_core.records import Metric, credit_actor
 from siren_core.store import queries
 
 
@@ -108,8 +109,7 @@ class _Plan:
              ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         distributor, entry, strategy = self.distributor, self.entry, self.metrics
         structure, canonical = self.shape.structure, self.shape.canonical
-        rule, config, registry = entry.rule.credit, entry.rule_config, self.registry
-        name, key = distributor.spec.id, distributor.key
+        rule, registry, key = entry.rule.credit, self.registry, distributor.key
 
         def eligible(collaborator: str) -> bool:
             found = known.get(collaborator)
@@ -129,18 +129,14 @@ class _Plan:
             actor = metric.collaborator
             assert eligible(actor)
             revenue = qualifying_revenue(distributor, metric.revenue, registry)
-            context = CreditContext(distributor=name, metric_type=metric.metric_type,
-                                    actor=actor, points=entry.spec.points * metric.quantity,
-                                    is_eligible=eligible)
-            [credit] = tuple(rule(context, config))
-            assert (isinstance(credit, Credit) and type(credit.points) is int
-                    and abs(credit.points) <= STORABLE_MAX and credit.collaborator == actor)
+            points = entry.spec.points * metric.quantity
+            assert rule is credit_actor and abs(points) <= STORABLE_MAX  # its answer is known
             source_id = first_id + offset
             at = stored(event.at)
             store_id = known[actor][0]
             sources.append((source_id, kind, event.id, at, now, store_id, metric.amount,
                             metric.currency.code, digest, text))
             credits.append((key, source_id, store_id, metric.metric_type, entry.rule.id,
-                            credit.layer, credit.points, revenue, at, False))
+                            0, points, revenue, at, False))
         return sources, credits
 

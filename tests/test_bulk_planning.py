@@ -137,3 +137,69 @@ def test_record_many_stores_what_record_stores_row_for_row(store: Kernel) -> Non
     assert report.late == sum(1 for row in credits if row[-1]) + sum(
         1 for row in bulk if row[0] == "credit_skip" and row[-1] == "late_rejected")
 
+
+
+def _plain_distributors(kernel: Kernel) -> None:
+    """Distributors applying the ``fixed`` rule only, with points."""
+    kernel.create_distributor(monthly("points", pool=REVENUE, metrics=[
+        {"type": "sale", "points": 10}, {"type": "visit", "points": 1},
+        {"type": "manual", "points": 7}]))
+    kernel.create_distributor(monthly("three-entries", metrics=[
+        {"type": "sale", "points": 3}, {"type": "sale", "points": 0},
+        {"type": "sale", "points": 2}, {"type": "manual", "points": 0}]))
+    kernel.create_distributor(monthly("revenue-only", pool=REVENUE, metrics=[], revenue={
+        "compilers": ["line_items", "discounts"], "skus": ["book"]}))
+
+
+def _plain_events(prefix: str) -> list[dict[str, Any]]:
+    book = [{"kind": "product", "amount": "30.00", "sku": "book"},
+            {"kind": "discount", "amount": "5.00", "sku": "book"}]
+    pen = [{"kind": "product", "amount": "20.00", "sku": "pen"}]
+    found = []
+    for when in (JAN, FEB, "2026-02-01T00:00:00Z"):
+        tag = f"{prefix}{when[5:10]}"
+        found += [
+            {"type": "sale", **sale(f"{tag}-alice", "alice", "12.34", when)},
+            {"type": "sale", **sale(f"{tag}-zero", "alice", "0.00", when)},
+            {"type": "sale", **sale(f"{tag}-book", "bob", "25.00", when), "lines": book},
+            {"type": "sale", **sale(f"{tag}-pen", "bob", "20.00", when), "lines": pen},
+            {"type": "sale", **sale(f"{tag}-euro", "alice", "7.00", when, currency="EUR")},
+            {"type": "sale", **sale(f"{tag}-carol", "carol", "3.00", when)},
+            {"type": "sale", **sale(f"{tag}-organic", None, "9.99", when)},
+            {"type": "visit", "id": f"{tag}-visit", "at": when, "collaborator": "bob"},
+            {"type": "manual", "id": f"{tag}-manual", "at": when, "collaborator": "alice",
+             "quantity": 4},
+        ]
+    return found
+
+
+def test_the_fixed_rules_known_answer_stores_what_record_stores(make_kernel: Any) -> None:
+    """The ``fixed`` rule's answer is planned without a call (``credit_actor``): several
+    entries per metric type, zero points, quantities, revenue riding on a row or on a row
+    of its own, late and foreign-currency events, organic sales and inactive
+    collaborators store the same rows one by one and in bulk."""
+    kernel = make_kernel()
+    for name in ("alice", "bob", "carol"):
+        kernel.create_collaborator(name)
+    kernel.set_collaborator_status("carol", "inactive")
+    kernel.set_exchange_rate("EUR", "USD", "1.0950", since="2025-12-01")
+    _plain_distributors(kernel)
+    kernel.heartbeat(at("2026-02-01"))  # January's events come late
+    for event in _plain_events("single-"):
+        kernel.record(event["type"], {k: v for k, v in event.items() if k != "type"})
+    report = kernel.record_many(_plain_events("bulk-"), batch_size=5)
+    assert report.rejected == ()
+    rows = _rows(kernel, "bulk-")
+    assert rows == _rows(kernel, "single-")
+    assert _credit_order(kernel, "bulk-") == _credit_order(kernel, "single-")
+    assert ("score_credit", "02-03-manual", _key(kernel, "points"), _key(kernel, "alice"),
+            "manual", "fixed", 0, 28, 0) in [row[:9] for row in rows]
+    assert {row[-1] for row in rows if row[0] == "credit_skip"} == {
+        "no_credit", "no_collaborator", "collaborator_not_eligible"}
+
+
+def _key(kernel: Kernel, external_id: str) -> int:
+    table = "distributor" if external_id == "points" else "collaborator"
+    with kernel.engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT id FROM {table} WHERE external_id = :e"),
+                                {"e": external_id}).scalar_one())

@@ -1,15 +1,13 @@
-"""The ``fixed`` credit rule: the collaborator who did the work gets the points."""
+"""The ``fixed`` credit rule: the collaborator who did the work gets the points.
+
+Its ``credit`` is the kernel's :func:`siren_core.records.credit_actor`, which the kernel
+plans without calling (the answer is known).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from siren_core import hookimpl
-from siren_core.records import Credit, CreditContext, CreditRule
-
-
-def credit_actor(context: CreditContext, _config: Any) -> list[Credit]:
-    return [Credit(collaborator=context.actor, points=context.points)]
+from siren_core.records import CreditRule, credit_actor
 
 
 @hookimpl

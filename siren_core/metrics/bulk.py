@@ -24,8 +24,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -88,17 +89,18 @@ class _Tally:
                           tuple(sorted(self.rejected, key=lambda r: r.position)))
 
 
-class _Item:
-    """One validated event of a batch (a plain slotted class: there are many)."""
+class _Item(NamedTuple):
+    """One validated event of a batch (built by :data:`_item`: there are many)."""
 
-    __slots__ = ("key", "kind", "parsed", "position")
+    position: int
+    kind: str
+    parsed: ParsedEvent | ParsedRefund
+    key: str
 
-    def __init__(self, position: int, kind: str, parsed: ParsedEvent | ParsedRefund,
-                 key: str) -> None:
-        self.position = position
-        self.kind = kind
-        self.parsed = parsed
-        self.key = key
+
+_item: Callable[[tuple[int, str, ParsedEvent | ParsedRefund, str]], _Item] = partial(
+    tuple.__new__, _Item)
+"""``_Item`` of its four values without the Python call of its ``__new__``."""
 
 
 class BulkIngestor:
@@ -139,9 +141,10 @@ class BulkIngestor:
         store by then, and found there)."""
         items = []
         seen: dict[tuple[str, str], str] = {}
+        parse_one = self._parse_one
         for position, raw in batch:
             try:
-                item = self._parse_one(position, raw)
+                item = parse_one(position, raw)
             except InvalidInput as exc:
                 report.rejected.append(_rejection(position, raw, exc))
                 continue
@@ -150,14 +153,15 @@ class BulkIngestor:
                 report.rejected.append(Rejection(position, kind, _id_of(raw), "type", kind,
                                                  f"could not be processed: {exc}"))
                 continue
-            first = seen.get((item.kind, item.key))
+            identity = (item.kind, item.key)
+            first = seen.get(identity)
             if first is not None:
                 if first == item.parsed.digest:
                     report.duplicates += 1
                 else:
                     report.rejected.append(_conflict(item))
                 continue
-            seen[(item.kind, item.key)] = item.parsed.digest
+            seen[identity] = item.parsed.digest
             items.append(item)
         return items
 
@@ -173,9 +177,9 @@ class BulkIngestor:
             raise InvalidInput("type", kind, "is required (a trigger strategy id or 'refund')")
         if kind == REFUND:
             refund = self._ingestor.refunds.parse(body)
-            return _Item(position, kind, refund, refund.refund.id)
+            return _item((position, kind, refund, refund.refund.id))
         parsed = self._ingestor.parse(kind, body)
-        return _Item(position, kind, parsed, parsed.event.id)
+        return _item((position, kind, parsed, parsed.event.id))
 
     # -- writing ---------------------------------------------------------------------------
 

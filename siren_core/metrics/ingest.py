@@ -44,6 +44,7 @@ from siren_core.records import (
     Metric,
     RevenueLine,
     TriggerStrategy,
+    credit_actor,
 )
 from siren_core.store import Connection, Engine, queries, unit_of_work
 from siren_core.store import metrics_queries as mq
@@ -58,6 +59,12 @@ class ParsedEvent(NamedTuple):
     metrics: tuple[Metric, ...]
     digest: str
     payload: str
+
+
+_parsed_event: Callable[[tuple[TriggerStrategy, Any, tuple[Metric, ...], str, str]],
+                        ParsedEvent] = functools.partial(tuple.__new__, ParsedEvent)
+"""``ParsedEvent`` of its five values without the Python call of its ``__new__`` (one
+per recorded event)."""
 
 
 class Ingestor:
@@ -82,7 +89,7 @@ class Ingestor:
         event, digest, text = self._shapes.parse(payload, strategy.event_type, prefix=kind)
         check_identifier(f"{kind}.id", event.id)
         metrics = tuple(self._run_strategy(strategy, event))
-        return ParsedEvent(strategy, event, metrics, digest, text)
+        return _parsed_event((strategy, event, metrics, digest, text))
 
     def _run_strategy(self, strategy: TriggerStrategy, event: Any) -> Sequence[Metric]:
         try:
@@ -464,6 +471,10 @@ class _CreditPlanner:
                     raise InvalidInput(f"{self._kind}.quantity", metric.quantity,
                                        f"gives {points} points on distributor "
                                        f"{distributor.spec.id!r}, more than the store holds")
+            if entry.rule.credit is credit_actor and abs(points) <= STORABLE_MAX:
+                if points:  # the rule's known answer, without its context or a call
+                    found.append((entry.rule.id, self._known[actor][0], 0, points, 0))
+                continue
             context = CreditContext(distributor=distributor.spec.id,
                                     metric_type=metric.metric_type, actor=actor,
                                     points=points, is_eligible=eligible, group=group,

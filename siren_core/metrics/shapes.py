@@ -32,6 +32,7 @@ import attrs
 import cattrs
 
 from siren_core.config.converter import parse_datetime, parse_decimal, structure
+from siren_core.frozen import slot_setters
 from siren_core.money import PLAIN_DECIMAL
 
 T = TypeVar("T")
@@ -127,11 +128,33 @@ def _structurer(cls: type[Any], kinds: dict[str, tuple[type, bool]]
         lines.append(_indent(fetch, 8))
         arguments.append(f"{field.alias}={name}")
     lines += ["        if found != len(data):", "            return None",
-              f"        return cls({', '.join(arguments)})",
+              *_construction(cls, kinds, arguments, scope),
               "    except (KeyError, ValueError, TypeError, ArithmeticError):",
               "        return None"]
     return cast(Callable[[Mapping[str, Any]], Any | None],
                 _compile("\n".join(lines), "structure", scope))
+
+
+def _construction(cls: type[Any], kinds: dict[str, tuple[type, bool]], arguments: list[str],
+                  scope: dict[str, Any]) -> list[str]:
+    """The structurer's last lines: ``cls(...)``, or for a plain class (see
+    :mod:`siren_core.frozen`) the instance built slot by slot, every field set as that
+    call sets it (a field the event cannot give gets its default)."""
+    setters = slot_setters(cls)
+    if setters is None:
+        return [f"        return cls({', '.join(arguments)})"]
+    scope["new"] = object.__new__
+    lines = ["        instance = new(cls)"]
+    for index, field in enumerate(attrs.fields(cls)):
+        scope[f"set{index}"] = setters[index]
+        if field.name in kinds:
+            value = f"v{index}"
+        else:  # a complex field: only its default gets here
+            scope[f"default{index}"] = field.default
+            value = f"default{index}.factory()" if isinstance(
+                field.default, attrs.Factory) else f"default{index}"  # type: ignore[arg-type]
+        lines.append(f"        set{index}(instance, {value})")
+    return [*lines, "        return instance"]
 
 
 # The inline checks, on a value ``{v}`` (a variable per field); each accepts exactly what the
@@ -158,7 +181,7 @@ def _indent(code: str, by: int = 4) -> str:
 def _canonical_writer(cls: type[Any], complex_fields: list[str],
                       kinds: dict[str, type]) -> Callable[[Any], str | None]:
     """``canonical(event)``: ``_SORTED.encode(converter.unstructure(event))`` when every
-    complex field is empty (else ``None``), built by concatenation.
+    complex field is empty (else ``None``), written by one f-string.
 
     The pieces are what ``json.JSONEncoder`` writes for each value: its own C function for
     strings (``ensure_ascii``), ``int.__repr__`` for the exact ints the fast path admits,
@@ -169,11 +192,11 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
                              "datetime": datetime}
     lines = ["def canonical(event):"]
     lines += [f"    if event.{name}:\n        return None" for name in complex_fields]
-    pieces = []
-    for field in sorted(attrs.fields(cls), key=lambda field: field.name):
-        name, key = field.name, encode_basestring_ascii(field.name)
+    template = []  # the text, each value's piece a placeholder (one f-string: no concatenation)
+    for index, field in enumerate(sorted(attrs.fields(cls), key=lambda field: field.name)):
+        name, key = field.name, _literal(encode_basestring_ascii(field.name))
         if name in complex_fields:
-            pieces.append(repr(f"{key}:[]"))
+            template.append(f"{key}:[]")
             continue
         if kinds[name] is datetime:  # str(value), sooner for a plain datetime
             text = (f"quote({name}.isoformat(' ') if type({name}) is datetime "
@@ -185,10 +208,16 @@ def _canonical_writer(cls: type[Any], complex_fields: list[str],
         else:
             text = f"quote({name})"
         lines.append(f"    {name} = event.{name}")
-        pieces.append(f"{key + ':'!r} + ('null' if {name} is None else {text})")
-    lines.append("    return '{' + " + " + ',' + ".join(pieces) + " + '}'")
+        lines.append(f"    piece{index} = 'null' if {name} is None else {text}")
+        template.append(f"{key}:{{piece{index}}}")
+    lines.append(f"    return f{'{{' + ','.join(template) + '}}'!r}")
     return cast(Callable[[Any], str | None],
                 _compile("\n".join(lines), "canonical", scope))
+
+
+def _literal(text: str) -> str:
+    """``text`` as it stands in an f-string's template (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class Shapes:
