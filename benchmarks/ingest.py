@@ -112,8 +112,9 @@ def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, 
     for offset, event in enumerate(batch):
         when = parse(event["at"])
         # The engine's canonical text, written at once for these events' one shape (what
-        # the JSON encoder gives for them, keys sorted; 2.5 against 4 µs an event): the
-        # time as ``str(datetime)``, the amount as written, the empty lines.
+        # the JSON encoder gives for them, keys sorted; 22k instructions an event fewer
+        # than the encoder on a dict): the time as ``str(datetime)``, the amount as
+        # written, the empty lines.
         payload = (f'{{"amount":{quote(event["amount"])},"at":{quote(str(when))},'
                    f'"collaborator":{quote(event["collaborator"])},'
                    f'"currency":{quote(event["currency"])},"id":{quote(event["id"])},'

@@ -138,8 +138,7 @@ def test_record_many_stores_what_record_stores_row_for_row(store: Kernel) -> Non
         1 for row in bulk if row[0] == "credit_skip" and row[-1] == "late_rejected")
 
 
-
-def _plain_distributors(kernel: Kernel) -> None:
+def _fixed_rule_distributors(kernel: Kernel) -> None:
     """Distributors applying the ``fixed`` rule only, with points."""
     kernel.create_distributor(monthly("points", pool=REVENUE, metrics=[
         {"type": "sale", "points": 10}, {"type": "visit", "points": 1},
@@ -151,7 +150,7 @@ def _plain_distributors(kernel: Kernel) -> None:
         "compilers": ["line_items", "discounts"], "skus": ["book"]}))
 
 
-def _plain_events(prefix: str) -> list[dict[str, Any]]:
+def _fixed_rule_events(prefix: str) -> list[dict[str, Any]]:
     book = [{"kind": "product", "amount": "30.00", "sku": "book"},
             {"kind": "discount", "amount": "5.00", "sku": "book"}]
     pen = [{"kind": "product", "amount": "20.00", "sku": "pen"}]
@@ -183,23 +182,23 @@ def test_the_fixed_rules_known_answer_stores_what_record_stores(make_kernel: Any
         kernel.create_collaborator(name)
     kernel.set_collaborator_status("carol", "inactive")
     kernel.set_exchange_rate("EUR", "USD", "1.0950", since="2025-12-01")
-    _plain_distributors(kernel)
+    _fixed_rule_distributors(kernel)
     kernel.heartbeat(at("2026-02-01"))  # January's events come late
-    for event in _plain_events("single-"):
+    for event in _fixed_rule_events("single-"):
         kernel.record(event["type"], {k: v for k, v in event.items() if k != "type"})
-    report = kernel.record_many(_plain_events("bulk-"), batch_size=5)
+    report = kernel.record_many(_fixed_rule_events("bulk-"), batch_size=5)
     assert report.rejected == ()
     rows = _rows(kernel, "bulk-")
     assert rows == _rows(kernel, "single-")
     assert _credit_order(kernel, "bulk-") == _credit_order(kernel, "single-")
-    assert ("score_credit", "02-03-manual", _key(kernel, "points"), _key(kernel, "alice"),
-            "manual", "fixed", 0, 28, 0) in [row[:9] for row in rows]
+    assert ("score_credit", "02-03-manual", _store_id(kernel, "distributor", "points"),
+            _store_id(kernel, "collaborator", "alice"), "manual", "fixed", 0, 28, 0
+            ) in [row[:9] for row in rows]
     assert {row[-1] for row in rows if row[0] == "credit_skip"} == {
         "no_credit", "no_collaborator", "collaborator_not_eligible"}
 
 
-def _key(kernel: Kernel, external_id: str) -> int:
-    table = "distributor" if external_id == "points" else "collaborator"
+def _store_id(kernel: Kernel, table: str, external_id: str) -> int:
     with kernel.engine.connect() as conn:
         return int(conn.execute(sa.text(f"SELECT id FROM {table} WHERE external_id = :e"),
                                 {"e": external_id}).scalar_one())
