@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmarks import catchup, ingest, ingest_floor, many, period, record
+from benchmarks import catchup, ingest, ingest_floor, instructions, many, period, record
 
 
 def test_a_raw_period_writes_the_engines_allocations_obligations_and_audit(
@@ -77,3 +77,17 @@ def test_the_report_fails_when_a_measure_fails(monkeypatch: pytest.MonkeyPatch,
         runner.main()
     assert stopped.value.code == "measures that failed: PostgreSQL: idle"
     assert [row.failed for row in rows] == [True, False]
+
+
+@pytest.mark.parametrize("side", instructions.SIDES)
+def test_each_counted_side_records_the_sales(database_url: str, side: str) -> None:
+    """What ``python -m benchmarks.instructions`` runs under callgrind, run plainly."""
+    instructions.run_side(side, 40, 10, database_url)
+    assert len(ingest.stored_sales(database_url)) == 40
+
+
+def test_the_instruction_count_refuses_no_events(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        instructions.main(["--events", "0"])
+    assert exit_.value.code == 2
+    assert "--events must be at least 1, not 0" in capsys.readouterr().err
