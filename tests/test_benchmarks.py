@@ -8,7 +8,16 @@ import sys
 
 import pytest
 
-from benchmarks import catchup, ingest, ingest_floor, instructions, many, period, record
+from benchmarks import (
+    catchup,
+    distribute,
+    ingest,
+    ingest_floor,
+    instructions,
+    many,
+    period,
+    record,
+)
 
 
 def test_a_raw_period_writes_the_engines_allocations_obligations_and_audit(
@@ -91,3 +100,13 @@ def test_the_instruction_count_refuses_no_events(capsys: pytest.CaptureFixture[s
         instructions.main(["--events", "0"])
     assert exit_.value.code == 2
     assert "--events must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_the_idle_heartbeats_raw_side_reads_what_the_heartbeat_reads(
+        database_url: str) -> None:
+    from siren_core import Kernel
+
+    with Kernel(database_url, clock=lambda: period.FEBRUARY) as kernel:
+        whole, due, raw = distribute.idle(kernel, 3, 2)  # asserts nothing due, no holds
+        assert whole > 0 and due > 0 and raw > 0
+        assert kernel.heartbeat(period.FEBRUARY).completed == ()  # the store usable after it

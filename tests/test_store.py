@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -200,4 +201,53 @@ def test_a_unit_of_work_that_could_not_begin_leaves_the_engine_usable(
         queries.driver_rows(conn, "INSERT INTO t VALUES (1)", ())
     assert blocker.execute("SELECT x FROM t").fetchall() == [(1,)]
     blocker.close()
+    store.dispose(engine)
+
+
+def _alone(conn: sa.Connection) -> bool:
+    """PostgreSQL: whether this statement is a transaction of its own (``now()`` is its
+    transaction's start, earlier than the statement in a transaction begun before it)."""
+    return bool(conn.exec_driver_sql("SELECT now() = statement_timestamp()").scalar())
+
+
+def _postgres_engine(database_url: str) -> sa.Engine:
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's BEGIN and COMMIT: on SQLite a single read is a read "
+                    "unit of work, tested as one")
+    return store.open_store(database_url)
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["pooled", "held"])
+def test_a_single_read_sends_no_begin_and_leaves_units_of_work_transactional(
+        database_url: str, held: bool) -> None:
+    engine = _postgres_engine(database_url)
+    with store.connection_held(engine) if held else contextlib.nullcontext():
+        for _ in range(2):
+            with store.single_read(engine) as conn:
+                assert _alone(conn)
+            with store.unit_of_work(engine) as conn:
+                conn.exec_driver_sql("SELECT 1")
+                assert not _alone(conn)  # the same connection, in a transaction again
+        with pytest.raises(store.DatabaseError, match="division by zero"), \
+                store.single_read(engine) as conn:
+            conn.exec_driver_sql("SELECT 1/0")
+        with store.unit_of_work(engine) as conn:
+            conn.exec_driver_sql("SELECT 1")
+            assert not _alone(conn)
+    store.dispose(engine)
+
+
+def test_a_single_read_whose_connection_broke_does_not_return_it_to_the_pool(
+        database_url: str) -> None:
+    engine = _postgres_engine(database_url)
+    killer = sa.create_engine(database_url)
+    with pytest.raises(store.DatabaseError), store.single_read(engine) as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with killer.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
+        conn.exec_driver_sql("SELECT 1")
+    with store.unit_of_work(engine) as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+        assert not _alone(conn)
+    killer.dispose()
     store.dispose(engine)

@@ -63,6 +63,7 @@ from siren_core.store import (
     obligation_queries,
     operations_queries,
     queries,
+    single_read,
     unit_of_work,
 )
 from siren_core.times import check_instant
@@ -359,7 +360,7 @@ class DistributionRunner:
         self._bus.dispatch(DistributionHeartbeatInitialized(now=now))
         beat = _Beat()
         while True:
-            with unit_of_work(self._engine, write=False) as conn:
+            with single_read(self._engine) as conn:
                 due = [key for key, owner in distribution_queries.due_distributions(conn, now)
                        if owner not in beat.excluded]
             if not due:  # an idle heartbeat ends here, after one statement

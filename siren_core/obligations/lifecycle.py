@@ -52,7 +52,14 @@ from siren_core.obligations.values import (
     store_key,
     target_of,
 )
-from siren_core.store import Connection, Engine, IntegrityError, retrying, unit_of_work
+from siren_core.store import (
+    Connection,
+    Engine,
+    IntegrityError,
+    retrying,
+    single_read,
+    unit_of_work,
+)
 from siren_core.store import obligation_queries as oq
 
 
@@ -283,7 +290,7 @@ class ObligationService:
 
     def approve_held(self, now: datetime) -> tuple[int, ...]:
         """Approve pending distribution obligations whose distributor's hold period ended."""
-        with unit_of_work(self._engine, write=False) as conn:
+        with single_read(self._engine) as conn:
             holds = oq.hold_periods(conn)
         if not holds:
             return ()

@@ -27,6 +27,7 @@ from siren_core.store.engine import (
     open_engine,
     open_store,
     retrying,
+    single_read,
     transient,
     unit_of_work,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "open_engine",
     "open_store",
     "retrying",
+    "single_read",
     "transient",
     "unit_of_work",
 ]

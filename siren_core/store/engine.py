@@ -271,6 +271,50 @@ _held: ContextVar[tuple[Engine, Connection] | None] = ContextVar(
     "siren_held_connection", default=None)
 
 
+def single_read(engine: Engine) -> AbstractContextManager[Connection]:
+    """A read of **one** statement, in no transaction of its own on PostgreSQL.
+
+    There a statement alone is its own transaction, with one snapshot, so ``BEGIN`` and
+    ``COMMIT``, each a round trip as long as an indexed ``SELECT``, are not sent: the idle
+    heartbeat's two reads cost two round trips instead of six. The block must run a
+    single statement (two would see two snapshots). On SQLite (in-process, no round
+    trips) and inside :func:`enclosing_transaction` it is ``unit_of_work(write=False)``.
+    """
+    enclosing = _enclosing.get()
+    if is_sqlite(engine) or (enclosing is not None and enclosing[0] is engine):
+        return unit_of_work(engine, write=False)
+    return _autocommitted(engine)
+
+
+@contextmanager
+def _autocommitted(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection (the held one, if free) with the driver in autocommit mode for
+    the block; SQLAlchemy's autobegun transaction is committed after it, which psycopg
+    does without a round trip when the server is idle (no transaction open)."""
+    held = _held.get()
+    if held is not None and held[0] is engine and not held[1].in_transaction():
+        yield from _autocommitting(held[1])
+        return
+    with engine.connect().execution_options(siren_write=False) as connection:
+        yield from _autocommitting(connection)
+
+
+def _autocommitting(connection: Connection) -> Iterator[Connection]:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.autocommit = True
+    try:
+        yield connection
+        connection.commit()
+    finally:
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+            driver.autocommit = False  # refused only by a broken connection
+        except Exception:  # never back to the pool in autocommit mode
+            connection.invalidate()
+
+
 @contextmanager
 def connection_held(engine: Engine) -> Iterator[None]:
     """The units of work on ``engine`` inside the block (in this thread) run one after
