@@ -222,6 +222,16 @@ def reopen(kernel: Kernel, distributor_key: int) -> None:
 
 # -- idle heartbeat --------------------------------------------------------------------
 
+def _seconds(work: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    work()
+    return time.perf_counter() - began
+
+
+def _idle_beat(kernel: Kernel, now: datetime) -> None:
+    assert kernel.heartbeat(now).completed == ()
+
+
 def idle(kernel: Kernel, count: int, repeat: int) -> tuple[float, float, float]:
     """Median seconds of an idle heartbeat over ``count`` distributors: (the kernel's
     heartbeat, the distribution due check alone, the raw baseline: the heartbeat's two
@@ -232,15 +242,6 @@ def idle(kernel: Kernel, count: int, repeat: int) -> tuple[float, float, float]:
             "start": FEBRUARY.date().isoformat(), "pool": {"resolver": "fixed", "amount": "1"},
             "calculator": {"id": "proportional"}})
     now = FEBRUARY + timedelta(days=14)
-    engine_times, runner_times = [], []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        report = kernel.heartbeat(now)
-        engine_times.append(time.perf_counter() - began)
-        assert report.completed == ()
-        began = time.perf_counter()
-        kernel._runner.heartbeat(now)  # the distribution part alone (the due check)
-        runner_times.append(time.perf_counter() - began)
     raw = Raw(kernel)
     if not raw.sqlite:  # each read a statement alone, as the engine's (no BEGIN, COMMIT)
         raw.connection.driver_connection.autocommit = True
@@ -249,15 +250,20 @@ def idle(kernel: Kernel, count: int, repeat: int) -> tuple[float, float, float]:
         "ON r.id = d.distributor_id WHERE d.status = 'open' AND d.period_end <= ? "
         "AND r.status = 'active' ORDER BY d.period_end, d.id")
     holds = "SELECT id, hold_days FROM distributor WHERE hold_days IS NOT NULL"
-    base_times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
+
+    def raw_reads() -> None:
         cursor = raw.connection.cursor()
         cursor.execute(due_check, (raw.time(now),))
         assert cursor.fetchall() == []
         cursor.execute(holds)
         assert cursor.fetchall() == []
-        base_times.append(time.perf_counter() - began)
+
+    engine_times, runner_times, base_times = [], [], []
+    for _ in range(repeat):  # alternating, so the three share the host's moments
+        engine_times.append(_seconds(lambda: _idle_beat(kernel, now)))
+        # the distribution part alone (the due check)
+        runner_times.append(_seconds(lambda: kernel._runner.heartbeat(now)))
+        base_times.append(_seconds(raw_reads))
     if not raw.sqlite:
         raw.connection.driver_connection.autocommit = False  # back to the pool as it was
     raw.close()
