@@ -39,11 +39,11 @@ def run_side(side: str, events: int, collaborators: int, database_url: str) -> N
         if not events:  # the empty run: the store built, nothing recorded
             return
         if side == "engine":
-            run_engine(kernel, events, collaborators, max(events, 1))
+            run_engine(kernel, events, collaborators, events)
         elif side == "floor":
-            run_floor(kernel, events, collaborators, max(events, 1))
+            run_floor(kernel, events, collaborators, events)
         else:
-            run_baseline(kernel, events, collaborators, max(events, 1), fastest=True)
+            run_baseline(kernel, events, collaborators, events, fastest=True)
 
 
 def counted(side: str, events: int, collaborators: int, out: Path) -> int:

@@ -227,7 +227,7 @@ def test_a_single_read_sends_no_begin_and_leaves_units_of_work_transactional(
                 assert _alone(conn)
             with store.unit_of_work(engine) as conn:
                 conn.exec_driver_sql("SELECT 1")
-                assert not _alone(conn)  # the same connection, in a transaction again
+                assert not _alone(conn)  # in a transaction again
         with pytest.raises(store.DatabaseError, match="division by zero"), \
                 store.single_read(engine) as conn:
             conn.exec_driver_sql("SELECT 1/0")

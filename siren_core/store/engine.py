@@ -257,14 +257,23 @@ def _joined(joined: Connection) -> Iterator[Connection]:
 def _pooled(engine: Engine, *, write: bool) -> Iterator[Connection]:
     """A unit of work on a pooled connection (the one :func:`connection_held` holds, if
     it is free)."""
-    held = _held.get()
-    if held is not None and held[0] is engine and not held[1].in_transaction():
-        with held[1].begin():
-            yield held[1]
+    held = _free_held(engine)
+    if held is not None:
+        with held.begin():
+            yield held
         return
     with (engine.connect().execution_options(siren_write=write) as connection,
           connection.begin()):
         yield connection
+
+
+def _free_held(engine: Engine) -> Connection | None:
+    """The connection :func:`connection_held` holds on ``engine``, if no transaction is
+    open on it."""
+    held = _held.get()
+    if held is not None and held[0] is engine and not held[1].in_transaction():
+        return held[1]
+    return None
 
 
 _held: ContextVar[tuple[Engine, Connection] | None] = ContextVar(
@@ -291,9 +300,9 @@ def _autocommitted(engine: Engine) -> Iterator[Connection]:
     """A pooled connection (the held one, if free) with the driver in autocommit mode for
     the block; SQLAlchemy's autobegun transaction is committed after it, which psycopg
     does without a round trip when the server is idle (no transaction open)."""
-    held = _held.get()
-    if held is not None and held[0] is engine and not held[1].in_transaction():
-        yield from _autocommitting(held[1])
+    held = _free_held(engine)
+    if held is not None:
+        yield from _autocommitting(held)
         return
     with engine.connect().execution_options(siren_write=False) as connection:
         yield from _autocommitting(connection)
