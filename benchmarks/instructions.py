@@ -1,6 +1,8 @@
-"""Instructions an event of bulk ingestion, counted with callgrind: host-independent.
+"""Instructions an event of bulk ingestion or of a single recording, counted with
+callgrind: host-independent.
 
     python -m benchmarks.instructions [--events 5000] [--collaborators 5000] [--side engine]
+    python -m benchmarks.instructions --path record [--events 1000] [--side engine]
 
 Timed figures move with the host's load (this workplace's hosts differ by 2× from one
 session to the next); instructions do not. For each side (``engine``: ``record_many``;
@@ -12,6 +14,12 @@ The difference of their totals, divided by the events, is the side's cost of an 
 store included (SQLite runs in the process). ``--keep`` leaves the callgrind files of the
 counted runs (for ``callgrind_annotate --inclusive=yes``). Needs ``valgrind``
 (Debian's package); a run takes a few minutes.
+
+``--path record``: the single recording of :mod:`benchmarks.record`, one event a
+transaction (``engine``: ``kernel.record``; ``raw``: its raw transaction; no floor side).
+Its two processes record :data:`RECORD_WARM_UP` and that many plus ``--events`` sales,
+so the difference is the cost of a recording once the caches are warm (the HTTP path's
+steady state), the commits included.
 """
 
 from __future__ import annotations
@@ -26,6 +34,18 @@ import tempfile
 from pathlib import Path
 
 SIDES = ("engine", "floor", "raw")
+PATHS = {"bulk": SIDES, "record": ("engine", "raw")}
+RECORD_WARM_UP = 1_000
+"""Sales both processes of a ``--path record`` count record first (then one records
+``--events`` more)."""
+
+
+def run_recordings(side: str, events: int, database_url: str) -> None:
+    """In this process: ``events`` single recordings through ``side`` on an emptied store
+    at ``database_url`` (:mod:`benchmarks.record`'s collaborators and distributor)."""
+    from benchmarks import record
+
+    (record.run_engine if side == "engine" else record.run_raw)(database_url, events)
 
 
 def run_side(side: str, events: int, collaborators: int, database_url: str) -> None:
@@ -46,10 +66,10 @@ def run_side(side: str, events: int, collaborators: int, database_url: str) -> N
             run_baseline(kernel, events, collaborators, events, fastest=True)
 
 
-def counted(side: str, events: int, collaborators: int, out: Path) -> int:
-    """The instructions callgrind counts in a fresh process running ``side``."""
+def counted(path: str, side: str, events: int, collaborators: int, out: Path) -> int:
+    """The instructions callgrind counts in a fresh process running ``side`` of ``path``."""
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-               sys.executable, "-m", "benchmarks.instructions", "--run", side,
+               sys.executable, "-m", "benchmarks.instructions", "--path", path, "--run", side,
                "--events", str(events), "--collaborators", str(collaborators)]
     environment = {**os.environ, "PYTHONHASHSEED": "0"}
     subprocess.run(command, check=True, env=environment, capture_output=True)
@@ -60,37 +80,56 @@ def counted(side: str, events: int, collaborators: int, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--collaborators", type=int, default=5000)
+    parser.add_argument("--path", choices=PATHS, default="bulk",
+                        help="bulk ingestion (default) or the single recording")
+    parser.add_argument("--events", type=int, default=None,
+                        help="sales counted (default: 5000 in bulk, 1000 single)")
+    parser.add_argument("--collaborators", type=int, default=5000,
+                        help="bulk only (the single recording has benchmarks.record's)")
     parser.add_argument("--side", choices=SIDES, action="append",
-                        help="A side to count (repeatable; default: all three)")
+                        help="A side to count (repeatable; default: all of the path's)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="A folder to keep the counted runs' callgrind files in")
     parser.add_argument("--run", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    events = args.events if args.events is not None else (
+        5000 if args.path == "bulk" else 1000)
     if args.run:
         with tempfile.TemporaryDirectory() as folder:
             database_url = f"sqlite:///{Path(folder) / 'count.db'}"
-            run_side(args.run, args.events, args.collaborators, database_url)
+            if args.path == "record":
+                run_recordings(args.run, events, database_url)
+            else:
+                run_side(args.run, events, args.collaborators, database_url)
         return
-    if args.events < 1:
-        parser.error(f"--events must be at least 1, not {args.events}")
+    if events < 1:
+        parser.error(f"--events must be at least 1, not {events}")
+    sides = args.side or PATHS[args.path]
+    for side in sides:
+        if side not in PATHS[args.path]:
+            parser.error(f"--side {side} is not a side of --path {args.path}")
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (apt-get install -y valgrind)")
-    per_event: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         where = args.keep or Path(folder)
         where.mkdir(parents=True, exist_ok=True)
-        for side in args.side or SIDES:
-            full = counted(side, args.events, args.collaborators,
-                           where / f"callgrind.{side}.{args.events}")
-            empty = counted(side, 0, args.collaborators, where / f"callgrind.{side}.0")
-            per_event[side] = (full - empty) / args.events
-            print(f"{side:7} {per_event[side] / 1000:8.1f} k instructions an event", flush=True)
-    if "raw" in per_event:
-        for side in (s for s in per_event if s != "raw"):
-            print(f"{side:7} raw ÷ {side}: {per_event['raw'] / per_event[side]:.2f}")
+        per_event = {side: per_event_of(args.path, side, events, args.collaborators, where)
+                     for side in sides}
+    for side in (s for s in per_event if s != "raw" and "raw" in per_event):
+        print(f"{side:7} raw ÷ {side}: {per_event['raw'] / per_event[side]:.2f}")
 
+
+def per_event_of(path: str, side: str, events: int, collaborators: int, where: Path
+                 ) -> float:
+    """The instructions an event of ``side`` (printed too): the difference of two
+    counted processes (see the module's text) over ``events``."""
+    base = RECORD_WARM_UP if path == "record" else 0
+    totals = [counted(path, side, number, collaborators,
+                      where / f"callgrind.{path}.{side}.{number}")
+              for number in (base + events, base)]
+    found = (totals[0] - totals[1]) / events
+    print(f"{side:7} {found / 1000:8.1f} k instructions an event", flush=True)
+    return found
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,7 @@ reloads them when any configuration version changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -226,10 +226,19 @@ class Catalog:
         """store id → (spec if it structures, external id, why it cannot be configured)"""
         self._stamp: int | None = None
         """The distributor stamp the versions were read at (``None``: never read)."""
+        self._generation = 0
+        """Raised whenever a distributor is loaded or dropped."""
+        self._listed: tuple[int, tuple[ConfiguredDistributor, ...]] = (-1, ())
+        """(generation, its distributors) of the last :meth:`cached`."""
 
     def _load(self, conn: Connection, keys: list[int]) -> None:
-        for key, external, status, config, version in queries.distributor_rows(conn,
-                                                                                keys=keys):
+        try:
+            self._configure(queries.distributor_rows(conn, keys=keys))
+        finally:  # after the changes: a listing taken while they were made is not kept
+            self._generation += 1
+
+    def _configure(self, rows: list[queries.DistributorRow]) -> None:
+        for key, external, status, config, version in rows:
             self._versions[key] = (version, status)
             spec: DistributorSpec | None = None
             try:
@@ -260,30 +269,37 @@ class Catalog:
             del self._versions[key]
             self._by_key.pop(key, None)
             self._broken.pop(key, None)
+            self._generation += 1
         changed = [key for key, seen in versions.items() if self._versions.get(key) != seen]
         for start in range(0, len(changed), 500):
             self._load(conn, changed[start:start + 500])
 
     def _usable(self, conn: Connection, stamp: int | None = None
-                ) -> list[ConfiguredDistributor]:
+                ) -> Sequence[ConfiguredDistributor]:
         self._refresh(conn, stamp)
         for _spec, external, cause in self._broken.values():
             raise DistributorUnavailable(external, cause)
-        return list(self._by_key.values())
+        return self.cached()
 
-    def cached(self) -> list[ConfiguredDistributor]:
+    def cached(self) -> Sequence[ConfiguredDistributor]:
         """The distributors as last read, without asking the store (possibly stale or
-        empty: a guess, for a caller that checks the stamp in the same statement)."""
-        return list(self._by_key.values())
+        empty: a guess, for a caller that checks the stamp in the same statement). The
+        same tuple until a distributor is loaded or dropped: what a caller works out from
+        it holds while it is the same object."""
+        generation, found = self._listed
+        if generation != self._generation:
+            found = tuple(self._by_key.values())
+            self._listed = (self._generation, found)
+        return found
 
     def active(self, conn: Connection) -> list[ConfiguredDistributor]:
         return [d for d in self._usable(conn) if d.spec.status == "active"]
 
     def all(self, conn: Connection, *, stamp: int | None = None
-            ) -> list[ConfiguredDistributor]:
+            ) -> Sequence[ConfiguredDistributor]:
         """Every distributor, whatever its status (raises ``DistributorUnavailable``
-        when one cannot be configured). ``stamp``: the distributor stamp, if the caller
-        read it already in this transaction
+        when one cannot be configured), as :meth:`cached`. ``stamp``: the distributor
+        stamp, if the caller read it already in this transaction
         (:func:`~siren_core.store.queries.recording_prelude`)."""
         return self._usable(conn, stamp)
 

@@ -95,6 +95,22 @@ def test_each_counted_side_records_the_sales(database_url: str, side: str) -> No
     assert len(ingest.stored_sales(database_url)) == 40
 
 
+@pytest.mark.parametrize("side", instructions.PATHS["record"])
+def test_each_counted_single_recording_side_records_the_sales(database_url: str,
+                                                              side: str) -> None:
+    """What ``python -m benchmarks.instructions --path record`` runs under callgrind."""
+    instructions.run_recordings(side, 30, database_url)
+    assert len(ingest.stored_sales(database_url)) == 30
+
+
+def test_the_single_recording_count_has_no_floor_side(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        instructions.main(["--path", "record", "--side", "floor"])
+    assert exit_.value.code == 2
+    assert "--side floor is not a side of --path record" in capsys.readouterr().err
+
+
 def test_the_instruction_count_refuses_no_events(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         instructions.main(["--events", "0"])

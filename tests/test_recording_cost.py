@@ -121,6 +121,29 @@ def test_a_binding_made_by_another_kernel_limits_the_next_recording(
     assert recorder.record("sale", sale("o-3", "alice", "10.00")).credits == 1
 
 
+def test_a_direct_list_changed_by_another_kernel_decides_the_next_recording(
+        make_kernel: Callable[..., Kernel]) -> None:
+    """A warm recorder keeps what planning works out from the configurations (the lanes,
+    the scopes of unbound distributors) only while the catalog is unchanged."""
+    recorder, operator = make_kernel(), make_kernel()
+    for name in ("alice", "bob"):
+        recorder.create_collaborator(name)
+    recorder.create_distributor(monthly(eligibility="members", collaborators=["alice"]))
+    assert recorder.record("sale", sale("o-1", "alice", "10.00")).credits == 1
+    result = recorder.record("sale", sale("o-2", "bob", "10.00"))
+    assert [s.reason for s in result.skipped] == ["collaborator_not_eligible"]
+    operator.update_distributor(monthly(eligibility="members", collaborators=["bob"]))
+    assert recorder.record("sale", sale("o-3", "bob", "10.00")).credits == 1
+    result = recorder.record("sale", sale("o-4", "alice", "10.00"))
+    assert [s.reason for s in result.skipped] == ["collaborator_not_eligible"]
+    operator.create_group("peers", members=["alice"])
+    operator.bind_distributor("monthly-bonus", "peers")  # bound: the cached scope is not used
+    assert recorder.record("sale", sale("o-5", "alice", "10.00")).credits == 1
+    operator.bind_distributor("monthly-bonus", None)
+    result = recorder.record("sale", sale("o-6", "alice", "10.00"))
+    assert [s.reason for s in result.skipped] == ["collaborator_not_eligible"]
+
+
 def test_a_subscription_made_by_another_kernel_gets_the_next_recording(
         make_kernel: Callable[..., Kernel]) -> None:
     recorder, operator = make_kernel(), make_kernel()
@@ -151,13 +174,12 @@ def test_a_key_recorded_first_elsewhere_writes_nothing_beside_it(
         source = {"kind": "sale", "key": "o-1", "occurred_at": at("2026-01-05"),
                   "recorded_at": at("2026-01-05"), "collaborator_id": collaborator,
                   "amount": 1000, "currency": "USD", "digest": "0" * 64, "payload": "{}"}
-        credit = {"distributor_id": distributor, "metric_type": "sale", "rule": "fixed",
-                  "collaborator_id": collaborator, "layer": 0, "points": 10, "revenue": 0,
-                  "late": False, "effective_at": at("2026-01-05")}
+        credit = (distributor, "sale", "fixed", collaborator, 0, 10, 0, False,
+                  queries.store_time(conn, at("2026-01-05")))  # mq.CREDIT_VALUES
         skip = {"distributor_id": distributor, "metric_type": "visit", "reason": "no_credit"}
         assert mq.insert_recording(conn, source, [credit], [skip], []) is None
         assert queries.table_counts(conn) == before
-        fresh = mq.insert_recording(conn, {**source, "key": "o-9"}, [dict(credit)],
+        fresh = mq.insert_recording(conn, {**source, "key": "o-9"}, [credit],
                                     [dict(skip)], [])
         assert fresh is not None
         assert conn.execute(sa.text(

@@ -82,14 +82,18 @@ class GroupViews:
 class DistributorScopes:
     """Per-record helper for ingestion: each distributor's eligibility and bound group."""
 
-    def __init__(self, conn: Connection, views: GroupViews, *, any_binding: bool = True
-                 ) -> None:
+    def __init__(self, conn: Connection, views: GroupViews, *, any_binding: bool = True,
+                 unbound: dict[int, Scope] | None = None) -> None:
         """``any_binding=False``: the caller knows, from this transaction, that no
-        distributor is bound to a group (the bindings are then not read)."""
+        distributor is bound to a group (the bindings are then not read).
+        ``unbound``: the scopes of distributors bound to no group, by store id, kept by
+        the caller for as long as the distributors' configurations are unchanged (such a
+        scope depends on nothing else), filled further here."""
         self._conn = conn
         self._views = views
         self._bindings: dict[int, gq.GroupRow] | None = None if any_binding else {}
         self._scopes: dict[int, Scope] = {}
+        self._unbound: dict[int, Scope] = {} if unbound is None else unbound
 
     def scope(self, distributor: ConfiguredDistributor) -> Scope:
         found = self._scopes.get(distributor.key)
@@ -97,11 +101,20 @@ class DistributorScopes:
             if self._bindings is None:
                 self._bindings = gq.distributor_bindings(self._conn)
             row = self._bindings.get(distributor.key)
-            group = self._views.view(self._conn, row) if row is not None else None
-            listed = distributor.spec.direct_collaborators
-            direct = frozenset(listed) if listed is not None else None
-            found = self._scopes[distributor.key] = Scope(group, direct, bound=row is not None)
+            if row is None:
+                found = self._unbound.get(distributor.key)
+                if found is None:
+                    found = self._unbound[distributor.key] = Scope(None, _direct(distributor))
+            else:
+                found = Scope(self._views.view(self._conn, row), _direct(distributor),
+                              bound=True)
+            self._scopes[distributor.key] = found
         return found
+
+
+def _direct(distributor: ConfiguredDistributor) -> frozenset[str] | None:
+    listed = distributor.spec.direct_collaborators
+    return frozenset(listed) if listed is not None else None
 
 
 def eligible_names(conn: Connection, direct: Iterable[str] | None,

@@ -391,8 +391,7 @@ class _Batch:
         planned, skips = plan_credits(planner, at, metrics)
         rows = place_credit_rows(planned, self._starts, at, skips, stored_at=stored_at,
                                  stored_starts=self._stored_starts)
-        conversions = planner.conversions_of({row[0] for row in rows}) if (
-            planner.conversions) else []
+        conversions = planner.kept_conversions(rows)
         actor = known.get(metrics[0].collaborator or "") if metrics else None
         source = (item.kind, event.id, stored_at, self._now, actor[0] if actor else None,
                   metrics[0].amount if metrics else None, _currency_code(metrics),

@@ -8,7 +8,7 @@ Credits are computed when the event is recorded, with the distributor configurat
 force then, and count in the period whose window holds the event's time. An event whose
 period was already distributed counts in the distributor's open period instead (it is
 marked ``late``), or is refused there, as the distributor's ``late_events`` says (see
-:func:`place_credits`); a distributed period never changes. An event recorded while a
+:func:`place_credit_rows`); a distributed period never changes. An event recorded while a
 heartbeat closes its period waits for the close, then counts late (see
 :func:`~siren_core.store.queries.open_period_starts`); an event dated before a
 distributor's first period belongs to no period there.
@@ -21,7 +21,7 @@ recorded event can be accounted for.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -32,7 +32,7 @@ from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
 from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
 from siren_core.errors import ConfigurationChanged, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
-from siren_core.groups.eligibility import DistributorScopes, GroupViews
+from siren_core.groups.eligibility import DistributorScopes, GroupViews, Scope
 from siren_core.metrics.exchange import Exchange
 from siren_core.metrics.refunds import LATE_REJECTED, REFUND, Refunds, recorded_result
 from siren_core.metrics.shapes import Shapes
@@ -77,6 +77,7 @@ class Ingestor:
         self._bus = bus
         self._clock = clock
         self._shapes = Shapes(converter)
+        self._planning: PlanningCache | None = None
         self.refunds = Refunds(engine, self._shapes, bus, clock, catalog)
         self.group_views = GroupViews(registry)
 
@@ -116,8 +117,8 @@ class Ingestor:
                 with unit_of_work(self._engine) as conn:
                     result, subscribed = self._write(conn, parsed)
                     # built only for a subscription that wants it, or a listener
-                    outbox.record(conn, functools.partial(_triggered, kind, parsed, result),
-                                  any_subscription=subscribed)
+                    outbox.record(conn, functools.partial(_triggered, kind, parsed, result)
+                                  if subscribed else (), any_subscription=subscribed)
                 break
             except ConfigurationChanged:  # planned with units that changed: plan again
                 if attempt == _ATTEMPTS:
@@ -132,7 +133,8 @@ class Ingestor:
         wanted = {m.collaborator for m in parsed.metrics if m.collaborator is not None}
         single = next(iter(wanted)) if len(wanted) == 1 else None
         prelude = queries.recording_prelude(conn, kind, event.id, single,
-                                            self._likely_credited(parsed.metrics))
+                                            self._cache_of(self._catalog.cached())
+                                            .likely_credited(parsed.metrics))
         if prelude.existing is not None:
             return self._first_result(conn, parsed, prelude.existing), prelude.subscriptions
         if single is not None:
@@ -143,13 +145,16 @@ class Ingestor:
             actors = self._actors(conn, kind, wanted) if wanted else {}
         distributors = self._catalog.all(conn, stamp=prelude.stamp)
         planner = _CreditPlanner(conn, kind, actors, self._registry, distributors,
-                                 self.group_views, any_binding=prelude.bindings)
+                                 self.group_views, any_binding=prelude.bindings,
+                                 cache=self._cache_of(distributors))
         planned, skips = plan_credits(planner, event.at, parsed.metrics)
         starts = queries.open_period_starts(
             conn, sorted({d.key for d, _, _ in planned}), lock=True,
             units={d.key: d.currency.code for d, _, _ in planned},
             locked=prelude.open_periods)
-        rows = place_credits(planned, starts, event.at, skips)
+        rows = place_credit_rows(planned, starts, event.at, skips,
+                                 stored_at=queries.store_time(conn, event.at),
+                                 stored_starts=_StoredTimes(conn, starts))
         conversions = planner.kept_conversions(rows)
         actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
         source_id = mq.insert_recording(conn, {
@@ -162,16 +167,17 @@ class Ingestor:
             existing = queries.find_source_event(conn, kind, event.id)
             assert existing is not None
             return self._first_result(conn, parsed, existing), prelude.subscriptions
-        return RecordResult(kind, event.id, sum(1 for r in rows if r["collaborator_id"]),
+        return RecordResult(kind, event.id, sum(1 for r in rows if r[_COLLABORATOR] is not None),
                             skipped=_skipped(distributors, skips), late=late_count(rows, skips),
                             source_event_id=source_id), prelude.subscriptions
 
-    def _likely_credited(self, metrics: Sequence[Metric]) -> list[int]:
-        """The active distributors of the cached catalog that track one of ``metrics``:
-        those whose open periods the prelude reads (a superset of those credited, unless
-        a distributor changed since the catalog was read)."""
-        return sorted(d.key for d in self._catalog.cached() if d.spec.status == "active"
-                      and any(_CreditPlanner.tracks(d, metric) for metric in metrics))
+    def _cache_of(self, distributors: Sequence[ConfiguredDistributor]) -> PlanningCache:
+        """The planning cache of ``distributors``, kept while the catalog gives the same
+        sequence (replaced whole, never changed under a planner using it)."""
+        found = self._planning
+        if found is None or found.distributors is not distributors:
+            found = self._planning = PlanningCache(distributors)
+        return found
 
     @staticmethod
     def _first_result(conn: Connection, parsed: ParsedEvent,
@@ -184,6 +190,38 @@ class Ingestor:
         found = queries.collaborator_keys(conn, wanted)
         for name in sorted(wanted - found.keys()):
             raise InvalidInput(f"{kind}.collaborator", name, "is not a known collaborator")
+        return found
+
+
+class PlanningCache:
+    """What planning works out from a sequence of distributors alone, shared by the
+    planners given that sequence (a single recording's planner is new for every event;
+    the catalog gives the same tuple while it is unchanged): the distributors not
+    deleted, each kind of event's lanes and the distributors it likely credits, and the
+    scopes of distributors bound to no group. Filled as planners ask."""
+
+    def __init__(self, distributors: Sequence[ConfiguredDistributor]) -> None:
+        self.distributors = distributors
+        self.live = [d for d in distributors if d.spec.status != "deleted"]
+        self.lanes: Lanes = {}
+        self.unbound_scopes: dict[int, Scope] = {}
+        self._likely: dict[Signature, list[int]] = {}
+
+    def likely_credited(self, metrics: Sequence[Metric]) -> list[int]:
+        """The active distributors that track one of ``metrics``, by store id."""
+        kind = signature(metrics)
+        found = self._likely.get(kind)
+        if found is None:
+            found = self._likely[kind] = sorted({
+                distributor.key for distributor, _, _ in self.tracking(kind, metrics)
+                if distributor.spec.status == "active"})
+        return found
+
+    def tracking(self, kind: Signature, metrics: Sequence[Metric]) -> list[Lane]:
+        """The lanes of events of this ``kind`` (:func:`signature` of ``metrics``)."""
+        found = self.lanes.get(kind)
+        if found is None:
+            found = self.lanes[kind] = lanes(self.live, metrics)
         return found
 
 
@@ -219,10 +257,48 @@ Planned = list[tuple[ConfiguredDistributor, Metric, list[PlannedRow]]]
 Lane = tuple[ConfiguredDistributor, int, datetime]
 """A distributor tracking one of an event's metrics: the distributor, the metric's index
 among the event's metrics, the start of the distributor's first period."""
+Signature = tuple[tuple[str, bool], ...]
+"""What decides an event's lanes: its metrics' types, and whether each carries revenue."""
+Lanes = dict[Signature, list[Lane]]
+"""Lanes by signature, for one set of distributors."""
+
+
+def signature(metrics: Sequence[Metric]) -> Signature:
+    return tuple([(metric.metric_type, bool(metric.revenue)) for metric in metrics])
+
+
+def lanes(distributors: Iterable[ConfiguredDistributor], metrics: Sequence[Metric]
+          ) -> list[Lane]:
+    """Each of ``distributors`` tracking one of ``metrics`` (see
+    :meth:`_CreditPlanner.tracks`), with that metric's index and its first start."""
+    return [(distributor, index, distributor.first_start)
+            for distributor in distributors
+            for index, metric in enumerate(metrics)
+            if _CreditPlanner.tracks(distributor, metric)]
 CreditRow = tuple[int, str, str, int | None, int, int, int, bool, Any]
 """A placed credit row: the values of :data:`CREDIT_FIELDS`, in that order."""
 CREDIT_FIELDS = mq.CREDIT_VALUES
 """The ``score_credit`` columns a planned credit fills (``source_event_id`` comes later)."""
+_COLLABORATOR = CREDIT_FIELDS.index("collaborator_id")
+_LATE = CREDIT_FIELDS.index("late")
+
+
+class _StoredTimes(Mapping[int, Any]):
+    """The open periods' starts (distributor store id → start) as the store keeps them,
+    each converted when asked for (only a late credit takes its period's start)."""
+
+    def __init__(self, conn: Connection, starts: Mapping[int, datetime]) -> None:
+        self._conn = conn
+        self._starts = starts
+
+    def __getitem__(self, key: int) -> Any:
+        return queries.store_time(self._conn, self._starts[key])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._starts)
+
+    def __len__(self) -> int:
+        return len(self._starts)
 
 
 def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric]
@@ -233,7 +309,7 @@ def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric
     :meth:`_CreditPlanner.tracks`) gets credit rows for it, or a skip row saying why not:
     paused (``distributor_inactive``), an event older than its first period
     (``before_distributor_start``: it belongs to no period), or nothing to credit.
-    Deleted distributors track nothing. :func:`place_credits` then puts the rows in a
+    Deleted distributors track nothing. :func:`place_credit_rows` then puts the rows in a
     period.
     """
     planned: Planned = []
@@ -252,16 +328,9 @@ def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric
     return planned, skips
 
 
-def place_credits(planned: Planned, starts: Mapping[int, datetime], at: datetime,
-                  skips: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """:func:`place_credit_rows` as dictionaries of :data:`CREDIT_FIELDS`."""
-    return [dict(zip(CREDIT_FIELDS, row, strict=True))
-            for row in place_credit_rows(planned, starts, at, skips)]
-
-
 def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: datetime,
-                      skips: list[dict[str, Any]], *, stored_at: Any = None,
-                      stored_starts: Mapping[int, Any] | None = None) -> list[CreditRow]:
+                      skips: list[dict[str, Any]], *, stored_at: Any,
+                      stored_starts: Mapping[int, Any]) -> list[CreditRow]:
     """The planned rows, in the period holding ``at``: the open period of each
     distributor (``starts``), or, if that one starts later (its period was distributed),
     as the distributor's ``late_events`` says: ``next_period``, at the open period's
@@ -269,7 +338,8 @@ def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: date
     without an open period gets a ``no_open_period`` skip (an active one always has one).
 
     ``stored_at`` and ``stored_starts``: ``at`` and the starts as the store keeps them,
-    to be the rows' ``effective_at`` instead (a bulk write converts each instant once)."""
+    the rows' ``effective_at`` (each instant converted once: the rows are stored as they
+    are)."""
     rows: list[CreditRow] = []
     for distributor, metric, planned_rows in planned:
         key = distributor.key
@@ -281,10 +351,7 @@ def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: date
         if late and distributor.spec.late_events == "reject":
             _skip(skips, distributor, metric, LATE_REJECTED)
             continue
-        if stored_starts is None:
-            effective_at = start if late else at
-        else:
-            effective_at = stored_starts[key] if late else stored_at
+        effective_at = stored_starts[key] if late else stored_at
         kind = metric.metric_type
         for rule, collaborator, layer, points, revenue in planned_rows:
             rows.append((key, kind, rule, collaborator, layer, points, revenue, late,
@@ -292,10 +359,10 @@ def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: date
     return rows
 
 
-def late_count(rows: Iterable[Mapping[str, Any]], skips: Iterable[Mapping[str, Any]]) -> int:
+def late_count(rows: Iterable[CreditRow], skips: Iterable[Mapping[str, Any]]) -> int:
     """What lateness decided among an event's rows: credits marked late and late_rejected
     skips (:attr:`RecordResult.late`)."""
-    return sum(1 for row in rows if row["late"]) + sum(
+    return sum(1 for row in rows if row[_LATE]) + sum(
         1 for skip in skips if skip["reason"] == LATE_REJECTED)
 
 
@@ -309,6 +376,8 @@ def _skip(skips: list[dict[str, Any]], distributor: ConfiguredDistributor, metri
 
 def _skipped(distributors: Sequence[ConfiguredDistributor],
              skips: Sequence[Mapping[str, Any]]) -> tuple[CreditSkipped, ...]:
+    if not skips:
+        return ()
     names = {d.key: d.spec.id for d in distributors}
     return tuple(CreditSkipped(names[s["distributor_id"]], s["metric_type"], s["reason"])
                  for s in skips)
@@ -326,15 +395,19 @@ class _CreditPlanner:
 
     def __init__(self, conn: Connection, kind: str, known: dict[str, tuple[int, str]],
                  registry: PluginRegistry, distributors: Sequence[ConfiguredDistributor],
-                 group_views: GroupViews | None = None, *, any_binding: bool = True) -> None:
+                 group_views: GroupViews | None = None, *, any_binding: bool = True,
+                 cache: PlanningCache | None = None) -> None:
+        """``cache``: the planning cache of these ``distributors``, if the caller keeps
+        one (the single recording), filled further here."""
         self._conn = conn
         self._kind = kind
-        self._distributors = [d for d in distributors if d.spec.status != "deleted"]
-        self._tracking: dict[tuple[tuple[str, bool], ...], list[Lane]] = {}
+        self._cache = PlanningCache(distributors) if cache is None else cache
+        assert self._cache.distributors is distributors
         self._known = dict(known)
         self._registry = registry
         self._scopes = DistributorScopes(conn, group_views or GroupViews(registry),
-                                         any_binding=any_binding)
+                                         any_binding=any_binding,
+                                         unbound=self._cache.unbound_scopes)
         self._eligible: dict[int, tuple[Callable[[str], bool], GroupView | None]] = {}
         self._exchange: Exchange | None = None
         self.conversions: dict[tuple[int, str], dict[str, Any]] = {}
@@ -355,16 +428,9 @@ class _CreditPlanner:
     def tracking(self, metrics: Sequence[Metric]) -> list[Lane]:
         """Each distributor tracking one of ``metrics`` (see :meth:`tracks`) with the index
         of that metric and the start of the distributor's first period, distributor by
-        distributor: worked out once per planner for each kind of event (its metrics'
-        types, and whether each carries revenue), not for every event of a batch."""
-        signature = tuple([(metric.metric_type, bool(metric.revenue)) for metric in metrics])
-        found = self._tracking.get(signature)
-        if found is None:
-            found = self._tracking[signature] = [
-                (distributor, index, distributor.first_start)
-                for distributor in self._distributors
-                for index, metric in enumerate(metrics) if self.tracks(distributor, metric)]
-        return found
+        distributor: worked out once per planning cache for each kind of event (its
+        metrics' types, and whether each carries revenue), not for every event."""
+        return self._cache.tracking(signature(metrics), metrics)
 
     def prefetch(self, collaborators: Iterable[str]) -> None:
         """Look many collaborators up at once (a hint from rules that walk a group)."""
@@ -432,15 +498,12 @@ class _CreditPlanner:
                                                    metric.amount or 0)
         return conversion.convert(amount, field=f"{self._kind}.amount")
 
-    def kept_conversions(self, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The conversions of the distributors that kept credit rows (a late-rejected or
-        skipped distributor stores none)."""
+    def kept_conversions(self, rows: Iterable[CreditRow]) -> list[dict[str, Any]]:
+        """The conversions of the distributors that kept credit ``rows`` (a late-rejected
+        or skipped distributor stores none)."""
         if not self.conversions:
             return []
-        return self.conversions_of({row["distributor_id"] for row in rows})
-
-    def conversions_of(self, credited: set[int]) -> list[dict[str, Any]]:
-        """The conversions of the ``credited`` distributors (store ids)."""
+        credited = {row[0] for row in rows}
         return [row for (key, _), row in self.conversions.items() if key in credited]
 
     def _revenue(self, distributor: ConfiguredDistributor, metric: Metric,

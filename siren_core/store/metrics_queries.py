@@ -123,11 +123,13 @@ def insert_sale_refund(conn: Connection, refund_event_id: int, sale_event_id: in
 # -- one recording ---------------------------------------------------------------------
 
 def insert_recording(conn: Connection, source: Mapping[str, Any],
-                     credits: Sequence[dict[str, Any]], skips: Sequence[dict[str, Any]],
+                     credits: Sequence[tuple[Any, ...]], skips: Sequence[dict[str, Any]],
                      conversions: Sequence[dict[str, Any]]) -> int | None:
     """Insert a source event unless its ``(kind, key)`` is taken, with the rows it
     writes beside itself; its store id, or ``None`` (nothing written) when another
     transaction recorded the key first (``queries.insert_source_event_once``).
+    ``credits``: tuples of stored values in the order of :data:`CREDIT_VALUES` (as bulk
+    ingestion gives them); ``skips`` and ``conversions``: rows by column.
 
     PostgreSQL: one statement, every insert a data-modifying ``WITH`` that takes the
     event's id from the insert-once (so nothing else is written on a conflict): one round
@@ -139,18 +141,20 @@ def insert_recording(conn: Connection, source: Mapping[str, Any],
         if source_id is not None:
             write_recording(conn, source_id, credits, skips, conversions)
         return source_id
-    tables_rows = [(table, rows) for table, rows in ((score_credit, credits),
-                                                     (credit_skip, skips),
-                                                     (credit_conversion, conversions)) if rows]
-    shape = (conn.dialect.name, tuple(source),
-             tuple((table.name, tuple(rows[0]), len(rows)) for table, rows in tables_rows))
+    beside = [(table, tuple(rows[0]), len(rows)) for table, rows in ((credit_skip, skips),
+              (credit_conversion, conversions)) if rows]
+    if credits:
+        beside.insert(0, (score_credit, CREDIT_VALUES, len(credits)))
+    shape = (conn.dialect.name, tuple(source), tuple((table.name, columns, count)
+                                                     for table, columns, count in beside))
     statement = _RECORDINGS.get(shape)
     if statement is None:
-        statement = _RECORDINGS[shape] = _recording_statement(conn, tuple(source), [
-            (table, tuple(rows[0]), len(rows)) for table, rows in tables_rows])
-    values = list(_row_builder(conn, source_event, tuple(source))(source))
-    for table, rows in tables_rows:
-        values += chain.from_iterable(map(_row_builder(conn, table, tuple(rows[0])), rows))
+        statement = _RECORDINGS[shape] = _recording_statement(conn, tuple(source), beside)
+    values = [*_row_builder(conn, source_event, tuple(source))(source),
+              *chain.from_iterable(credits)]
+    for table, rows in ((credit_skip, skips), (credit_conversion, conversions)):
+        if rows:
+            values += chain.from_iterable(map(_row_builder(conn, table, tuple(rows[0])), rows))
     found = driver_rows(conn, statement, values)
     return int(found[0][0]) if found else None
 
@@ -187,35 +191,45 @@ _RECORDINGS: dict[tuple[Any, ...], str] = {}
 
 
 def write_recording(conn: Connection, source_event_id: int,
-                    credits: Sequence[dict[str, Any]], skips: Sequence[dict[str, Any]],
+                    credits: Sequence[tuple[Any, ...]], skips: Sequence[dict[str, Any]],
                     conversions: Sequence[dict[str, Any]]) -> None:
-    """The rows one recorded source event writes beside itself, given their store id:
-    its ``score_credit``, ``credit_skip`` and ``credit_conversion`` rows, each table's in
-    one statement through the driver (a table without rows runs none)."""
-    for table, rows in ((score_credit, credits), (credit_skip, skips),
-                        (credit_conversion, conversions)):
-        for row in rows:
-            row["source_event_id"] = source_event_id
-        insert_few(conn, table, rows)
+    """The rows one recorded source event writes beside itself, given their store id
+    (``credits`` as :func:`insert_recording` takes them): its ``score_credit``,
+    ``credit_skip`` and ``credit_conversion`` rows, each table's in one statement through
+    the driver (a table without rows runs none)."""
+    if credits:
+        _insert_few_values(conn, score_credit, (*CREDIT_VALUES, "source_event_id"),
+                           len(credits), [value for row in credits
+                                          for value in (*row, source_event_id)])
+    for table, rows in ((credit_skip, skips), (credit_conversion, conversions)):
+        if rows:
+            insert_few(conn, table, [{**row, "source_event_id": source_event_id}
+                                     for row in rows])
 
 
 def insert_few(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """A handful of rows (all with the keys of the first) in one multi-row ``INSERT``
     through the driver, stored exactly as :func:`insert_many` stores them (``COPY`` would
     cost more than the rows for a few)."""
-    if not rows:
-        return
-    columns = tuple(rows[0])
-    build = _row_builder(conn, table, columns)
-    key = (conn.dialect.name, table.name, columns, len(rows))
+    if rows:
+        columns = tuple(rows[0])
+        _insert_few_values(conn, table, columns, len(rows), list(
+            chain.from_iterable(map(_row_builder(conn, table, columns), rows))))
+
+
+def _insert_few_values(conn: Connection, table: sa.Table, columns: tuple[str, ...],
+                       count: int, values: list[Any]) -> None:
+    """``count`` rows of stored values (``columns`` order, one flat list) in one
+    multi-row ``INSERT`` through the driver."""
+    key = (conn.dialect.name, table.name, columns, count)
     statement = _FEW.get(key)
     if statement is None:
         quote = conn.dialect.identifier_preparer.quote
         row = f"({', '.join('?' * len(columns))})"
         statement = _FEW[key] = marks(conn, (
             f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
-            f"VALUES {', '.join([row] * len(rows))}"))
-    driver_rows(conn, statement, list(chain.from_iterable(map(build, rows))))
+            f"VALUES {', '.join([row] * count)}"))
+    driver_rows(conn, statement, values)
 
 
 _FEW: dict[tuple[str, str, tuple[str, ...], int], str] = {}

@@ -210,14 +210,27 @@ def marks(conn: Connection, statement: str) -> str:
 def store_time(conn: Connection, value: datetime) -> Any:
     """An aware datetime as the store keeps it (``UTCDateTime``'s bind processing for
     the driver): naive UTC, as text on SQLite."""
+    global _last_stored
     if value.tzinfo is UTC:  # the common value: no conversion to make
-        return value.isoformat(" ", "microseconds")[:-6] if is_sqlite(conn) else (
+        sqlite = is_sqlite(conn)
+        last = _last_stored
+        if last[0] is value and last[1] is sqlite:  # a recording stores its time twice
+            return last[2]
+        stored = value.isoformat(" ", "microseconds")[:-6] if sqlite else (
             value.replace(tzinfo=None))
+        _last_stored = (value, sqlite, stored)
+        return stored
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r} reached the store")
     utc = value.astimezone(UTC)
     return utc.isoformat(" ", "microseconds")[:-6] if is_sqlite(conn) else utc.replace(
         tzinfo=None)
+
+
+_last_stored: tuple[datetime | None, bool, Any] = (None, False, None)
+"""The last UTC instant :func:`store_time` converted (the same object, on the same kind
+of store: a datetime is immutable), with the result; replaced whole, so a thread reads
+one consistent triple."""
 
 
 def stored_time(value: Any) -> datetime:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -46,11 +47,12 @@ def _populate(kernel: Kernel) -> datetime:
     return first
 
 
-def _start_worker(url: str, **env: str) -> subprocess.Popen[str]:
+def _start_worker(url: str, stderr: Any = subprocess.PIPE, **env: str
+                  ) -> subprocess.Popen[str]:
     command = [sys.executable, "-c", "from siren_core.cli import main; main()",
                "worker", "--database", url, "--interval", "0.5", "--quiet"]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+                            stderr=stderr, text=True, env={**os.environ, **env})
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
@@ -77,6 +79,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=30)
+    err = err or ""  # (none here when it went to a file)
     assert process.returncode == 0, err
     assert "Traceback" not in err, err
     return err
@@ -133,8 +136,8 @@ def test_the_worker_outlives_terminated_connections(database_url: str,
 
 
 def test_the_worker_waits_out_a_locked_sqlite_database(database_url: str,
-                                                       make_kernel: Callable[..., Kernel]
-                                                       ) -> None:
+                                                       make_kernel: Callable[..., Kernel],
+                                                       tmp_path: Path) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("a SQLite lock")
     kernel = make_kernel()
@@ -142,15 +145,19 @@ def test_the_worker_waits_out_a_locked_sqlite_database(database_url: str,
     path = database_url.removeprefix("sqlite:///")
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the write lock, held past the worker's timeout
-    process = _start_worker(database_url, SIREN_SQLITE_BUSY_TIMEOUT_MS="200")
+    log = tmp_path / "worker.err"
+    with log.open("w") as sink:
+        process = _start_worker(database_url, sink, SIREN_SQLITE_BUSY_TIMEOUT_MS="200")
     try:
-        time.sleep(2.0)
+        # however long the worker takes to start on a loaded host, it meets the lock
+        assert _wait_for(lambda: "retrying in" in log.read_text(), 60), log.read_text()
         assert process.poll() is None, "the worker died"
         assert _completed(kernel) == 0
         blocker.execute("ROLLBACK")
         assert _wait_for(lambda: _all_done(kernel), 60)
     finally:
         blocker.close()
-        err = _stop(process)
+        _stop(process)
+    err = log.read_text()
     assert "database is locked" in err and "retrying in" in err, err
     _check_each_period_once(kernel)
