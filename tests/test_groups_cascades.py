@@ -49,6 +49,33 @@ def test_upline_from_the_tail_credits_the_two_members_above(kernel: Kernel) -> N
     assert paid(kernel) == [("C", 50, 3000), ("D", 100, 6000)]
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["record", "record_many"])
+def test_a_sale_feeds_a_revenue_pool_once_whatever_its_rules_credit(kernel: Kernel,
+                                                                     bulk: bool) -> None:
+    """The event's revenue rides on its first credit row only (the actor's fixed credit,
+    not the cascade's rows after it); an organic sale's on a row of its own."""
+    chain_a_to_e(kernel)
+    kernel.create_distributor(monthly(
+        pool={"resolver": "revenue_percentage", "percent": "10"}, metrics=[
+            {"type": "sale", "points": 2, "credit": {"rule": "fixed"}},
+            {"type": "sale", "points": 1,
+             "credit": {"rule": "upline_cascade", "layers": [100, 50]}}]))
+    kernel.bind_distributor("monthly-bonus", "chain")
+    events = [sale("o-1", "E", "200.00", JAN), sale("o-2", None, "50.00", JAN)]
+    if bulk:
+        assert kernel.record_many([{"type": "sale", **event} for event in events]).credits == 3
+    else:
+        assert [kernel.record("sale", event).credits for event in events] == [3, 0]
+    with kernel.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT c.external_id, s.points, s.revenue FROM score_credit s "
+            "LEFT JOIN collaborator c ON c.id = s.collaborator_id ORDER BY s.id").all()
+    assert [tuple(row) for row in rows] == [
+        ("E", 2, 20000), ("D", 100, 0), ("C", 50, 0), (None, 0, 5000)]
+    [distribution] = kernel.heartbeat(at("2026-02-01")).completed
+    assert (distribution.revenue, distribution.pool) == (25000, 2500)
+
+
 def test_upline_an_inactive_ancestor_uses_up_its_layer(kernel: Kernel) -> None:
     """siren-spec §5.5 example 2, literal reading: D pays nothing, C is paid at layer 2."""
     chain_a_to_e(kernel)

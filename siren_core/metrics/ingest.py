@@ -314,7 +314,8 @@ def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric
     """
     planned: Planned = []
     skips: list[dict[str, Any]] = []
-    planner.conversions = {}
+    if planner.conversions:
+        planner.conversions = {}
     for distributor, index, first_start in planner.tracking(metrics):
         metric = metrics[index]
         if distributor.spec.status != "active":
@@ -469,15 +470,13 @@ class _CreditPlanner:
 
     def rows(self, distributor: ConfiguredDistributor, metric: Metric,
              at: datetime) -> list[PlannedRow]:
+        """The metric's credit rows for the distributor; the event's revenue rides on
+        the first, or on a row of its own."""
         revenue = self._revenue(distributor, metric, at) if (
             metric.revenue and distributor.pool_resolver.uses_revenue) else 0
-        rows = self._credits(distributor, metric, at)
-        if revenue:  # the event's revenue rides on its first row, or on a row of its own
-            if rows:
-                rule, collaborator, layer, points, _ = rows[0]
-                rows[0] = (rule, collaborator, layer, points, revenue)
-            else:
-                rows.append(("revenue", None, 0, 0, revenue))
+        rows = self._credits(distributor, metric, at, revenue)
+        if revenue and not rows:
+            rows.append(("revenue", None, 0, 0, revenue))
         return rows
 
     def _in_units(self, distributor: ConfiguredDistributor, metric: Metric, amount: int,
@@ -515,8 +514,9 @@ class _CreditPlanner:
             return revenue
         return self._in_units(distributor, metric, revenue, at)
 
-    def _credits(self, distributor: ConfiguredDistributor, metric: Metric,
-                 at: datetime) -> list[PlannedRow]:
+    def _credits(self, distributor: ConfiguredDistributor, metric: Metric, at: datetime,
+                 revenue: int) -> list[PlannedRow]:
+        """The rules' credit rows, ``revenue`` on the first of them."""
         configured = distributor.metrics.get(metric.metric_type, ())
         actor = metric.collaborator
         if not configured or actor is None:
@@ -536,7 +536,8 @@ class _CreditPlanner:
                                        f"{distributor.spec.id!r}, more than the store holds")
             if entry.rule.credit is credit_actor and abs(points) <= STORABLE_MAX:
                 if points:  # the rule's known answer, without its context or a call
-                    found.append((entry.rule.id, self._known[actor][0], 0, points, 0))
+                    found.append((entry.rule.id, self._known[actor][0], 0, points,
+                                  0 if found else revenue))
                 continue
             context = CreditContext(distributor=distributor.spec.id,
                                     metric_type=metric.metric_type, actor=actor,
@@ -549,7 +550,7 @@ class _CreditPlanner:
                     key = self._known.get(credit.collaborator) or self._lookup(
                         credit.collaborator)
                     found.append((entry.rule.id, key[0] if key else None, credit.layer,
-                                  credit.points, 0))
+                                  credit.points, 0 if found else revenue))
         return found
 
     def _call_rule(self, entry: ConfiguredMetric, context: CreditContext
