@@ -122,6 +122,34 @@ def test_look_ups_find_exactly_the_given_values(database_url: str) -> None:
     engine.dispose()
 
 
+def test_reserved_ids_are_fresh_and_never_handed_out_twice(database_url: str) -> None:
+    """PostgreSQL: two open transactions reserving at once get distinct ids, each in
+    ascending order, and an insert left to the database afterwards a later one. SQLite
+    (whose writers take turns): the ids after the current maximum."""
+    engine = store.open_engine(database_url)
+    store.create_schema(engine)
+    if engine.dialect.name == "sqlite":
+        with store.unit_of_work(engine) as conn:
+            mq.insert_many(conn, source_event, _sources(3))  # ids 1-3
+            assert mq.reserve_source_event_ids(conn, 0) == []
+            assert mq.reserve_source_event_ids(conn, 5) == [4, 5, 6, 7, 8]
+        engine.dispose()
+        return
+    with engine.connect() as first, engine.connect() as second:
+        one = mq.reserve_source_event_ids(first, 1000)
+        other = mq.reserve_source_event_ids(second, 1000)
+        first.commit()
+        second.commit()
+    assert one is not None and other is not None
+    assert len(set(one) | set(other)) == 2000
+    assert one == sorted(one) and other == sorted(other)
+    with store.unit_of_work(engine) as conn:
+        row = {key: value for key, value in _sources(4)[3].items() if key != "id"}
+        made = conn.execute(source_event.insert().returning(source_event.c.id), row).scalar()
+    assert made is not None and made > max(one + other)
+    engine.dispose()
+
+
 def test_credit_rows_keep_their_values(database_url: str) -> None:
     engine = store.open_engine(database_url)
     store.create_schema(engine)
