@@ -188,8 +188,7 @@ def test_a_receiver_answering_500_is_retried_with_backoff_until_200(
     subscribe(kernel, receiver, "flaky", "collaborator.created")
     receiver.answers["flaky"] = [500, 503, 200]
     clock = Clock()
-    worker = deliverer(kernel, clock, Policy(max_attempts=5, backoff_s=10.0,
-                                             backoff_max_s=600, timeout_s=5, lease_s=15))
+    worker = deliverer(kernel, clock, attrs.evolve(FAST, max_attempts=5, backoff_max_s=600))
     kernel.create_collaborator("ana")
     assert worker.drain() == 1  # answered 500; the next try is not due yet
     [(row, tries)] = subscriptions.deliveries(kernel.engine)
