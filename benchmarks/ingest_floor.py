@@ -88,11 +88,12 @@ _COLLABORATORS = ("SELECT c.external_id, c.id, c.status FROM json_each(?) AS w "
 
 def _rows(raw: Raw, cursor: Any, statements: tuple[str, str], values: list[str]
           ) -> list[tuple[Any, ...]]:
-    """One look-up of many values, as the engine's ``rows_among`` makes it."""
+    """One look-up of many values, as the engine's ``rows_among`` makes it (on PostgreSQL
+    planned every time, never prepared)."""
     if raw.sqlite:
         cursor.execute(statements[0], (json.dumps(sorted(set(values))),))
     else:
-        cursor.execute(statements[1], (sorted(set(values)),))
+        cursor.execute(statements[1], (sorted(set(values)),), prepare=False)
     return list(cursor.fetchall())
 
 

@@ -122,6 +122,26 @@ def test_look_ups_find_exactly_the_given_values(database_url: str) -> None:
     engine.dispose()
 
 
+def test_look_ups_of_many_values_are_planned_every_time(database_url: str) -> None:
+    """PostgreSQL: a batch's look-ups are never server-side prepared statements (psycopg
+    prepares a statement on its sixth run, and PostgreSQL may then reuse a generic plan
+    that compares every row with every value of the array), while other statements are."""
+    engine = store.open_engine(database_url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    store.create_schema(engine)
+    with store.unit_of_work(engine) as conn:
+        for run in range(8):
+            queries.collaborator_keys(conn, ["alice", f"bob-{run}"])
+            mq.existing_events(conn, "sale", ["o-1", f"o-{run}"])
+            queries.driver_rows(conn, "SELECT count(*) FROM collaborator", ())
+        prepared = [row[0] for row in conn.exec_driver_sql(
+            "SELECT statement FROM pg_prepared_statements")]
+    assert prepared == ["SELECT count(*) FROM collaborator"]
+    engine.dispose()
+
+
 def test_reserved_ids_are_fresh_and_never_handed_out_twice(database_url: str) -> None:
     """PostgreSQL: two open transactions reserving at once get distinct ids, each in
     ascending order, and an insert left to the database afterwards a later one. SQLite

@@ -82,7 +82,11 @@ def rows_among(conn: Connection, table: sa.Table, columns: list[str], column: st
     bulk ingestion looks up every event of a batch this way, where SQLAlchemy's
     expanding ``IN`` and result rows cost more than the query. The values go as one
     parameter: a JSON array joined through ``json_each`` on SQLite (twice as fast there
-    as ``IN (…)``), an array for ``= ANY`` on PostgreSQL.
+    as ``IN (…)``), an array for ``= ANY`` on PostgreSQL, planned with that array every
+    time: a generic plan (what PostgreSQL may reuse for a prepared statement) cannot
+    hash the array, and on a table it takes for small it scans the rows and compares each
+    with every value (5,000 collaborators looked up once a batch: 8 ms, then 98 ms a
+    batch from the sixth on, once psycopg had prepared the statement).
     """
     wanted = list(set(values))
     quote = conn.dialect.identifier_preparer.quote
@@ -105,11 +109,13 @@ def rows_among(conn: Connection, table: sa.Table, columns: list[str], column: st
         conditions.append(f"{name}.{quote(equal[0])} = {mark}")
         parameters.append(equal[1])
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return driver_rows(conn, f"SELECT {selected} FROM {source}{where}", parameters)
+    return driver_rows(conn, f"SELECT {selected} FROM {source}{where}", parameters,
+                       planned_each_time=True)
 
 
 def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
-                whole_numerics: bool = False) -> list[tuple[Any, ...]]:
+                whole_numerics: bool = False, planned_each_time: bool = False
+                ) -> list[tuple[Any, ...]]:
     """Run ``statement`` (already in the driver's parameter style) straight through the
     driver's cursor, in the connection's transaction; its rows (none for a statement
     without a result). Where SQLAlchemy's per-statement work (compiled cache look-up,
@@ -119,12 +125,16 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
 
     ``whole_numerics``: the statement's ``numeric`` values are whole numbers (sums of
     integers on PostgreSQL), read as ints, exact at any size (psycopg: no ``Decimal``
-    per value, nor a second list of rows to convert them; see :func:`reads_whole_numerics`)."""
+    per value, nor a second list of rows to convert them; see :func:`reads_whole_numerics`).
+
+    ``planned_each_time``: never run as a server-side prepared statement (psycopg
+    prepares a statement it has run five times, and PostgreSQL may then reuse a generic
+    plan, made without the parameters' values; see :func:`rows_among`)."""
     # (the body of driver_cursor without its generator: this runs for every statement of
     # a single recording)
     cursor = conn.connection.cursor()
     try:
-        _run(conn, cursor, statement, parameters, whole_numerics)
+        _run(conn, cursor, statement, parameters, whole_numerics, planned_each_time)
         return [] if cursor.description is None else cast(list[tuple[Any, ...]],
                                                           cursor.fetchall())
     except conn.dialect.loaded_dbapi.Error as exc:
@@ -142,7 +152,7 @@ def driver_cursor(conn: Connection, statement: str, parameters: Sequence[Any], *
     is closed on leaving."""
     cursor = conn.connection.cursor()
     try:
-        _run(conn, cursor, statement, parameters, whole_numerics)
+        _run(conn, cursor, statement, parameters, whole_numerics, False)
         yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _driver_error(conn, statement, parameters, exc) from exc
@@ -151,12 +161,15 @@ def driver_cursor(conn: Connection, statement: str, parameters: Sequence[Any], *
 
 
 def _run(conn: Connection, cursor: Any, statement: str, parameters: Sequence[Any],
-         whole_numerics: bool) -> None:
-    if whole_numerics and reads_whole_numerics(conn):
+         whole_numerics: bool, planned_each_time: bool) -> None:
+    if conn.dialect.driver != "psycopg":
+        cursor.execute(statement, parameters)
+        return
+    if whole_numerics:
         from psycopg.types.numeric import IntLoader
 
         cursor.adapters.register_loader("numeric", IntLoader)  # this cursor only
-    cursor.execute(statement, parameters)
+    cursor.execute(statement, parameters, prepare=False if planned_each_time else None)
 
 
 def _driver_error(conn: Connection, statement: str, parameters: Sequence[Any] | None,
