@@ -137,7 +137,8 @@ class TriggerStrategy:
 @faster_init
 @attrs.frozen
 class Credit:
-    """Points credited to one collaborator for one metric (``layer`` 0 = the actor)."""
+    """Points credited to one collaborator for one metric (``layer`` 0 = the actor, at
+    most 2**31 - 1; ``points`` within ±(2**63 - 1))."""
 
     collaborator: CollaboratorId
     points: int

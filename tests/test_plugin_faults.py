@@ -64,9 +64,23 @@ class Faulty:
         def number(ctx: CreditContext, cfg: Any) -> Any:
             return 42
 
+        def layered(layer: Any) -> Callable[[CreditContext, Any], list[Credit]]:
+            return lambda ctx, cfg: [Credit(ctx.actor, ctx.points, layer=layer)]
+
+        def numbered(ctx: CreditContext, cfg: Any) -> list[Credit]:
+            return [Credit(7, ctx.points)]  # type: ignore[arg-type]  # the fault under test
+
         return [CreditRule(id="raising", description="raises", credit=raising),
                 CreditRule(id="wrong", description="returns tuples", credit=wrong),
-                CreditRule(id="number", description="returns a number", credit=number)]
+                CreditRule(id="number", description="returns a number", credit=number),
+                CreditRule(id="numbered", description="credits a number", credit=numbered),
+                *(CreditRule(id=f"layer_{name}", description=f"a layer of {layer!r}",
+                             credit=layered(layer)) for name, layer in LAYERS.items())]
+
+
+LAYERS = {"text": "1", "negative": -1, "huge": 2 ** 31, "float": 1.0, "boolean": True}
+"""Layers a credit rule may not give: a layer is an int from 0 (the actor) to 2**31 - 1
+(what the store keeps)."""
 
 
 def _scenario(kernel: Kernel, broken: Mapping[str, Any]) -> None:
@@ -105,7 +119,8 @@ def test_a_faulty_distribution_plugin_is_refused_and_named(
 
 @pytest.mark.parametrize(("rule", "message"), [
     ("raising", "rule blew up"), ("wrong", "returned ('ana', 1.5)"),
-    ("number", "credit rule 'number' failed")])
+    ("number", "credit rule 'number' failed"), ("numbered", "collaborator=7"),
+    *((f"layer_{name}", f"layer={layer!r}") for name, layer in LAYERS.items())])
 def test_a_faulty_credit_rule_rejects_the_event_and_writes_nothing(
         kernel_factory: Callable[..., Kernel], rule: str, message: str) -> None:
     kernel = kernel_factory(plugins=[Faulty()])

@@ -29,7 +29,13 @@ import cattrs
 
 from siren_core import outbox
 from siren_core.catalog import Catalog, ConfiguredDistributor, ConfiguredMetric
-from siren_core.domain import STORABLE_MAX, CreditSkipped, RecordResult, check_identifier
+from siren_core.domain import (
+    LAYER_MAX,
+    STORABLE_MAX,
+    CreditSkipped,
+    RecordResult,
+    check_identifier,
+)
 from siren_core.errors import ConfigurationChanged, InvalidInput, PluginError
 from siren_core.events import EventBus, MetricsTriggered
 from siren_core.groups.eligibility import DistributorScopes, GroupViews, Scope
@@ -564,8 +570,9 @@ class _CreditPlanner:
                               plugin=self._registry.owner("credit_rules", entry.rule.id),
                               hook="siren_credit_rules") from exc
         for credit in credits:
-            if (not isinstance(credit, Credit) or type(credit.points) is not int
-                    or abs(credit.points) > STORABLE_MAX):
+            if (not isinstance(credit, Credit) or type(credit.collaborator) is not str
+                    or type(credit.points) is not int or abs(credit.points) > STORABLE_MAX
+                    or type(credit.layer) is not int or not 0 <= credit.layer <= LAYER_MAX):
                 raise PluginError(f"credit rule {entry.rule.id!r} returned {credit!r}",
                                   plugin=self._registry.owner("credit_rules", entry.rule.id),
                                   hook="siren_credit_rules")
