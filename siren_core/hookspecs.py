@@ -88,10 +88,10 @@ def siren_credit_rules() -> Iterable[CreditRule]:
     one distributor, which collaborators are credited and with how many points. It
     receives a :class:`~siren_core.records.CreditContext` and its structured
     configuration, and returns :class:`~siren_core.records.Credit` records:
-    ``collaborator`` an external id (``str``), ``points`` an ``int`` the store can keep (within ±(2**63 - 1)), ``layer`` an ``int`` from 0 (the
-    actor) to 2**31 - 1; anything else is the rule's fault, and the event is rejected
-    naming the rule. Credits for collaborators that are not eligible are dropped by the
-    kernel. A rule that gives the
+    ``collaborator`` an external id (``str``), ``points`` an ``int`` the store can keep
+    (within ±(2**63 - 1)), ``layer`` an ``int`` from 0 (the actor) to 2**31 - 1; anything
+    else is the rule's fault, and the event is rejected naming the rule. Credits for
+    collaborators that are not eligible are dropped by the kernel. A rule that gives the
     acting collaborator the points should take :func:`~siren_core.records.credit_actor`
     as its ``credit``: the kernel knows that function's answer and plans it without a
     call (the built-in ``fixed`` rule does).
