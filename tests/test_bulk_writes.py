@@ -191,3 +191,39 @@ def test_credit_rows_keep_their_values(database_url: str) -> None:
         assert [row[1:] for row in _stored(conn, score_credit)] == \
             [row[1:] for row in expected]
     engine.dispose()
+
+
+def test_bulk_writes_use_the_binary_format_only_where_every_value_fits() -> None:
+    """A binary ``COPY`` for plain columns whose ``integer`` values fit 32 bits; the text
+    format otherwise (a JSON column, or an int psycopg would wrap where the server
+    refuses it)."""
+    row = (1, 2, None, "sale", "fixed", 0, 2 ** 62, 5, datetime(2026, 1, 5), False)
+    columns = ["distributor_id", "source_event_id", "collaborator_id", "metric_type", "rule",
+               "layer", "points", "revenue", "effective_at", "late"]
+    assert queries.binary_copy_types(score_credit, columns, [row, row]) == [
+        "int4", "int4", "int4", "text", "text", "int4", "int8", "int8", "timestamp", "bool"]
+    for layer in (2 ** 31, -(2 ** 31) - 1):
+        wide = (*row[:5], layer, *row[6:])
+        assert queries.binary_copy_types(score_credit, columns, [row, wide]) is None
+    assert queries.binary_copy_types(distributor, ["id", "config"], [(1, "{}")]) is None
+
+
+def test_an_int_too_large_for_its_column_is_refused_not_wrapped(database_url: str) -> None:
+    engine = store.open_engine(database_url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        pytest.skip("SQLite's integer columns hold 64 bits")
+    store.create_schema(engine)
+    when = datetime(2026, 1, 5, tzinfo=UTC)
+    with store.unit_of_work(engine) as conn:
+        conn.execute(distributor.insert(), {
+            "id": 1, "external_id": "d", "name": "D", "units": "USD", "config": {},
+            "created_at": when, "updated_at": when})
+        mq.insert_many(conn, source_event, _sources(1))
+    credit = {"distributor_id": 1, "source_event_id": 1, "collaborator_id": None,
+              "metric_type": "sale", "rule": "fixed", "layer": 2 ** 31, "points": 1,
+              "revenue": 0, "effective_at": when, "late": False}
+    with pytest.raises(sa.exc.DataError, match="out of range"), \
+            store.unit_of_work(engine) as conn:
+        mq.insert_many(conn, score_credit, [{**credit, "layer": 0}, credit])
+    engine.dispose()

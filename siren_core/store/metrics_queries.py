@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from siren_core.store import tables
 from siren_core.store.engine import is_sqlite
 from siren_core.store.queries import (
+    binary_copy_types,
     copy_rows,
     credit_skip,
     distribution,
@@ -342,7 +343,8 @@ def insert_tuples(conn: Connection, table: sa.Table, columns: Sequence[str],
         return
     quote = conn.dialect.identifier_preparer.quote
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        copy_rows(conn, quote(table.name), [quote(name) for name in columns], values)
+        copy_rows(conn, quote(table.name), [quote(name) for name in columns], values,
+                  binary_copy_types(table, columns, values))
         return
     target = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"

@@ -199,20 +199,65 @@ def driver_many(conn: Connection, statement: str, parameters: Iterable[Sequence[
 
 
 def copy_rows(conn: Connection, table: str, columns: Sequence[str],
-              rows: Iterable[Sequence[Any]]) -> None:
+              rows: Iterable[Sequence[Any]], types: Sequence[str] | None = None) -> None:
     """``COPY table (columns) FROM STDIN`` of ``rows`` (PostgreSQL, psycopg), in the
     connection's transaction, each row written as it comes; a database error is raised as
-    SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would."""
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    SQLAlchemy's (``IntegrityError`` for a duplicate key), as ``execute`` would.
+
+    ``types``: the columns' PostgreSQL types, for the binary format (see
+    :func:`binary_copy_types`); the text format without them."""
+    binary = " (FORMAT BINARY)" if types else ""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}"
     cursor = conn.connection.cursor()
     try:
         with cursor.copy(statement) as copy:
+            if types:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _driver_error(conn, statement, None, exc) from exc
     finally:
         cursor.close()
+
+
+def binary_copy_types(table: sa.Table, columns: Sequence[str],
+                      rows: Sequence[Sequence[Any]]) -> list[str] | None:
+    """The PostgreSQL types of ``columns`` for a binary ``COPY`` of ``rows``, or ``None``
+    for the text format: when a column's type is not a plain integer, text, boolean or
+    naive timestamp, or an ``integer`` column holds a value outside its 32 bits.
+
+    The binary format spares psycopg writing every value as text (a third of bulk
+    ingestion's ``COPY`` time on the client), but psycopg wraps an int too large for
+    ``int4`` silently where the text format's server refuses it: so every ``int4``
+    value is checked first (the store ids and layers the engine writes always fit)."""
+    types = [_binary_type(table.c[name].type) for name in columns]
+    if None in types:
+        return None
+    for index, kind in enumerate(types):
+        if kind == "int4" and not all(row[index] is None or _INT4_MIN <= row[index] <= _INT4_MAX
+                                      for row in rows):
+            return None
+    return cast(list[str], types)
+
+
+_INT4_MIN, _INT4_MAX = -(2 ** 31), 2 ** 31 - 1
+
+
+def _binary_type(kind: sa.types.TypeEngine[Any]) -> str | None:
+    if isinstance(kind, sa.types.TypeDecorator):
+        kind = kind.impl_instance
+    if isinstance(kind, sa.BigInteger):
+        return "int8"
+    if isinstance(kind, sa.Integer) and not isinstance(kind, sa.SmallInteger):
+        return "int4"
+    if isinstance(kind, sa.String) and not isinstance(kind, sa.Enum):
+        return "text"
+    if isinstance(kind, sa.Boolean):
+        return "bool"
+    if isinstance(kind, sa.DateTime) and not kind.timezone:
+        return "timestamp"
+    return None
 
 
 def marks(conn: Connection, statement: str) -> str:
