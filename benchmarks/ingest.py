@@ -100,6 +100,11 @@ SOURCE_COLUMNS = ["id", "kind", "key", "occurred_at", "recorded_at", "collaborat
                   "amount", "currency", "digest", "payload"]
 CREDIT_COLUMNS = ["distributor_id", "source_event_id", "collaborator_id", "metric_type",
                   "rule", "layer", "points", "revenue", "effective_at", "late"]
+SOURCE_TYPES = ["int4", "text", "text", "timestamp", "timestamp", "int4", "int8", "text",
+                "text", "text"]
+CREDIT_TYPES = ["int4", "int4", "int4", "text", "text", "int4", "int8", "int8", "timestamp",
+                "bool"]
+"""The columns' PostgreSQL types, for the raw side's binary ``COPY``."""
 
 
 def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, Any]],
@@ -151,7 +156,13 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
     """The same rows by hand, in the same batches: one-row ``executemany``, or (``fastest``)
     ``COPY`` on PostgreSQL and multi-row ``INSERT`` on SQLite."""
     raw = Raw(kernel)
-    write = raw.fastest if fastest else raw.insert
+    def write(cursor: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]],
+              types: list[str]) -> None:
+        if fastest:
+            raw.fastest(cursor, table, columns, rows, types)
+        else:
+            raw.insert(cursor, table, columns, rows)
+
     with kernel.engine.connect() as conn:
         query = sa.text("SELECT external_id, id FROM collaborator")
         keys: dict[str, int] = {row[0]: row[1] for row in conn.execute(query)}
@@ -163,8 +174,8 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
     while batch := list(islice(stream, batch_size)):
         cursor = raw.begin()
         sources, credits = canonical_rows(raw.time, batch, next_id, keys, distributor, now)
-        write(cursor, "source_event", SOURCE_COLUMNS, sources)
-        write(cursor, "score_credit", CREDIT_COLUMNS, credits)
+        write(cursor, "source_event", SOURCE_COLUMNS, sources, SOURCE_TYPES)
+        write(cursor, "score_credit", CREDIT_COLUMNS, credits, CREDIT_TYPES)
         raw.commit(cursor)
         next_id += len(batch)
     elapsed = time.perf_counter() - started

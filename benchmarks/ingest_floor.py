@@ -46,7 +46,14 @@ from siren_core.store import queries
 
 def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -> float:
     """Record the benchmark's sales with the least work the plugins allow; seconds."""
-    from benchmarks.ingest import CREDIT_COLUMNS, DISTRIBUTOR, SOURCE_COLUMNS, events
+    from benchmarks.ingest import (
+        CREDIT_COLUMNS,
+        CREDIT_TYPES,
+        DISTRIBUTOR,
+        SOURCE_COLUMNS,
+        SOURCE_TYPES,
+        events,
+    )
 
     raw = Raw(kernel)
     spec = kernel.distributor(DISTRIBUTOR["id"]).spec
@@ -69,8 +76,8 @@ def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -
         known = {name: (store_id, status) for name, store_id, status
                  in _rows(raw, cursor, _COLLABORATORS, names)}
         sources, credits = plan.rows(batch, next_id, known, raw.time, now)
-        raw.fastest(cursor, "source_event", SOURCE_COLUMNS, sources)
-        raw.fastest(cursor, "score_credit", CREDIT_COLUMNS, credits)
+        raw.fastest(cursor, "source_event", SOURCE_COLUMNS, sources, SOURCE_TYPES)
+        raw.fastest(cursor, "score_credit", CREDIT_COLUMNS, credits, CREDIT_TYPES)
         raw.commit(cursor)
         next_id += len(batch)
     elapsed = time.perf_counter() - started

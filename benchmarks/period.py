@@ -43,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,14 +105,33 @@ class Driver:
             self.connection.commit()
 
     def bulk(self, cursor: Any, table: str, columns: list[str],
-             rows: list[tuple[Any, ...]], per: int = 200) -> None:
-        """Multi-row ``INSERT`` (``per`` rows a statement) on SQLite, ``COPY`` on PostgreSQL."""
+             rows: list[tuple[Any, ...]], per: int = 200,
+             types: list[str] | None = None) -> None:
+        """Multi-row ``INSERT`` (``per`` rows a statement) on SQLite, ``COPY`` on PostgreSQL
+        (binary with the columns' ``types``, see :func:`copy`)."""
         if not self.sqlite:
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy(cursor, table, columns, rows, types)
             return
         multirow(cursor, "?", table, columns, rows, per)
+
+
+def copy(cursor: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]],
+         types: list[str] | None = None) -> None:
+    """``COPY … FROM STDIN`` of ``rows`` through psycopg: in the binary format when the
+    columns' PostgreSQL ``types`` are given (``int4``, ``timestamp``…), about a third less
+    of the client's time than the text format's (the values must fit their types: psycopg
+    wraps an int too large for ``int4`` instead of refusing it, which the raw sides' values
+    never are; the engine writes the text format, see docs/performance.md)."""
+    binary = " (FORMAT BINARY)" if types else ""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copying:
+        if types:
+            copying.set_types(types)
+        for row in rows:
+            copying.write_row(row)
+
+
+ALLOCATION_COLUMNS = ["distribution_id", "collaborator_id", "score", "amount"]
+ALLOCATION_TYPES = ["int4", "int4", "int8", "int8"]
 
 
 def multirow(cursor: Any, mark: str, table: str, columns: list[str],
@@ -171,8 +191,9 @@ def raw_period(db: Driver, distribution: int, pool: int, now: datetime) -> None:
     cursor = db.connection.cursor()
     rows = largest_remainder(pool, scores)
     del scores
-    db.bulk(cursor, "allocation", ["distribution_id", "collaborator_id", "score", "amount"],
-            [(distribution, key, points, amount) for key, points, amount in rows])
+    db.bulk(cursor, "allocation", ALLOCATION_COLUMNS,
+            [(distribution, key, points, amount) for key, points, amount in rows],
+            types=ALLOCATION_TYPES)
     at, actor = db.time(now), f"distribution #{distribution}"
     if db.sqlite:
         cursor.execute(OBLIGATIONS, (units, at, at, distribution))

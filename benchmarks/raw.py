@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from benchmarks.period import multirow, store_time
+from benchmarks.period import copy, multirow, store_time
 from siren_core import Kernel, store
 
 
@@ -48,23 +48,23 @@ class Raw:
         multirow(cursor, self.mark, table, columns, rows, per)
 
     def fastest(self, cursor: Any, table: str, columns: list[str],
-                rows: list[tuple[Any, ...]]) -> None:
-        """The fastest raw path we know: ``COPY`` on PostgreSQL, multi-row ``INSERT`` on
-        SQLite (what the engine's bulk writes use on each)."""
+                rows: list[tuple[Any, ...]], types: list[str]) -> None:
+        """The fastest raw path we know: binary ``COPY`` on PostgreSQL (the columns'
+        ``types``), multi-row ``INSERT`` on SQLite (the engine's bulk writes use the text
+        ``COPY`` and multi-row ``INSERT``)."""
         if self.sqlite:
             self.multirow(cursor, table, columns, rows)
         else:
-            self.bulk(cursor, table, columns, rows)
+            copy(cursor, table, columns, rows, types)
 
     def bulk(self, cursor: Any, table: str, columns: list[str],
-             rows: Iterable[tuple[Any, ...]]) -> None:
-        """The fastest bulk path: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+             rows: Iterable[tuple[Any, ...]], types: list[str] | None = None) -> None:
+        """A bulk path: ``COPY`` on PostgreSQL (binary with ``types``), ``executemany`` on
+        SQLite."""
         if self.sqlite:
             self.insert(cursor, table, columns, rows)
             return
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy(cursor, table, columns, rows, types)
 
     def close(self) -> None:
         self.connection.close()
