@@ -162,14 +162,14 @@ def driver_cursor(conn: Connection, statement: str, parameters: Sequence[Any], *
 
 def _run(conn: Connection, cursor: Any, statement: str, parameters: Sequence[Any],
          whole_numerics: bool, planned_each_time: bool) -> None:
-    if conn.dialect.driver != "psycopg":
-        cursor.execute(statement, parameters)
-        return
-    if whole_numerics:
+    if whole_numerics and reads_whole_numerics(conn):
         from psycopg.types.numeric import IntLoader
 
         cursor.adapters.register_loader("numeric", IntLoader)  # this cursor only
-    cursor.execute(statement, parameters, prepare=False if planned_each_time else None)
+    if planned_each_time and conn.dialect.driver == "psycopg":
+        cursor.execute(statement, parameters, prepare=False)
+    else:
+        cursor.execute(statement, parameters)
 
 
 def _driver_error(conn: Connection, statement: str, parameters: Sequence[Any] | None,
