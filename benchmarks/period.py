@@ -118,10 +118,10 @@ class Driver:
 def copy(cursor: Any, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]],
          types: list[str] | None = None) -> None:
     """``COPY … FROM STDIN`` of ``rows`` through psycopg: in the binary format when the
-    columns' PostgreSQL ``types`` are given (``int4``, ``timestamp``…), about a third less
-    of the client's time than the text format's (the values must fit their types: psycopg
-    wraps an int too large for ``int4`` instead of refusing it, which the raw sides' values
-    never are; the engine writes the text format, see docs/performance.md)."""
+    columns' PostgreSQL ``types`` are given (``int4``, ``timestamp``…), less of the
+    client's time than the text format (the values must fit their types: psycopg wraps an
+    int too large for ``int4`` instead of refusing it, which the raw sides' values never
+    are; the engine checks its values first, see ``siren_core.store.queries``)."""
     binary = " (FORMAT BINARY)" if types else ""
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as copying:
         if types:

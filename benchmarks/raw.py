@@ -50,8 +50,7 @@ class Raw:
     def fastest(self, cursor: Any, table: str, columns: list[str],
                 rows: list[tuple[Any, ...]], types: list[str]) -> None:
         """The fastest raw path we know: binary ``COPY`` on PostgreSQL (the columns'
-        ``types``), multi-row ``INSERT`` on SQLite (the engine's bulk writes use the text
-        ``COPY`` and multi-row ``INSERT``)."""
+        ``types``), multi-row ``INSERT`` on SQLite (as the engine's bulk writes)."""
         if self.sqlite:
             self.multirow(cursor, table, columns, rows)
         else:

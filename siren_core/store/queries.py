@@ -227,10 +227,12 @@ def binary_copy_types(table: sa.Table, columns: Sequence[str],
     for the text format: when a column's type is not a plain integer, text, boolean or
     naive timestamp, or an ``integer`` column holds a value outside its 32 bits.
 
-    The binary format spares psycopg writing every value as text (a third of bulk
-    ingestion's ``COPY`` time on the client), but psycopg wraps an int too large for
+    The binary format spares psycopg writing every value as text (about a quarter of
+    the client's time of a raw bulk ingestion), but psycopg wraps an int too large for
     ``int4`` silently where the text format's server refuses it: so every ``int4``
-    value is checked first (the store ids and layers the engine writes always fit)."""
+    value is checked first (the store ids and layers the engine writes always fit). The
+    values must be of the columns' own Python types (``int``, ``str``, ``bool``, a naive
+    ``datetime``), as the bulk writes' rows of stored values are."""
     types = [_binary_type(table.c[name].type) for name in columns]
     if None in types:
         return None
