@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from siren_core import Kernel, store
 from siren_core.errors import InvalidInput
+from siren_core.store import engine as engine_module
 from siren_core.store import queries, tables
 from siren_core.store.engine import current_transaction
 
@@ -234,6 +236,56 @@ def test_a_single_read_sends_no_begin_and_leaves_units_of_work_transactional(
         with store.unit_of_work(engine) as conn:
             conn.exec_driver_sql("SELECT 1")
             assert not _alone(conn)
+    store.dispose(engine)
+
+
+def _backend_pid(engine: sa.Engine) -> int:
+    with store.unit_of_work(engine) as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
+
+
+def _terminate(database_url: str, pid: int) -> None:
+    killer = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    with killer.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    killer.dispose()
+
+
+def test_a_connection_idle_long_enough_is_pinged_and_a_dropped_one_replaced(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pooled connection checked in at least ``PING_AFTER_S`` ago is pinged on its next
+    checkout; one the server dropped meanwhile is replaced without the unit of work
+    seeing it."""
+    engine = _postgres_engine(database_url)
+    monkeypatch.setattr(engine_module, "PING_AFTER_S", 0.0)
+    pid = _backend_pid(engine)
+    _terminate(database_url, pid)
+    assert _backend_pid(engine) != pid
+    store.dispose(engine)
+
+
+def test_a_connection_just_used_is_pinged_only_if_the_server_spoke(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No round trip for a connection just checked in whose socket is quiet; one the
+    server ended meanwhile (its socket then readable) is pinged and replaced, and the
+    unit of work does not see it."""
+    engine = _postgres_engine(database_url)
+    monkeypatch.setattr(engine_module, "PING_AFTER_S", 3600.0)
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping",
+                        lambda connection: pings.append(connection) or ping(connection))
+    pid = _backend_pid(engine)  # (the store's open used the connection just before)
+    for _ in range(5):
+        assert _backend_pid(engine) == pid
+    assert pings == []
+    _terminate(database_url, pid)
+    deadline = time.monotonic() + 5  # until the server's goodbye reaches the socket
+    while time.monotonic() < deadline and not engine_module._has_input(
+            engine.pool._pool.queue[0].dbapi_connection):  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    assert _backend_pid(engine) != pid
+    assert len(pings) == 1
     store.dispose(engine)
 
 
