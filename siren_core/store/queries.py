@@ -237,13 +237,10 @@ def binary_copy_types(table: sa.Table, columns: Sequence[str],
     if None in types:
         return None
     for index, kind in enumerate(types):
-        if kind == "int4" and not all(row[index] is None or _INT4_MIN <= row[index] <= _INT4_MAX
+        if kind == "int4" and not all(row[index] is None or -KEY_MAX - 1 <= row[index] <= KEY_MAX
                                       for row in rows):
             return None
     return cast(list[str], types)
-
-
-_INT4_MIN, _INT4_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
 def _binary_type(kind: sa.types.TypeEngine[Any]) -> str | None:
