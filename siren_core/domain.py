@@ -36,8 +36,10 @@ IDENTIFIER_LENGTH = 255
 
 STORABLE_MAX = INT64_MAX
 """The largest integer a store column holds (signed 64-bit)."""
-LAYER_MAX = 2 ** 31 - 1
-"""The deepest layer a credit can be in (0 is the actor; the store keeps a 32-bit int)."""
+INTEGER_MAX = 2 ** 31 - 1
+"""The largest value of the store's 32-bit ``INTEGER`` columns (store ids, credit layers)."""
+LAYER_MAX = INTEGER_MAX
+"""The deepest layer a credit can be in (0 is the actor)."""
 MAX_POINTS = 1_000_000
 """Points per event of a metric type, and per layer of a cascade."""
 MAX_QUANTITY = 1_000_000

@@ -236,8 +236,9 @@ def binary_copy_types(table: sa.Table, columns: Sequence[str],
     types = [_binary_type(table.c[name].type) for name in columns]
     if None in types:
         return None
+    low, high = -domain.INTEGER_MAX - 1, domain.INTEGER_MAX
     for index, kind in enumerate(types):
-        if kind == "int4" and not all(row[index] is None or -KEY_MAX - 1 <= row[index] <= KEY_MAX
+        if kind == "int4" and not all(row[index] is None or low <= row[index] <= high
                                       for row in rows):
             return None
     return cast(list[str], types)
@@ -425,7 +426,7 @@ def set_distributor_status(conn: Connection, key: int, status: str, now: datetim
         status=status, updated_at=now))
 
 
-KEY_MAX = 2**31 - 1
+KEY_MAX = domain.INTEGER_MAX
 """The largest store id (``INTEGER`` primary keys): a larger id names no row, and is not
 sent to the database (PostgreSQL refuses it as out of range, SQLite beyond 64 bits)."""
 
