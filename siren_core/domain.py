@@ -14,6 +14,7 @@ from typing import Any, cast
 import attrs
 
 from siren_core.errors import InvalidInput
+from siren_core.frozen import faster_init
 from siren_core.money import INT64_MAX
 from siren_core.schedule import Schedule
 
@@ -343,6 +344,7 @@ class CreditSkipped:
     reason: str
 
 
+@faster_init  # one for every recorded event
 @attrs.frozen
 class RecordResult:
     """What recording one source event did.

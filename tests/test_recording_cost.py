@@ -171,15 +171,15 @@ def test_a_key_recorded_first_elsewhere_writes_nothing_beside_it(
         [(collaborator, distributor)] = conn.execute(sa.text(
             "SELECT collaborator_id, distributor_id FROM score_credit")).all()
         before = queries.table_counts(conn)
-        source = {"kind": "sale", "key": "o-1", "occurred_at": at("2026-01-05"),
-                  "recorded_at": at("2026-01-05"), "collaborator_id": collaborator,
-                  "amount": 1000, "currency": "USD", "digest": "0" * 64, "payload": "{}"}
+        when = queries.store_time(conn, at("2026-01-05"))
+        source = ("sale", "o-1", when, when, collaborator, 1000, "USD", "0" * 64,
+                  "{}")  # mq.SOURCE_EVENT_VALUES
         credit = (distributor, "sale", "fixed", collaborator, 0, 10, 0, False,
-                  queries.store_time(conn, at("2026-01-05")))  # mq.CREDIT_VALUES
+                  when)  # mq.CREDIT_VALUES
         skip = {"distributor_id": distributor, "metric_type": "visit", "reason": "no_credit"}
         assert mq.insert_recording(conn, source, [credit], [skip], []) is None
         assert queries.table_counts(conn) == before
-        fresh = mq.insert_recording(conn, {**source, "key": "o-9"}, [credit],
+        fresh = mq.insert_recording(conn, (*source[:1], "o-9", *source[2:]), [credit],
                                     [dict(skip)], [])
         assert fresh is not None
         assert conn.execute(sa.text(

@@ -40,9 +40,9 @@ from siren_core.metrics.ingest import (
     Ingestor,
     ParsedEvent,
     _CreditPlanner,
-    _currency_code,
     place_credit_rows,
     plan_credits,
+    source_values,
 )
 from siren_core.metrics.refunds import LATE_REJECTED, REFUND, ParsedRefund
 from siren_core.metrics.reports import BulkReport, Rejection
@@ -388,15 +388,11 @@ class _Batch:
                                    "is not a known collaborator")
         at = event.at
         stored_at = self._stored(at)
-        planned, skips = plan_credits(planner, at, metrics)
+        planned, skips = plan_credits(planner, parsed)
         rows = place_credit_rows(planned, self._starts, at, skips, stored_at=stored_at,
                                  stored_starts=self._stored_starts)
-        conversions = planner.kept_conversions(rows)
-        actor = known.get(metrics[0].collaborator or "") if metrics else None
-        source = (item.kind, event.id, stored_at, self._now, actor[0] if actor else None,
-                  metrics[0].amount if metrics else None, _currency_code(metrics),
-                  parsed.digest, parsed.payload)
-        return source, rows, skips, conversions
+        return (source_values(parsed, known, stored_at, self._now), rows, skips,
+                planner.kept_conversions(rows))
 
 
 def _identified(ids: list[int], rows: list[tuple[int, list[dict[str, Any]]]]

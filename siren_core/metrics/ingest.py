@@ -59,17 +59,24 @@ _ATTEMPTS = 3
 """Recording plans again when a distributor's units changed under it (rare)."""
 
 
+Signature = tuple[tuple[str, bool], ...]
+"""What decides an event's lanes: its metrics' types, and whether each carries revenue."""
+
+
 class ParsedEvent(NamedTuple):
     strategy: TriggerStrategy
     event: Any
     metrics: tuple[Metric, ...]
     digest: str
     payload: str
+    signature: Signature
+    """The metrics' :func:`signature`."""
 
 
-_parsed_event: Callable[[tuple[TriggerStrategy, Any, tuple[Metric, ...], str, str]],
+_parsed_event: Callable[[tuple[TriggerStrategy, Any, tuple[Metric, ...], str, str,
+                               Signature]],
                         ParsedEvent] = functools.partial(tuple.__new__, ParsedEvent)
-"""``ParsedEvent`` of its five values without the Python call of its ``__new__`` (one
+"""``ParsedEvent`` of its six values without the Python call of its ``__new__`` (one
 per recorded event)."""
 
 
@@ -96,7 +103,7 @@ class Ingestor:
         event, digest, text = self._shapes.parse(payload, strategy.event_type, prefix=kind)
         check_identifier(f"{kind}.id", event.id)
         metrics = tuple(self._run_strategy(strategy, event))
-        return _parsed_event((strategy, event, metrics, digest, text))
+        return _parsed_event((strategy, event, metrics, digest, text, signature(metrics)))
 
     def _run_strategy(self, strategy: TriggerStrategy, event: Any) -> Sequence[Metric]:
         try:
@@ -140,7 +147,7 @@ class Ingestor:
         single = next(iter(wanted)) if len(wanted) == 1 else None
         prelude = queries.recording_prelude(conn, kind, event.id, single,
                                             self._cache_of(self._catalog.cached())
-                                            .likely_credited(parsed.metrics))
+                                            .likely_credited(parsed))
         if prelude.existing is not None:
             return self._first_result(conn, parsed, prelude.existing), prelude.subscriptions
         if single is not None:
@@ -153,29 +160,24 @@ class Ingestor:
         planner = _CreditPlanner(conn, kind, actors, self._registry, distributors,
                                  self.group_views, any_binding=prelude.bindings,
                                  cache=self._cache_of(distributors))
-        planned, skips = plan_credits(planner, event.at, parsed.metrics)
-        starts = queries.open_period_starts(
-            conn, sorted({d.key for d, _, _ in planned}), lock=True,
-            units={d.key: d.currency.code for d, _, _ in planned},
-            locked=prelude.open_periods)
-        rows = place_credit_rows(planned, starts, event.at, skips,
-                                 stored_at=queries.store_time(conn, event.at),
+        planned, skips = plan_credits(planner, parsed)
+        units = {d.key: d.currency.code for d, _, _ in planned}
+        starts = queries.open_period_starts(conn, sorted(units), lock=True, units=units,
+                                            locked=prelude.open_periods)
+        stored_at = queries.store_time(conn, event.at)
+        rows = place_credit_rows(planned, starts, event.at, skips, stored_at=stored_at,
                                  stored_starts=_StoredTimes(conn, starts))
-        conversions = planner.kept_conversions(rows)
-        actor = actors.get(parsed.metrics[0].collaborator or "") if parsed.metrics else None
-        source_id = mq.insert_recording(conn, {
-            "kind": kind, "key": event.id, "occurred_at": event.at, "recorded_at": self._clock(),
-            "collaborator_id": actor[0] if actor else None,
-            "amount": parsed.metrics[0].amount if parsed.metrics else None,
-            "currency": _currency_code(parsed.metrics),
-            "digest": parsed.digest, "payload": parsed.payload}, rows, skips, conversions)
+        source = source_values(parsed, actors, stored_at,
+                               queries.store_time(conn, self._clock()))
+        source_id = mq.insert_recording(conn, source, rows, skips,
+                                        planner.kept_conversions(rows))
         if source_id is None:  # a concurrent recording of the same id committed first
             existing = queries.find_source_event(conn, kind, event.id)
             assert existing is not None
             return self._first_result(conn, parsed, existing), prelude.subscriptions
-        return RecordResult(kind, event.id, sum(1 for r in rows if r[_COLLABORATOR] is not None),
-                            skipped=_skipped(distributors, skips), late=late_count(rows, skips),
-                            source_event_id=source_id), prelude.subscriptions
+        credits, late = result_counts(rows, skips)
+        return RecordResult(kind, event.id, credits, skipped=_skipped(distributors, skips),
+                            late=late, source_event_id=source_id), prelude.subscriptions
 
     def _cache_of(self, distributors: Sequence[ConfiguredDistributor]) -> PlanningCache:
         """The planning cache of ``distributors``, kept while the catalog gives the same
@@ -213,21 +215,20 @@ class PlanningCache:
         self.unbound_scopes: dict[int, Scope] = {}
         self._likely: dict[Signature, list[int]] = {}
 
-    def likely_credited(self, metrics: Sequence[Metric]) -> list[int]:
-        """The active distributors that track one of ``metrics``, by store id."""
-        kind = signature(metrics)
-        found = self._likely.get(kind)
+    def likely_credited(self, parsed: ParsedEvent) -> list[int]:
+        """The active distributors that track one of the event's metrics, by store id."""
+        found = self._likely.get(parsed.signature)
         if found is None:
-            found = self._likely[kind] = sorted({
-                distributor.key for distributor, _, _ in self.tracking(kind, metrics)
+            found = self._likely[parsed.signature] = sorted({
+                distributor.key for distributor, _, _ in self.tracking(parsed)
                 if distributor.spec.status == "active"})
         return found
 
-    def tracking(self, kind: Signature, metrics: Sequence[Metric]) -> list[Lane]:
-        """The lanes of events of this ``kind`` (:func:`signature` of ``metrics``)."""
-        found = self.lanes.get(kind)
+    def tracking(self, parsed: ParsedEvent) -> list[Lane]:
+        """The lanes of events of the parsed event's kind (its :attr:`~ParsedEvent.signature`)."""
+        found = self.lanes.get(parsed.signature)
         if found is None:
-            found = self.lanes[kind] = lanes(self.live, metrics)
+            found = self.lanes[parsed.signature] = lanes(self.live, parsed.metrics)
         return found
 
 
@@ -263,8 +264,6 @@ Planned = list[tuple[ConfiguredDistributor, Metric, list[PlannedRow]]]
 Lane = tuple[ConfiguredDistributor, int, datetime]
 """A distributor tracking one of an event's metrics: the distributor, the metric's index
 among the event's metrics, the start of the distributor's first period."""
-Signature = tuple[tuple[str, bool], ...]
-"""What decides an event's lanes: its metrics' types, and whether each carries revenue."""
 Lanes = dict[Signature, list[Lane]]
 """Lanes by signature, for one set of distributors."""
 
@@ -307,7 +306,7 @@ class _StoredTimes(Mapping[int, Any]):
         return len(self._starts)
 
 
-def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric]
+def plan_credits(planner: _CreditPlanner, parsed: ParsedEvent
                  ) -> tuple[Planned, list[dict[str, Any]]]:
     """The credit rows and ``credit_skip`` rows of one event (without its store id).
 
@@ -322,7 +321,8 @@ def plan_credits(planner: _CreditPlanner, at: datetime, metrics: Sequence[Metric
     skips: list[dict[str, Any]] = []
     if planner.conversions:
         planner.conversions = {}
-    for distributor, index, first_start in planner.tracking(metrics):
+    metrics, at = parsed.metrics, parsed.event.at
+    for distributor, index, first_start in planner.tracking(parsed):
         metric = metrics[index]
         if distributor.spec.status != "active":
             _skip(skips, distributor, metric, "distributor_inactive")
@@ -366,11 +366,21 @@ def place_credit_rows(planned: Planned, starts: Mapping[int, datetime], at: date
     return rows
 
 
-def late_count(rows: Iterable[CreditRow], skips: Iterable[Mapping[str, Any]]) -> int:
-    """What lateness decided among an event's rows: credits marked late and late_rejected
-    skips (:attr:`RecordResult.late`)."""
-    return sum(1 for row in rows if row[_LATE]) + sum(
-        1 for skip in skips if skip["reason"] == LATE_REJECTED)
+def result_counts(rows: Iterable[CreditRow], skips: Iterable[Mapping[str, Any]]
+                  ) -> tuple[int, int]:
+    """(:attr:`RecordResult.credits`, :attr:`RecordResult.late`) of an event's rows: its
+    credits to a collaborator, and what lateness decided (credits marked late, revenue-only
+    rows included, and ``late_rejected`` skips)."""
+    credits = late = 0
+    for row in rows:  # (loops, not sums of generators: a recording's one or two rows)
+        if row[_COLLABORATOR] is not None:
+            credits += 1
+        if row[_LATE]:
+            late += 1
+    for skip in skips:
+        if skip["reason"] == LATE_REJECTED:
+            late += 1
+    return credits, late
 
 
 def _skip(skips: list[dict[str, Any]], distributor: ConfiguredDistributor, metric: Metric,
@@ -388,6 +398,18 @@ def _skipped(distributors: Sequence[ConfiguredDistributor],
     names = {d.key: d.spec.id for d in distributors}
     return tuple(CreditSkipped(names[s["distributor_id"]], s["metric_type"], s["reason"])
                  for s in skips)
+
+
+def source_values(parsed: ParsedEvent, known: Mapping[str, tuple[int, str]],
+                  stored_at: Any, stored_now: Any) -> tuple[Any, ...]:
+    """The event's ``source_event`` row (the values of ``mq.SOURCE_EVENT_VALUES``):
+    its first metric's collaborator (``known``: their store ids), amount and currency,
+    ``stored_at`` and ``stored_now`` its times as the store keeps them."""
+    metrics = parsed.metrics
+    actor = known.get(metrics[0].collaborator or "") if metrics else None
+    return (parsed.strategy.id, parsed.event.id, stored_at, stored_now,
+            actor[0] if actor else None, metrics[0].amount if metrics else None,
+            _currency_code(metrics), parsed.digest, parsed.payload)
 
 
 def _currency_code(metrics: Sequence[Metric]) -> str | None:
@@ -432,12 +454,13 @@ class _CreditPlanner:
         found = self._known.get(collaborator) or self._lookup(collaborator)
         return found is not None and found[1] == "active"
 
-    def tracking(self, metrics: Sequence[Metric]) -> list[Lane]:
-        """Each distributor tracking one of ``metrics`` (see :meth:`tracks`) with the index
-        of that metric and the start of the distributor's first period, distributor by
-        distributor: worked out once per planning cache for each kind of event (its
-        metrics' types, and whether each carries revenue), not for every event."""
-        return self._cache.tracking(signature(metrics), metrics)
+    def tracking(self, parsed: ParsedEvent) -> list[Lane]:
+        """Each distributor tracking one of the event's metrics (see :meth:`tracks`) with
+        the index of that metric and the start of the distributor's first period,
+        distributor by distributor: worked out once per planning cache for each kind of
+        event (its metrics' types, and whether each carries revenue), not for every
+        event."""
+        return self._cache.tracking(parsed)
 
     def prefetch(self, collaborators: Iterable[str]) -> None:
         """Look many collaborators up at once (a hint from rules that walk a group)."""

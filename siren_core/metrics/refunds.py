@@ -141,11 +141,10 @@ class Refunds:
         amount = self._amount(refund, unit, sale.amount - refunded)
         rows, skips, skipped = self._reversals(conn, refund, sale.id, refunded + amount,
                                                sale.amount)
-        source_id = queries.insert_source_event_once(conn, {
-            "kind": REFUND, "key": refund.id, "occurred_at": refund.at,
-            "recorded_at": self._clock(), "collaborator_id": sale.collaborator_id,
-            "amount": amount, "currency": unit.code, "digest": parsed.digest,
-            "payload": parsed.payload})
+        source_id = mq.insert_source_event_once(conn, (  # mq.SOURCE_EVENT_VALUES
+            REFUND, refund.id, queries.store_time(conn, refund.at),
+            queries.store_time(conn, self._clock()), sale.collaborator_id, amount, unit.code,
+            parsed.digest, parsed.payload))
         if source_id is None:  # recorded concurrently under another sale's lock
             first = self._first_result(conn, parsed)
             assert first is not None

@@ -297,7 +297,7 @@ def unit_of_work(engine: Engine, *, write: bool = True
     if enclosing is not None and enclosing[0] is engine:
         return _joined(enclosing[1])
     if is_sqlite(engine):
-        return _driver_transaction(engine, write=write)
+        return _DriverTransaction(engine, write=write)
     return _pooled(engine, write=write)
 
 
@@ -404,37 +404,48 @@ _DRIVER_TRANSACTION = "siren_driver_transaction"
 """The key, in the connection's ``info``, of the driver transaction under way."""
 
 
-@contextmanager
-def _driver_transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+class _DriverTransaction:
     """SQLite: a transaction begun and ended on the driver's connection (``BEGIN
     [IMMEDIATE]`` … ``COMMIT``), not through SQLAlchemy's ``Transaction``, whose begin
     and commit (the object, its events and execution options: about 10 µs) cost as much
     as a single recording's statements; on the engine's kept connection
     (:class:`_Kept`). A statement through SQLAlchemy inside autobegins SQLAlchemy's
     transaction on top of it (the begin listener sees the driver's and sends nothing);
-    SQLAlchemy then ends it."""
-    kept = _Kept.of(engine)
-    connection = kept.take(engine)
-    driver = cast("sqlite3.Connection", connection.connection.driver_connection)
-    ended = False
-    try:
-        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
-        _on_driver(begin, driver.execute, begin)
-        connection.info[_DRIVER_TRANSACTION] = object()
+    SQLAlchemy then ends it. (A class, not a generator under ``contextmanager``: one
+    for every unit of work.)"""
+
+    __slots__ = ("_connection", "_driver", "_engine", "_kept", "_write")
+
+    def __init__(self, engine: Engine, *, write: bool) -> None:
+        self._engine = engine
+        self._write = write
+
+    def __enter__(self) -> Connection:
+        kept = self._kept = _Kept.of(self._engine)
+        connection = self._connection = kept.take(self._engine)
         try:
-            yield connection
-        except BaseException:
-            _end(connection, driver, commit=False)
-            ended = True
-            raise
-        _end(connection, driver, commit=True)
-        ended = True
-    finally:
-        connection.info.pop(_DRIVER_TRANSACTION, None)
-        if ended:
-            kept.keep(engine, connection)
-        else:  # its transaction may still be open: the pool rolls it back
+            driver = self._driver = cast("sqlite3.Connection",
+                                         connection.connection.driver_connection)
+            begin = "BEGIN IMMEDIATE" if self._write else "BEGIN"
+            _on_driver(begin, driver.execute, begin)
+        except BaseException:  # its transaction may be open: the pool rolls it back
             connection.close()
+            raise
+        connection.info[_DRIVER_TRANSACTION] = object()
+        return connection
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        connection = self._connection
+        ended = False
+        try:
+            _end(connection, self._driver, commit=kind is None)
+            ended = True
+        finally:
+            connection.info.pop(_DRIVER_TRANSACTION, None)
+            if ended:
+                self._kept.keep(self._engine, connection)
+            else:  # its transaction may still be open: the pool rolls it back
+                connection.close()
 
 
 def _end(connection: Connection, driver: sqlite3.Connection, *, commit: bool) -> None:

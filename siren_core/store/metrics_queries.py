@@ -24,7 +24,6 @@ from siren_core.store.queries import (
     credit_skip,
     distribution,
     driver_rows,
-    insert_source_event_once,
     marks,
     rows_among,
     score_credit,
@@ -123,12 +122,39 @@ def insert_sale_refund(conn: Connection, refund_event_id: int, sale_event_id: in
 
 # -- one recording ---------------------------------------------------------------------
 
-def insert_recording(conn: Connection, source: Mapping[str, Any],
+def insert_source_event_once(conn: Connection, source: Sequence[Any]) -> int | None:
+    """Insert a source event, given as its stored values (the order of
+    :data:`SOURCE_EVENT_VALUES`, times through ``queries.store_time``), unless its
+    ``(kind, key)`` is taken; its store id, or ``None`` when another transaction recorded
+    the key first.
+
+    ``ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent insert of the same key waits
+    for the other transaction and then does nothing if it committed, so the caller can
+    read the first event (committed, visible to its next statement) instead of failing
+    with a unique violation.
+    """
+    statement = _RECORD_ONCE.get(conn.dialect.name)
+    if statement is None:
+        statement = _RECORD_ONCE[conn.dialect.name] = marks(conn, (
+            f"INSERT INTO source_event ({', '.join(SOURCE_EVENT_VALUES)}) VALUES "
+            f"({', '.join('?' * len(SOURCE_EVENT_VALUES))}) ON CONFLICT (kind, key) "
+            "DO NOTHING RETURNING id"))
+    found = driver_rows(conn, statement, source)
+    return int(found[0][0]) if found else None
+
+
+_RECORD_ONCE: dict[str, str] = {}
+"""dialect name → the insert-once statement (built once: a single recording runs it for
+every event)."""
+
+
+def insert_recording(conn: Connection, source: Sequence[Any],
                      credits: Sequence[tuple[Any, ...]], skips: Sequence[dict[str, Any]],
                      conversions: Sequence[dict[str, Any]]) -> int | None:
     """Insert a source event unless its ``(kind, key)`` is taken, with the rows it
     writes beside itself; its store id, or ``None`` (nothing written) when another
-    transaction recorded the key first (``queries.insert_source_event_once``).
+    transaction recorded the key first (:func:`insert_source_event_once`).
+    ``source``: its stored values, as :func:`insert_source_event_once` takes them;
     ``credits``: tuples of stored values in the order of :data:`CREDIT_VALUES` (as bulk
     ingestion gives them); ``skips`` and ``conversions``: rows by column.
 
@@ -146,13 +172,11 @@ def insert_recording(conn: Connection, source: Mapping[str, Any],
               (credit_conversion, conversions)) if rows]
     if credits:
         beside.insert(0, (score_credit, CREDIT_VALUES, len(credits)))
-    shape = (conn.dialect.name, tuple(source), tuple((table.name, columns, count)
-                                                     for table, columns, count in beside))
+    shape = tuple((table.name, columns, count) for table, columns, count in beside)
     statement = _RECORDINGS.get(shape)
     if statement is None:
-        statement = _RECORDINGS[shape] = _recording_statement(conn, tuple(source), beside)
-    values = [*_row_builder(conn, source_event, tuple(source))(source),
-              *chain.from_iterable(credits)]
+        statement = _RECORDINGS[shape] = _recording_statement(conn, beside)
+    values = [*source, *chain.from_iterable(credits)]
     for table, rows in ((credit_skip, skips), (credit_conversion, conversions)):
         if rows:
             values += chain.from_iterable(map(_row_builder(conn, table, tuple(rows[0])), rows))
@@ -160,16 +184,16 @@ def insert_recording(conn: Connection, source: Mapping[str, Any],
     return int(found[0][0]) if found else None
 
 
-def _recording_statement(conn: Connection, source: tuple[str, ...],
+def _recording_statement(conn: Connection,
                          beside: Sequence[tuple[sa.Table, tuple[str, ...], int]]) -> str:
     """``WITH e AS (INSERT INTO source_event … ON CONFLICT DO NOTHING RETURNING id),
     t1 AS (INSERT INTO score_credit (…, source_event_id) SELECT v.*, e.id FROM e,
     (VALUES (…), …) AS v), … SELECT id FROM e``; each value cast to its column's type
     (a parameter in ``VALUES`` has none of its own)."""
     quote = conn.dialect.identifier_preparer.quote
-    parts = [f"e AS (INSERT INTO source_event ({', '.join(map(quote, source))}) VALUES "
-             f"({', '.join(['%s'] * len(source))}) ON CONFLICT (kind, key) DO NOTHING "
-             "RETURNING id)"]
+    parts = [f"e AS (INSERT INTO source_event ({', '.join(map(quote, SOURCE_EVENT_VALUES))})"
+             f" VALUES ({', '.join(['%s'] * len(SOURCE_EVENT_VALUES))}) ON CONFLICT (kind, key)"
+             " DO NOTHING RETURNING id)"]
     for number, (table, columns, count) in enumerate(beside):
         casts = ", ".join(f"CAST(%s AS {_cast_type(conn, table.c[name].type)})"
                           for name in columns)
@@ -188,7 +212,8 @@ def _cast_type(conn: Connection, column_type: Any) -> str:
 
 
 _RECORDINGS: dict[tuple[Any, ...], str] = {}
-"""The statements of :func:`insert_recording` on PostgreSQL, by the shape of their rows."""
+"""The statements of :func:`insert_recording` on PostgreSQL, by the shape of the rows
+beside the source event."""
 
 
 def write_recording(conn: Connection, source_event_id: int,
@@ -199,13 +224,18 @@ def write_recording(conn: Connection, source_event_id: int,
     ``credit_skip`` and ``credit_conversion`` rows, each table's in one statement through
     the driver (a table without rows runs none)."""
     if credits:
+        values: list[Any] = []
+        for row in credits:  # (a loop, not a comprehension: a recording's one or two)
+            values += row
+            values.append(source_event_id)
         _insert_few_values(conn, score_credit, (*CREDIT_VALUES, "source_event_id"),
-                           len(credits), [value for row in credits
-                                          for value in (*row, source_event_id)])
-    for table, rows in ((credit_skip, skips), (credit_conversion, conversions)):
-        if rows:
-            insert_few(conn, table, [{**row, "source_event_id": source_event_id}
-                                     for row in rows])
+                           len(credits), values)
+    if skips:
+        insert_few(conn, credit_skip, [{**row, "source_event_id": source_event_id}
+                                       for row in skips])
+    if conversions:
+        insert_few(conn, credit_conversion, [{**row, "source_event_id": source_event_id}
+                                             for row in conversions])
 
 
 def insert_few(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -132,15 +132,23 @@ def driver_rows(conn: Connection, statement: str, parameters: Sequence[Any], *,
     plan, made without the parameters' values; see :func:`rows_among`)."""
     # (the body of driver_cursor without its generator: this runs for every statement of
     # a single recording)
-    cursor = conn.connection.cursor()
+    fairy = conn.connection
+    rows: list[tuple[Any, ...]]
     try:
-        _run(conn, cursor, statement, parameters, whole_numerics, planned_each_time)
-        return [] if cursor.description is None else cast(list[tuple[Any, ...]],
-                                                          cursor.fetchall())
+        if conn.dialect.name == "sqlite":  # sqlite3's own execute: no cursor to manage,
+            # and no rows is []; nothing else of _run applies to it
+            driver: Any = fairy.dbapi_connection
+            rows = driver.execute(statement, parameters).fetchall()
+            return rows
+        cursor: Any = fairy.cursor()
+        try:
+            _run(conn, cursor, statement, parameters, whole_numerics, planned_each_time)
+            rows = [] if cursor.description is None else cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _driver_error(conn, statement, parameters, exc) from exc
-    finally:
-        cursor.close()
 
 
 @contextmanager
@@ -268,27 +276,12 @@ def marks(conn: Connection, statement: str) -> str:
 def store_time(conn: Connection, value: datetime) -> Any:
     """An aware datetime as the store keeps it (``UTCDateTime``'s bind processing for
     the driver): naive UTC, as text on SQLite."""
-    global _last_stored
-    if value.tzinfo is UTC:  # the common value: no conversion to make
-        sqlite = is_sqlite(conn)
-        last = _last_stored
-        if last[0] is value and last[1] is sqlite:  # a recording stores its time twice
-            return last[2]
-        stored = value.isoformat(" ", "microseconds")[:-6] if sqlite else (
-            value.replace(tzinfo=None))
-        _last_stored = (value, sqlite, stored)
-        return stored
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} reached the store")
-    utc = value.astimezone(UTC)
-    return utc.isoformat(" ", "microseconds")[:-6] if is_sqlite(conn) else utc.replace(
-        tzinfo=None)
-
-
-_last_stored: tuple[datetime | None, bool, Any] = (None, False, None)
-"""The last UTC instant :func:`store_time` converted (the same object, on the same kind
-of store: a datetime is immutable), with the result; replaced whole, so a thread reads
-one consistent triple."""
+    if value.tzinfo is not UTC:  # (UTC itself, the common value, has nothing to convert)
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} reached the store")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:-6] if conn.dialect.name == "sqlite" else (
+        value.replace(tzinfo=None))
 
 
 def stored_time(value: Any) -> datetime:
@@ -468,20 +461,27 @@ def open_period_starts(conn: Connection, distributor_keys: Sequence[int], *,
     ``locked``: (start, units) of open periods this transaction read already, as this
     function reads them (:func:`recording_prelude`); the others are looked up.
     """
-    if not distributor_keys:
-        return {}
-    found = {key: locked[key] for key in distributor_keys if key in locked} if locked else {}
-    missing = [key for key in distributor_keys if key not in found]
+    found: dict[int, tuple[datetime, str]] = {}
+    missing = []
+    for key in distributor_keys:  # (loops, not comprehensions: a recording's one or two)
+        period = locked.get(key) if locked else None
+        if period is None:
+            missing.append(key)
+        else:
+            found[key] = period
     for _attempt in range(_OPEN_PERIOD_ATTEMPTS if missing else 0):
         found.update(_open_starts(conn, missing, lock=lock))
         missing = [key for key in missing if key not in found]
         if not missing or not lock or is_sqlite(conn) or not _have_open_period(conn, missing):
             break
-    for key, (_start, stored) in found.items():
-        if units is not None and key in units and units[key] != stored:
-            raise ConfigurationChanged(f"distributor {key}'s units changed from {units[key]} "
+    starts = {}
+    for key, (start, stored) in found.items():
+        planned = units.get(key, stored) if units is not None else stored
+        if planned != stored:
+            raise ConfigurationChanged(f"distributor {key}'s units changed from {planned} "
                                        f"to {stored} while an event was being recorded")
-    return {key: start for key, (start, _units) in found.items()}
+        starts[key] = start
+    return starts
 
 
 _OPEN_PERIOD_ATTEMPTS = 20
@@ -709,33 +709,6 @@ def count_late_credits(conn: Connection, source_event_id: int) -> int:
     query = sa.select(sa.func.count()).where(score_credit.c.source_event_id == source_event_id,
                                              score_credit.c.late.is_(True))
     return int(conn.execute(query).scalar_one())
-
-
-def insert_source_event_once(conn: Connection, row: Mapping[str, Any]) -> int | None:
-    """Insert a source event unless its ``(kind, key)`` is taken; its store id, or
-    ``None`` when another transaction recorded the key first.
-
-    ``ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent insert of the same key waits
-    for the other transaction and then does nothing if it committed, so the caller can
-    read the first event (committed, visible to its next statement) instead of failing
-    with a unique violation.
-    """
-    columns = tuple(row)
-    statement = _RECORD_ONCE.get((conn.dialect.name, columns))
-    if statement is None:
-        statement = _RECORD_ONCE[conn.dialect.name, columns] = marks(conn, (
-            f"INSERT INTO source_event ({', '.join(columns)}) VALUES "
-            f"({', '.join('?' * len(columns))}) ON CONFLICT (kind, key) DO NOTHING "
-            "RETURNING id"))
-    values = [store_time(conn, value) if isinstance(value, datetime) else value
-              for value in row.values()]
-    found = driver_rows(conn, statement, values)
-    return int(found[0][0]) if found else None
-
-
-_RECORD_ONCE: dict[tuple[str, tuple[str, ...]], str] = {}
-"""dialect name and columns → the insert-once statement (built once: a single recording
-runs it for every event)."""
 
 
 def _insert_ignoring_conflict(conn: Connection, table: sa.Table,
