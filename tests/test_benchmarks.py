@@ -4,6 +4,7 @@ raises on a difference; these run them on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -126,3 +127,16 @@ def test_the_idle_heartbeats_raw_side_reads_what_the_heartbeat_reads(
         whole, due, raw = distribute.idle(kernel, 3, 2)  # asserts nothing due, no holds
         assert whole > 0 and due > 0 and raw > 0
         assert kernel.heartbeat(period.FEBRUARY).completed == ()  # the store usable after it
+
+
+def test_the_bytecode_count_names_the_functions_that_run_them(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``--bytecodes``: two fresh traced processes, their difference an event, and the
+    functions behind it (the floor side's plugin calls among them)."""
+    instructions.main(["--bytecodes", "--events", "20", "--collaborators", "10",
+                       "--side", "floor", "--top", "40"])
+    head, *functions = capsys.readouterr().out.splitlines()
+    found = re.fullmatch(r"floor +([\d.]+) bytecodes an event", head)
+    assert found is not None and float(found.group(1)) > 100
+    assert len(functions) == 40
+    assert any(line.endswith("plugins/sale/__init__.py:sale_metrics") for line in functions)

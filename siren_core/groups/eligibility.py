@@ -92,23 +92,19 @@ class DistributorScopes:
         self._conn = conn
         self._views = views
         self._bindings: dict[int, gq.GroupRow] | None = None if any_binding else {}
-        self._scopes: dict[int, Scope] = {}
         self._unbound: dict[int, Scope] = {} if unbound is None else unbound
 
     def scope(self, distributor: ConfiguredDistributor) -> Scope:
-        found = self._scopes.get(distributor.key)
+        """The distributor's scope (a bound group's view is built on each call: the
+        caller keeps what it asked, as the credit planner does)."""
+        if self._bindings is None:
+            self._bindings = gq.distributor_bindings(self._conn)
+        row = self._bindings.get(distributor.key)
+        if row is not None:
+            return Scope(self._views.view(self._conn, row), _direct(distributor), bound=True)
+        found = self._unbound.get(distributor.key)
         if found is None:
-            if self._bindings is None:
-                self._bindings = gq.distributor_bindings(self._conn)
-            row = self._bindings.get(distributor.key)
-            if row is None:
-                found = self._unbound.get(distributor.key)
-                if found is None:
-                    found = self._unbound[distributor.key] = Scope(None, _direct(distributor))
-            else:
-                found = Scope(self._views.view(self._conn, row), _direct(distributor),
-                              bound=True)
-            self._scopes[distributor.key] = found
+            found = self._unbound[distributor.key] = Scope(None, _direct(distributor))
         return found
 
 

@@ -30,7 +30,7 @@ from siren_core.events import (
     Event,
     EventBus,
 )
-from siren_core.groups.eligibility import DistributorScopes, GroupViews
+from siren_core.groups.eligibility import GroupViews
 from siren_core.groups.values import (
     CollaboratorGroup,
     GroupMember,
@@ -110,9 +110,6 @@ class GroupService:
             known = ", ".join(sorted(self._registry.group_structures)) or "none installed"
             raise InvalidInput(field, name, f"is not a known group structure (known: {known})")
         return found
-    def scopes(self, conn: Connection) -> DistributorScopes:
-        return DistributorScopes(conn, self.views)
-
     # reading
 
     def group(self, group: str) -> CollaboratorGroup:

@@ -555,8 +555,9 @@ class _CreditPlanner:
             return []
         found: list[PlannedRow] = []
         for entry in configured:
-            if entry.spec.value == "amount":
-                points = self._in_units(distributor, metric, metric.amount or 0, at)
+            if entry.spec.value == "amount":  # (_in_units would say the same)
+                points = (metric.amount or 0) if metric.currency is distributor.currency else (
+                    self._in_units(distributor, metric, metric.amount or 0, at))
             else:
                 points = entry.spec.points * metric.quantity
                 if points > STORABLE_MAX:  # a configuration stored before points were bounded
