@@ -106,6 +106,32 @@ CREDIT_TYPES = ["int4", "int4", "int4", "text", "text", "int4", "int8", "int8", 
                 "bool"]
 """The columns' PostgreSQL types, for the raw side's binary ``COPY``."""
 
+Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+"""A batch's ``source_event`` and ``score_credit`` rows."""
+STREAMED_CHUNK = 500
+"""Events whose rows :func:`write_fastest` builds at a time while ``COPY`` sends."""
+
+
+def write_fastest(raw: Raw, cursor: Any, build: Callable[[list[dict[str, Any]], int], Rows],
+                  batch: list[dict[str, Any]], first_id: int) -> None:
+    """The batch's rows (``build(events, their first id)``) by the fastest raw path.
+
+    On PostgreSQL the ``source_event`` rows stream into their ``COPY`` as they are
+    built, :data:`STREAMED_CHUNK` events at a time, so the server stores each chunk while
+    the next is built (200,000 sales, 5,000 collaborators: 6.0–6.5 s against 6.6–7.0 s
+    with every row built first, the client's time the same); the ``score_credit`` rows
+    follow in theirs. SQLite runs in this process: nothing to overlap there."""
+    credits: list[tuple[Any, ...]] = []
+
+    def sources() -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(batch), STREAMED_CHUNK):
+            made, credited = build(batch[start:start + STREAMED_CHUNK], first_id + start)
+            credits.extend(credited)
+            yield from made
+
+    raw.fastest(cursor, "source_event", SOURCE_COLUMNS, sources(), SOURCE_TYPES)
+    raw.fastest(cursor, "score_credit", CREDIT_COLUMNS, credits, CREDIT_TYPES)
+
 
 def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, Any]],
                    first_id: int, keys: dict[str, int], distributor: int, now: Any
@@ -156,13 +182,6 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
     """The same rows by hand, in the same batches: one-row ``executemany``, or (``fastest``)
     ``COPY`` on PostgreSQL and multi-row ``INSERT`` on SQLite."""
     raw = Raw(kernel)
-    def write(cursor: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]],
-              types: list[str]) -> None:
-        if fastest:
-            raw.fastest(cursor, table, columns, rows, types)
-        else:
-            raw.insert(cursor, table, columns, rows)
-
     with kernel.engine.connect() as conn:
         query = sa.text("SELECT external_id, id FROM collaborator")
         keys: dict[str, int] = {row[0]: row[1] for row in conn.execute(query)}
@@ -171,11 +190,17 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
     stream = events(count, collaborators)
     started = time.perf_counter()
     next_id = 1
+    def build(events: list[dict[str, Any]], first_id: int) -> Rows:
+        return canonical_rows(raw.time, events, first_id, keys, distributor, now)
+
     while batch := list(islice(stream, batch_size)):
         cursor = raw.begin()
-        sources, credits = canonical_rows(raw.time, batch, next_id, keys, distributor, now)
-        write(cursor, "source_event", SOURCE_COLUMNS, sources, SOURCE_TYPES)
-        write(cursor, "score_credit", CREDIT_COLUMNS, credits, CREDIT_TYPES)
+        if fastest:
+            write_fastest(raw, cursor, build, batch, next_id)
+        else:
+            sources, credits = build(batch, next_id)
+            raw.insert(cursor, "source_event", SOURCE_COLUMNS, sources)
+            raw.insert(cursor, "score_credit", CREDIT_COLUMNS, credits)
         raw.commit(cursor)
         next_id += len(batch)
     elapsed = time.perf_counter() - started

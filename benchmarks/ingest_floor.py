@@ -30,6 +30,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from hashlib import sha256
 from itertools import islice
 from typing import Any
@@ -46,14 +47,7 @@ from siren_core.store import queries
 
 def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -> float:
     """Record the benchmark's sales with the least work the plugins allow; seconds."""
-    from benchmarks.ingest import (
-        CREDIT_COLUMNS,
-        CREDIT_TYPES,
-        DISTRIBUTOR,
-        SOURCE_COLUMNS,
-        SOURCE_TYPES,
-        events,
-    )
+    from benchmarks.ingest import DISTRIBUTOR, events, write_fastest
 
     raw = Raw(kernel)
     spec = kernel.distributor(DISTRIBUTOR["id"]).spec
@@ -75,9 +69,8 @@ def run_floor(kernel: Kernel, count: int, collaborators: int, batch_size: int) -
         names = [event["collaborator"] for event in batch]
         known = {name: (store_id, status) for name, store_id, status
                  in _rows(raw, cursor, _COLLABORATORS, names)}
-        sources, credits = plan.rows(batch, next_id, known, raw.time, now)
-        raw.fastest(cursor, "source_event", SOURCE_COLUMNS, sources, SOURCE_TYPES)
-        raw.fastest(cursor, "score_credit", CREDIT_COLUMNS, credits, CREDIT_TYPES)
+        write_fastest(raw, cursor, partial(plan.rows, known=known, stored=raw.time, now=now),
+                      batch, next_id)
         raw.commit(cursor)
         next_id += len(batch)
     elapsed = time.perf_counter() - started

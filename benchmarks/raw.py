@@ -48,11 +48,12 @@ class Raw:
         multirow(cursor, self.mark, table, columns, rows, per)
 
     def fastest(self, cursor: Any, table: str, columns: list[str],
-                rows: list[tuple[Any, ...]], types: list[str]) -> None:
+                rows: Iterable[tuple[Any, ...]], types: list[str]) -> None:
         """The fastest raw path we know: binary ``COPY`` on PostgreSQL (the columns'
-        ``types``), multi-row ``INSERT`` on SQLite (as the engine's bulk writes)."""
+        ``types``; each row sent as it comes), multi-row ``INSERT`` on SQLite (as the
+        engine's bulk writes)."""
         if self.sqlite:
-            self.multirow(cursor, table, columns, rows)
+            self.multirow(cursor, table, columns, list(rows))
         else:
             copy(cursor, table, columns, rows, types)
 

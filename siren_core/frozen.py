@@ -4,9 +4,9 @@ attrs' ``__init__`` of a frozen slotted class sets each field through
 ``object.__setattr__``, bound afresh for every instance; the slot's own descriptor sets
 the same slot sooner (a ``Metric`` of six fields: 1.8 → 1.2 µs, ``timeit``). The
 records built for every recorded event (:class:`~siren_core.records.Metric`,
-``RevenueLine``, ``CreditContext``, ``Credit``, and the
-:class:`~siren_core.domain.RecordResult` that answers it) and the source events the kernel's fast
-shapes structure are built through these setters.
+``RevenueLine``, ``CreditContext``, ``Credit``, the
+:class:`~siren_core.domain.RecordResult` that answers it) and the source events the
+kernel's fast shapes structure are built through these setters.
 
 Only for a *plain* class, whose attrs ``__init__`` does nothing but set its fields: no
 validator, converter, ``__attrs_pre_init__``/``__attrs_post_init__``, own ``__new__``, or

@@ -46,7 +46,9 @@ def test_a_raw_recording_stores_the_engines_rows(database_url: str) -> None:
     assert len(engines) == len(raws) == 1
 
 
-def test_the_fastest_raw_ingestion_stores_the_engines_rows(database_url: str) -> None:
+def test_the_fastest_raw_ingestion_stores_the_engines_rows(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "STREAMED_CHUNK", 30)  # batches of 100: chunks, one partial
     with ingest.fresh(database_url, 50) as kernel:
         ingest.run_engine(kernel, 300, 50, 100)
     engine_rows = ingest.stored_sales(database_url)
@@ -55,7 +57,9 @@ def test_the_fastest_raw_ingestion_stores_the_engines_rows(database_url: str) ->
     assert ingest.stored_sales(database_url) == engine_rows
 
 
-def test_the_ingestion_floor_stores_the_engines_rows(database_url: str) -> None:
+def test_the_ingestion_floor_stores_the_engines_rows(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "STREAMED_CHUNK", 30)
     with ingest.fresh(database_url, 50) as kernel:
         ingest.run_engine(kernel, 300, 50, 100)
     engine_rows = ingest.stored_sales(database_url)

@@ -110,6 +110,7 @@ class GroupService:
             known = ", ".join(sorted(self._registry.group_structures)) or "none installed"
             raise InvalidInput(field, name, f"is not a known group structure (known: {known})")
         return found
+
     # reading
 
     def group(self, group: str) -> CollaboratorGroup:
