@@ -187,12 +187,13 @@ def run_baseline(kernel: Kernel, count: int, collaborators: int, batch_size: int
         keys: dict[str, int] = {row[0]: row[1] for row in conn.execute(query)}
         distributor = conn.execute(sa.text("SELECT id FROM distributor")).scalar_one()
     now = raw.time(datetime.now(UTC))
+
+    def build(batch: list[dict[str, Any]], first_id: int) -> Rows:
+        return canonical_rows(raw.time, batch, first_id, keys, distributor, now)
+
     stream = events(count, collaborators)
     started = time.perf_counter()
     next_id = 1
-    def build(events: list[dict[str, Any]], first_id: int) -> Rows:
-        return canonical_rows(raw.time, events, first_id, keys, distributor, now)
-
     while batch := list(islice(stream, batch_size)):
         cursor = raw.begin()
         if fastest:

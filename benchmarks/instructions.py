@@ -23,8 +23,8 @@ steady state), the commits included.
 
 ``--bytecodes [--top N]``: instead of callgrind, the Python bytecodes the interpreter
 runs an event, by the same difference of two fresh processes (each traced with
-``sys.settrace``'s opcode events), and the ``N`` functions running most of them. Seconds
-instead of minutes, and nothing to install: a Python-level cut shows at once, before
+``sys.settrace``'s opcode events), and the ``N`` functions running most of them. A minute
+or two instead of several, and nothing to install: a Python-level cut shows at once, before
 callgrind confirms it (in the fifteenth session, about 80 instructions a bytecode on the
 single recording's path). It does not see the C code (SQLite's, the driver's).
 """
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="A folder to keep the counted runs' callgrind files in")
     parser.add_argument("--bytecodes", action="store_true",
-                        help="Count Python bytecodes in this process instead (no valgrind)")
+                        help="Count Python bytecodes instead, in two fresh traced processes "
+                             "(no valgrind)")
     parser.add_argument("--top", type=int, default=0,
                         help="With --bytecodes: the functions running the most of them")
     parser.add_argument("--run", choices=SIDES, help=argparse.SUPPRESS)
@@ -152,6 +153,7 @@ def per_event_of(path: str, side: str, events: int, collaborators: int, where: P
     found = (totals[0] - totals[1]) / events
     print(f"{side:7} {found / 1000:8.1f} k instructions an event", flush=True)
     return found
+
 
 def bytecodes_of(path: str, side: str, events: int, collaborators: int
                  ) -> tuple[int, Counter[str]]:
