@@ -135,7 +135,7 @@ def write_fastest(raw: Raw, cursor: Any, build: Callable[[list[dict[str, Any]], 
 
 def canonical_rows(store_time: Callable[[datetime], Any], batch: list[dict[str, Any]],
                    first_id: int, keys: dict[str, int], distributor: int, now: Any
-                   ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+                   ) -> Rows:
     """The ``source_event`` and ``score_credit`` rows the engine stores for ``batch``
     (``store_time``: a time in the store's format)."""
     sources, credits = [], []
